@@ -1,0 +1,3 @@
+//! Placeholder binary.
+#![forbid(unsafe_code)]
+fn main() {}

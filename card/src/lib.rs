@@ -1,0 +1,2 @@
+//! Placeholder: replaced by the owning crate work.
+#![forbid(unsafe_code)]
