@@ -1,2 +1,65 @@
-//! Placeholder: replaced by the owning crate work.
+//! The local protocol between the pharmacy agent (`mask-agent run`) and its local clients
+//! (the counter screen `mask-terminal`, the `mask-agent sell|status|sync` commands).
+//!
+//! # Transport
+//! A Unix domain socket (`<data_dir>/agent.sock`, mode 0600 in a 0700 directory) on Linux and
+//! macOS, a named pipe (`\\.\pipe\mask-agent`, restricted to SYSTEM, Administrators and the
+//! interactive user) on Windows. Never TCP.
+//!
+//! # Framing
+//! Newline-delimited JSON: every frame is one JSON object on one line (UTF-8, `\n` terminated,
+//! at most [`MAX_FRAME_LEN`] bytes). [`encode_frame`] and [`decode_frame`] do exactly that.
+//!
+//! # Conversation
+//! 1. The client sends [`ClientFrame::Hello`] with its [`PROTOCOL_VERSION`].
+//! 2. The agent answers [`AgentFrame::Hello`]; when `accepted` is false it closes the connection
+//!    (a different major protocol version).
+//! 3. The client sends [`ClientFrame::Request`]s with ids it picks; the agent answers each with an
+//!    [`AgentFrame::Response`] carrying the same id (responses may arrive out of order).
+//! 4. After [`RequestBody::Subscribe`] the agent also pushes [`AgentFrame::Event`]s (card, counter,
+//!    sync, inventory, listing) until the connection closes.
+//!
+//! # Personal data
+//! The agent keeps the full identity of the buyer; the protocol only ever carries the **masked**
+//! name and ID ([`BuyerView`]). The UI sells "the buyer on screen" by the [`ReadRef`] of that card
+//! read, so a full ID never has to leave the agent. Manual entry is the exception: the pharmacist
+//! typed the ID, so [`RequestBody::CheckEligibility`] and [`SellBuyer::Manual`] carry it.
+//!
+//! # Compatibility
+//! Within one [`PROTOCOL_VERSION`] changes are additive only: new optional fields
+//! (`#[serde(default)]`), new request, response, event and enum variants. Readers map unknown
+//! variants to an `Unknown`/`Other` fallback instead of failing, so an older terminal keeps
+//! working against a newer agent. Anything else bumps the version.
 #![forbid(unsafe_code)]
+#![warn(missing_docs, clippy::unwrap_used)]
+
+mod codec;
+mod event;
+mod frame;
+mod model;
+mod request;
+mod response;
+pub mod serde_date;
+
+pub use codec::{FrameError, MAX_FRAME_LEN, decode_frame, encode_frame};
+pub use event::{CardNotice, CounterState, Event, SaleUpdate};
+pub use frame::{AgentFrame, AgentHello, ClientFrame, ClientHello};
+pub use model::{
+    BuyerKind, BuyerView, CardProblem, Connectivity, DecisionSource, EligibilityView, Inventory,
+    ListingState, ReadRef, ReaderState, RefusalReason, SaleReceipt, SaleSource, SaleSyncState,
+    StatusReport, StockCounts, SyncStatus,
+};
+pub use request::{Request, RequestBody, SellBuyer, StockInForm};
+pub use response::{ErrorBody, ErrorCode, Response, ResponseBody, SellOutcome};
+
+/// The protocol version spoken by this crate. Bumped only for incompatible changes.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The default named pipe of the agent on Windows.
+pub const WINDOWS_PIPE_NAME: &str = r"\\.\pipe\mask-agent";
+
+/// The file name of the agent's socket inside its data directory (Unix).
+pub const SOCKET_FILE_NAME: &str = "agent.sock";
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,287 @@
+//! The values that requests, responses and events carry.
+
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+/// Names one card read of the agent. It changes with every read, so a sale always goes to the
+/// buyer whose card the pharmacist saw on screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ReadRef(pub u64);
+
+/// Adult or child, decided from the birth date under the policy in force.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuyerKind {
+    /// Adult masks.
+    Adult,
+    /// Child masks.
+    Child,
+}
+
+/// Where a sale's buyer came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaleSource {
+    /// Read from the NHI card.
+    Card,
+    /// National ID typed by the pharmacist.
+    Manual,
+}
+
+/// The buyer as the counter screen may show it: masked, never the full name or ID.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuyerView {
+    /// Masked name (`王○明`); empty for manual entry.
+    pub masked_name: String,
+    /// Masked national ID (`A12****789`).
+    pub masked_id: String,
+    /// Card or manual entry.
+    pub source: SaleSource,
+    /// The reader the card was read in (card source only).
+    #[serde(default)]
+    pub reader: Option<String>,
+}
+
+/// Who decided eligibility.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionSource {
+    /// The central server answered (in time).
+    Server,
+    /// The agent decided locally (server unreachable, slow or failing) from the cached policy
+    /// and this pharmacy's own journal; the sale will be marked offline. Show it to the
+    /// pharmacist.
+    Local,
+}
+
+/// Why a buyer may not buy now. Known codes are variants; codes from a newer server or agent
+/// arrive as [`RefusalReason::Other`] with the raw code.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum RefusalReason {
+    /// Wrong weekday for the ID's last digit (odd/even rule).
+    Weekday,
+    /// The purchase window since the last purchase is not over.
+    Window,
+    /// Sales closed (e.g. Sunday from 2020-04-19).
+    Closed,
+    /// No rationing policy in force at this date.
+    NoPolicy,
+    /// The quantity asked is more than allowed.
+    Quantity,
+    /// Any other code, kept verbatim.
+    Other(String),
+}
+
+impl RefusalReason {
+    /// The stable snake_case code.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Weekday => "weekday",
+            Self::Window => "window",
+            Self::Closed => "closed",
+            Self::NoPolicy => "no_policy",
+            Self::Quantity => "quantity",
+            Self::Other(code) => code,
+        }
+    }
+}
+
+impl From<String> for RefusalReason {
+    fn from(code: String) -> Self {
+        match code.as_str() {
+            "weekday" => Self::Weekday,
+            "window" => Self::Window,
+            "closed" => Self::Closed,
+            "no_policy" => Self::NoPolicy,
+            "quantity" => Self::Quantity,
+            _ => Self::Other(code),
+        }
+    }
+}
+
+impl From<RefusalReason> for String {
+    fn from(reason: RefusalReason) -> Self {
+        match reason {
+            RefusalReason::Other(code) => code,
+            known => known.code().to_owned(),
+        }
+    }
+}
+
+/// The eligibility of one buyer, as shown at the counter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EligibilityView {
+    /// Adult or child.
+    pub kind: BuyerKind,
+    /// Masks this buyer may still buy now (0 when refused).
+    pub allowed: u32,
+    /// The next date this buyer may buy, when known.
+    #[serde(default, with = "crate::serde_date::option")]
+    pub next_date: Option<Date>,
+    /// Why not, when `allowed` is 0.
+    #[serde(default)]
+    pub reason: Option<RefusalReason>,
+    /// Server or local decision.
+    pub decided: DecisionSource,
+}
+
+/// Sync state of one sale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaleSyncState {
+    /// In the journal, waiting to reach the server.
+    Queued,
+    /// Accepted by the server.
+    Accepted,
+    /// Recorded by the server but over the buyer's quota (e.g. two pharmacies selling offline):
+    /// kept for audit and shown to the pharmacist.
+    Overrun,
+    /// The server rejected it for good (e.g. conflicting content); kept in the journal.
+    Rejected,
+    /// A state this build does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// A sale committed to the journal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleReceipt {
+    /// The sale's UUIDv7 (also its idempotency key at the server).
+    pub sale_id: Uuid,
+    /// The buyer, masked.
+    pub buyer: BuyerView,
+    /// Adult or child masks.
+    pub kind: BuyerKind,
+    /// Number of masks.
+    pub quantity: u32,
+    /// When (UTC, RFC 3339).
+    #[serde(with = "time::serde::rfc3339")]
+    pub sold_at: OffsetDateTime,
+    /// True when eligibility was decided locally (offline sale).
+    pub offline: bool,
+    /// Queued until the sync pushes it; later updates arrive as [`crate::Event::Sale`].
+    pub sync: SaleSyncState,
+}
+
+/// Whether the central server is reachable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Connectivity {
+    /// The last exchange with the server succeeded.
+    Online,
+    /// The last exchange failed (down, slow, TLS, garbage).
+    Offline,
+    /// Not tried yet since start.
+    Unknown,
+}
+
+/// The sync (outbox) state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStatus {
+    /// Online or offline.
+    pub connectivity: Connectivity,
+    /// Sales in the journal not yet acknowledged by the server.
+    pub queued: u64,
+    /// Other records (stock-in, listing) not yet acknowledged.
+    #[serde(default)]
+    pub queued_other: u64,
+    /// Last successful exchange with the server.
+    #[serde(default, with = "crate::serde_date::instant_option")]
+    pub last_sync: Option<OffsetDateTime>,
+    /// The last failure, for the status bar (no personal data).
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Sales the server flagged as overrun (all time, kept for audit).
+    pub overruns: u64,
+}
+
+/// One reader as the agent sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReaderState {
+    /// PC/SC reader name.
+    pub name: String,
+    /// A card is in the reader.
+    pub card_present: bool,
+}
+
+/// Stock counts of one kind (adult or child) for one day.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockCounts {
+    /// Received today.
+    pub received: u32,
+    /// Sold today.
+    pub sold: u32,
+    /// Damaged today.
+    pub damaged: u32,
+    /// received - sold - damaged (may go negative when stock-in was forgotten).
+    pub remaining: i64,
+}
+
+/// Today's inventory at this pharmacy (from the agent's journal: works offline).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inventory {
+    /// The day (Asia/Taipei).
+    #[serde(with = "crate::serde_date")]
+    pub date: Date,
+    /// Adult masks.
+    pub adult: StockCounts,
+    /// Child masks.
+    pub child: StockCounts,
+    /// Remaining stock is low (sales-cap warning): warn before it runs out.
+    pub low_stock: bool,
+}
+
+/// Whether the pharmacy appears in the open data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListingState {
+    /// False after "sold out" (一鍵下架).
+    pub listed: bool,
+    /// When it last changed.
+    #[serde(default, with = "crate::serde_date::instant_option")]
+    pub changed_at: Option<OffsetDateTime>,
+    /// The server has acknowledged the last change.
+    pub synced: bool,
+}
+
+/// What a card problem is, in terms a pharmacist can act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardProblem {
+    /// Not an NHI card (e.g. a bank card).
+    NotNhiCard,
+    /// A health-professional card, not a buyer's card.
+    HealthProfessionalCard,
+    /// Removed before the read finished: insert again.
+    RemovedTooEarly,
+    /// Unreadable: use manual entry.
+    Unreadable,
+    /// The reader was unplugged.
+    ReaderUnplugged,
+    /// The PC/SC service is not running.
+    ServiceNotRunning,
+    /// A kind this build does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// Everything a status bar shows, plus the counter and listing state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// The agent's version.
+    pub agent_version: String,
+    /// The pharmacy code.
+    pub site_code: String,
+    /// Sync and connectivity.
+    pub sync: SyncStatus,
+    /// Known readers.
+    pub readers: Vec<ReaderState>,
+    /// Listing state.
+    pub listing: ListingState,
+    /// What the counter shows now.
+    pub counter: crate::CounterState,
+    /// A rationing policy is cached, so offline decisions are possible.
+    pub policy_cached: bool,
+}

@@ -1,0 +1,357 @@
+//! Round trips and pinned JSON shapes: the terminal and the agent are built separately, so the
+//! wire form is the contract.
+#![allow(clippy::unwrap_used)]
+
+use proptest::prelude::*;
+use serde_json::json;
+use time::macros::{date, datetime};
+use uuid::Uuid;
+
+use crate::*;
+
+fn round_trip_client(frame: ClientFrame) {
+    let line = encode_frame(&frame).unwrap();
+    assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
+    assert_eq!(decode_frame::<ClientFrame>(&line).unwrap(), frame);
+}
+
+fn round_trip_agent(frame: AgentFrame) {
+    let line = encode_frame(&frame).unwrap();
+    assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
+    assert_eq!(decode_frame::<AgentFrame>(&line).unwrap(), frame);
+}
+
+fn buyer() -> BuyerView {
+    BuyerView {
+        masked_name: "王○明".into(),
+        masked_id: "A12****789".into(),
+        source: SaleSource::Card,
+        reader: Some("Virtual PCD 00 00".into()),
+    }
+}
+
+fn eligibility() -> EligibilityView {
+    EligibilityView {
+        kind: BuyerKind::Adult,
+        allowed: 3,
+        next_date: Some(date!(2020 - 03 - 19)),
+        reason: None,
+        decided: DecisionSource::Local,
+    }
+}
+
+fn receipt() -> SaleReceipt {
+    SaleReceipt {
+        sale_id: Uuid::now_v7(),
+        buyer: buyer(),
+        kind: BuyerKind::Adult,
+        quantity: 3,
+        sold_at: datetime!(2020-03-12 01:00:00 UTC),
+        offline: true,
+        sync: SaleSyncState::Queued,
+    }
+}
+
+fn sync_status() -> SyncStatus {
+    SyncStatus {
+        connectivity: Connectivity::Offline,
+        queued: 4,
+        queued_other: 1,
+        last_sync: Some(datetime!(2020-03-12 00:59:00 UTC)),
+        last_error: Some("server unreachable".into()),
+        overruns: 1,
+    }
+}
+
+fn inventory() -> Inventory {
+    let counts = StockCounts {
+        received: 200,
+        sold: 10,
+        damaged: 2,
+        remaining: 188,
+    };
+    Inventory {
+        date: date!(2020 - 03 - 12),
+        adult: counts,
+        child: counts,
+        low_stock: false,
+    }
+}
+
+fn listing() -> ListingState {
+    ListingState {
+        listed: false,
+        changed_at: Some(datetime!(2020-03-12 02:00:00 UTC)),
+        synced: false,
+    }
+}
+
+fn status() -> StatusReport {
+    StatusReport {
+        agent_version: "0.1.0".into(),
+        site_code: "5901012345".into(),
+        sync: sync_status(),
+        readers: vec![ReaderState {
+            name: "Virtual PCD 00 00".into(),
+            card_present: true,
+        }],
+        listing: listing(),
+        counter: CounterState::Buyer {
+            read: ReadRef(7),
+            buyer: buyer(),
+            eligibility: eligibility(),
+        },
+        policy_cached: true,
+    }
+}
+
+#[test]
+fn every_client_frame_round_trips() {
+    round_trip_client(ClientFrame::Hello(ClientHello {
+        protocol_version: PROTOCOL_VERSION,
+        client: "mask-terminal".into(),
+    }));
+    let bodies = vec![
+        RequestBody::Status,
+        RequestBody::CheckEligibility {
+            id_no: "A123456789".into(),
+            birth_date: None,
+        },
+        RequestBody::CheckEligibility {
+            id_no: "a123456789".into(),
+            birth_date: Some(date!(1990 - 01 - 01)),
+        },
+        RequestBody::Sell {
+            buyer: SellBuyer::Card { read: ReadRef(3) },
+            quantity: 2,
+        },
+        RequestBody::Sell {
+            buyer: SellBuyer::Manual {
+                id_no: "A123456789".into(),
+                birth_date: None,
+            },
+            quantity: 1,
+        },
+        RequestBody::StockIn(StockInForm {
+            received_adult: 200,
+            received_child: 50,
+            damaged_adult: 1,
+            damaged_child: 0,
+        }),
+        RequestBody::Inventory,
+        RequestBody::SetListing { listed: false },
+        RequestBody::SyncNow,
+        RequestBody::Subscribe,
+        RequestBody::ClearCounter,
+    ];
+    for (id, body) in bodies.into_iter().enumerate() {
+        round_trip_client(ClientFrame::Request(Request {
+            id: id as u64,
+            body,
+        }));
+    }
+}
+
+#[test]
+fn every_agent_frame_round_trips() {
+    round_trip_agent(AgentFrame::Hello(AgentHello {
+        protocol_version: PROTOCOL_VERSION,
+        accepted: true,
+        agent_version: "0.1.0".into(),
+        site_code: "5901012345".into(),
+    }));
+    let refused = EligibilityView {
+        allowed: 0,
+        reason: Some(RefusalReason::Weekday),
+        decided: DecisionSource::Server,
+        ..eligibility()
+    };
+    let bodies = vec![
+        ResponseBody::Status(status()),
+        ResponseBody::Eligibility(eligibility()),
+        ResponseBody::Sell(SellOutcome::Recorded(receipt())),
+        ResponseBody::Sell(SellOutcome::Refused(refused)),
+        ResponseBody::Inventory(inventory()),
+        ResponseBody::Listing(listing()),
+        ResponseBody::Sync(sync_status()),
+        ResponseBody::Subscribed(status()),
+        ResponseBody::Ok,
+        ResponseBody::Error(ErrorBody {
+            code: ErrorCode::InvalidId,
+            message: "checksum".into(),
+        }),
+    ];
+    for (id, body) in bodies.into_iter().enumerate() {
+        round_trip_agent(AgentFrame::Response(Response {
+            id: id as u64,
+            body,
+        }));
+    }
+    let events = vec![
+        Event::Card(CardNotice::ReaderAdded { reader: "r".into() }),
+        Event::Card(CardNotice::ReaderRemoved { reader: "r".into() }),
+        Event::Card(CardNotice::CardInserted { reader: "r".into() }),
+        Event::Card(CardNotice::CardRemoved { reader: "r".into() }),
+        Event::Card(CardNotice::CardError {
+            reader: None,
+            problem: CardProblem::Unreadable,
+        }),
+        Event::Counter(CounterState::Waiting),
+        Event::Counter(CounterState::Checking {
+            reader: Some("r".into()),
+        }),
+        Event::Counter(CounterState::Buyer {
+            read: ReadRef(1),
+            buyer: buyer(),
+            eligibility: eligibility(),
+        }),
+        Event::Counter(CounterState::CardError {
+            reader: Some("r".into()),
+            problem: CardProblem::HealthProfessionalCard,
+        }),
+        Event::SaleRecorded(receipt()),
+        Event::Sale(SaleUpdate {
+            sale_id: Uuid::now_v7(),
+            sync: SaleSyncState::Overrun,
+        }),
+        Event::Sync(sync_status()),
+        Event::Sync(SyncStatus {
+            connectivity: Connectivity::Unknown,
+            last_sync: None,
+            last_error: None,
+            ..sync_status()
+        }),
+        Event::Listing(ListingState {
+            listed: true,
+            changed_at: None,
+            synced: true,
+        }),
+        Event::Counter(CounterState::Buyer {
+            read: ReadRef(2),
+            buyer: BuyerView {
+                reader: None,
+                source: SaleSource::Manual,
+                ..buyer()
+            },
+            eligibility: EligibilityView {
+                next_date: None,
+                ..eligibility()
+            },
+        }),
+        Event::Inventory(inventory()),
+        Event::Listing(listing()),
+    ];
+    for event in events {
+        round_trip_agent(AgentFrame::Event(event));
+    }
+}
+
+#[test]
+fn wire_shapes_are_pinned() {
+    let sell = ClientFrame::Request(Request {
+        id: 9,
+        body: RequestBody::Sell {
+            buyer: SellBuyer::Card { read: ReadRef(4) },
+            quantity: 3,
+        },
+    });
+    assert_eq!(
+        serde_json::to_value(&sell).unwrap(),
+        json!({"frame": "request", "id": 9,
+               "body": {"type": "sell", "buyer": {"source": "card", "read": 4}, "quantity": 3}})
+    );
+    let check = ClientFrame::Request(Request {
+        id: 1,
+        body: RequestBody::CheckEligibility {
+            id_no: "A123456789".into(),
+            birth_date: Some(date!(2016 - 05 - 01)),
+        },
+    });
+    assert_eq!(
+        serde_json::to_value(&check).unwrap(),
+        json!({"frame": "request", "id": 1, "body": {"type": "check_eligibility",
+               "id_no": "A123456789", "birth_date": "2016-05-01"}})
+    );
+    let waiting = AgentFrame::Event(Event::Counter(CounterState::Waiting));
+    assert_eq!(
+        serde_json::to_value(&waiting).unwrap(),
+        json!({"frame": "event", "type": "counter", "state": "waiting"})
+    );
+    let refused = AgentFrame::Response(Response {
+        id: 2,
+        body: ResponseBody::Sell(SellOutcome::Refused(EligibilityView {
+            kind: BuyerKind::Child,
+            allowed: 0,
+            next_date: Some(date!(2020 - 03 - 13)),
+            reason: Some(RefusalReason::Window),
+            decided: DecisionSource::Server,
+        })),
+    });
+    assert_eq!(
+        serde_json::to_value(&refused).unwrap(),
+        json!({"frame": "response", "id": 2, "body": {"type": "sell", "outcome": "refused",
+               "kind": "child", "allowed": 0, "next_date": "2020-03-13", "reason": "window",
+               "decided": "server"}})
+    );
+}
+
+#[test]
+fn optional_fields_may_be_omitted_by_older_peers() {
+    let frame: ClientFrame = decode_frame(
+        r#"{"frame":"request","id":1,"body":{"type":"check_eligibility","id_no":"A123456789"}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        frame,
+        ClientFrame::Request(Request {
+            id: 1,
+            body: RequestBody::CheckEligibility {
+                id_no: "A123456789".into(),
+                birth_date: None
+            },
+        })
+    );
+}
+
+#[test]
+fn unknown_variants_from_a_newer_agent_do_not_break_an_older_client() {
+    let event: AgentFrame =
+        decode_frame(r#"{"frame":"event","type":"printer_jammed","tray":2}"#).unwrap();
+    assert_eq!(event, AgentFrame::Event(Event::Unknown));
+    let frame: AgentFrame = decode_frame(r#"{"frame":"telemetry","x":1}"#).unwrap();
+    assert_eq!(frame, AgentFrame::Unknown);
+    let reason: RefusalReason = serde_json::from_str(r#""pregnant_exemption""#).unwrap();
+    assert_eq!(reason, RefusalReason::Other("pregnant_exemption".into()));
+    assert_eq!(
+        serde_json::to_string(&reason).unwrap(),
+        r#""pregnant_exemption""#
+    );
+    let code: ErrorCode = serde_json::from_str(r#""rate_limited""#).unwrap();
+    assert_eq!(code, ErrorCode::Unknown);
+}
+
+#[test]
+fn overlong_frames_are_refused() {
+    let line = format!(
+        r#"{{"frame":"hello","client":"{}"}}"#,
+        "x".repeat(MAX_FRAME_LEN)
+    );
+    assert!(matches!(
+        decode_frame::<ClientFrame>(&line),
+        Err(FrameError::TooLong { .. })
+    ));
+}
+
+proptest! {
+    #[test]
+    fn decoding_arbitrary_text_never_panics(line in ".{0,300}") {
+        let _ = decode_frame::<ClientFrame>(&line);
+        let _ = decode_frame::<AgentFrame>(&line);
+    }
+
+    #[test]
+    fn refusal_codes_round_trip(code in "[a-z_]{1,20}") {
+        let reason = RefusalReason::from(code.clone());
+        prop_assert_eq!(String::from(reason), code);
+    }
+}
