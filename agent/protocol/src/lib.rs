@@ -47,7 +47,7 @@ pub use frame::{AgentFrame, AgentHello, ClientFrame, ClientHello};
 pub use model::{
     BuyerKind, BuyerView, CardProblem, Connectivity, DecisionSource, EligibilityView, Inventory,
     ListingState, ReadRef, ReaderState, RefusalReason, SaleReceipt, SaleSource, SaleSyncState,
-    StatusReport, StockCounts, SyncStatus,
+    StatusReport, StockCounts, StockWarning, StockWarningCode, SyncStatus,
 };
 pub use request::{Request, RequestBody, SellBuyer, StockInForm};
 pub use response::{ErrorBody, ErrorCode, Response, ResponseBody, SellOutcome};

@@ -56,21 +56,24 @@ pub enum DecisionSource {
     Local,
 }
 
-/// Why a buyer may not buy now. Known codes are variants; codes from a newer server or agent
-/// arrive as [`RefusalReason::Other`] with the raw code.
+/// Why a buyer may not buy now: the stable codes of the central API (`mask_api::RefusalReason`).
+/// Known codes are variants; codes from a newer server or agent arrive as
+/// [`RefusalReason::Other`] with the raw code.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(from = "String", into = "String")]
 pub enum RefusalReason {
-    /// Wrong weekday for the ID's last digit (odd/even rule).
-    Weekday,
-    /// The purchase window since the last purchase is not over.
+    /// `window`: the quantity of the current window is used up; `next_date` is the window end.
     Window,
-    /// Sales closed (e.g. Sunday from 2020-04-19).
+    /// `closed`: no sales today at all (Sundays from 2020-04-19).
     Closed,
-    /// No rationing policy in force at this date.
-    NoPolicy,
-    /// The quantity asked is more than allowed.
-    Quantity,
+    /// `weekday`: the ID's last digit may not buy on this weekday (odd/even rule).
+    Weekday,
+    /// `hours`: outside the opening hours of the sales channel.
+    Hours,
+    /// `not_started`: before the first policy version: no rationed sales yet.
+    NotStarted,
+    /// `quota`: the quantity asked is more than still allowed.
+    Quota,
     /// Any other code, kept verbatim.
     Other(String),
 }
@@ -79,11 +82,12 @@ impl RefusalReason {
     /// The stable snake_case code.
     pub fn code(&self) -> &str {
         match self {
-            Self::Weekday => "weekday",
             Self::Window => "window",
             Self::Closed => "closed",
-            Self::NoPolicy => "no_policy",
-            Self::Quantity => "quantity",
+            Self::Weekday => "weekday",
+            Self::Hours => "hours",
+            Self::NotStarted => "not_started",
+            Self::Quota => "quota",
             Self::Other(code) => code,
         }
     }
@@ -92,11 +96,12 @@ impl RefusalReason {
 impl From<String> for RefusalReason {
     fn from(code: String) -> Self {
         match code.as_str() {
-            "weekday" => Self::Weekday,
             "window" => Self::Window,
             "closed" => Self::Closed,
-            "no_policy" => Self::NoPolicy,
-            "quantity" => Self::Quantity,
+            "weekday" => Self::Weekday,
+            "hours" => Self::Hours,
+            "not_started" => Self::NotStarted,
+            "quota" => Self::Quota,
             _ => Self::Other(code),
         }
     }
@@ -210,14 +215,43 @@ pub struct ReaderState {
 /// Stock counts of one kind (adult or child) for one day.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockCounts {
-    /// Received today.
+    /// Received that day.
     pub received: u32,
-    /// Sold today.
+    /// Sold that day.
     pub sold: u32,
-    /// Damaged today.
+    /// Damaged that day.
     pub damaged: u32,
-    /// received - sold - damaged (may go negative when stock-in was forgotten).
+    /// On hand at the end of that day (all stock-ins minus all sales and damage up to it).
     pub remaining: i64,
+    /// The daily per-site allocation (sales cap) under the policy in force; 0 when unknown.
+    #[serde(default)]
+    pub cap: u32,
+}
+
+/// A sales-cap or stock warning (the codes of `mask_api::InventoryWarningCode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StockWarningCode {
+    /// Sold today reached 90 % of the daily allocation.
+    CapNear,
+    /// Sold today reached the daily allocation.
+    CapReached,
+    /// Fewer than 10 % of the daily allocation left in stock.
+    StockLow,
+    /// Nothing left in stock.
+    OutOfStock,
+    /// A code this build does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// One warning for one kind of mask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StockWarning {
+    /// Adult or child masks.
+    pub kind: BuyerKind,
+    /// What is wrong.
+    pub code: StockWarningCode,
 }
 
 /// Today's inventory at this pharmacy (from the agent's journal: works offline).
@@ -230,8 +264,9 @@ pub struct Inventory {
     pub adult: StockCounts,
     /// Child masks.
     pub child: StockCounts,
-    /// Remaining stock is low (sales-cap warning): warn before it runs out.
-    pub low_stock: bool,
+    /// Sales-cap and stock warnings (empty when all is well).
+    #[serde(default)]
+    pub warnings: Vec<StockWarning>,
 }
 
 /// Whether the pharmacy appears in the open data.

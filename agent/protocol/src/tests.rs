@@ -69,12 +69,19 @@ fn inventory() -> Inventory {
         sold: 10,
         damaged: 2,
         remaining: 188,
+        cap: 200,
     };
     Inventory {
         date: date!(2020 - 03 - 12),
         adult: counts,
-        child: counts,
-        low_stock: false,
+        child: StockCounts {
+            remaining: 3,
+            ..counts
+        },
+        warnings: vec![StockWarning {
+            kind: BuyerKind::Child,
+            code: StockWarningCode::StockLow,
+        }],
     }
 }
 
