@@ -1,2 +1,40 @@
-//! Placeholder: replaced by the owning crate work.
+//! Wire types of the central quota API, and the rationing rules, shared by the server
+//! (`mask-server-stub`) and the pharmacy agent (`mask-agent`).
+//!
+//! - [`policy`]: the versioned rules of 2020 as data ([`PolicySet::builtin`]) and the pure
+//!   [`decide`] / [`check_sale`] functions both sides run (the agent offline, with its cached
+//!   policy set and its own journal).
+//! - request/response bodies of every `/v1` route ([`EligibilityRequest`], [`SaleBatch`], ...),
+//!   and [`Problem`] (RFC 9457 with a stable [`ErrorCode`]).
+//! - [`time_fmt`]: dates as `YYYY-MM-DD`, instants as RFC 3339, calendar in Asia/Taipei.
+//!
+//! No server dependencies: serde, time, uuid, thiserror (and utoipa behind `openapi`).
+//!
+//! Routes (all JSON; errors `application/problem+json`; `Authorization: Bearer <token>` where
+//! marked 🔒): `POST /v1/eligibility` 🔒, `POST /v1/sales` 🔒, `POST /v1/stock` 🔒,
+//! `GET /v1/inventory?date=YYYY-MM-DD` 🔒, `POST /v1/listing` 🔒, `GET /v1/whoami` 🔒,
+//! `GET /v1/policy`, `GET /v1/sites`, `GET /v1/health`, `GET /v1/openapi.json`, `GET /maskdata.csv`.
 #![forbid(unsafe_code)]
+#![warn(missing_docs, clippy::unwrap_used)]
+
+mod eligibility;
+mod health;
+pub mod policy;
+mod problem;
+mod sales;
+mod sites;
+mod stock;
+pub mod time_fmt;
+
+pub use eligibility::{Eligibility, EligibilityRequest};
+pub use health::Health;
+pub use policy::{Buyer, Purchase, SaleCheck, check_sale};
+pub use policy::{
+    BuyerKind, PolicyError, PolicySet, PolicyVersion, RefusalReason, SundayRule, WeekdayRule,
+    decide,
+};
+pub use problem::{ErrorCode, PROBLEM_CONTENT_TYPE, Problem, ProblemItem};
+pub use sales::{Sale, SaleBatch, SaleBatchResult, SaleResult, SaleSource, SaleStatus};
+pub use sites::{ListingRequest, ListingState, SiteStock, SitesSnapshot, WhoAmI};
+pub use stock::{Inventory, InventoryWarning, InventoryWarningCode, StockIn, StockInResult};
+pub use time_fmt::{TAIPEI, iso_date, rfc3339, taipei_date};
