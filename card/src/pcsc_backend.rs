@@ -1,0 +1,116 @@
+//! The PC/SC implementation of [`Transport`]: shared connection, any protocol, reads inside a
+//! transaction, and disconnect that leaves the card as it is (never a reset: another program
+//! on the PC may be using the same card).
+
+use std::ffi::CStr;
+
+use crate::apdu::Command;
+use crate::nhi::Identity;
+use crate::read::{ReadError, read_identity};
+use crate::transport::{ApduChannel, Transport, TransportError};
+
+/// Maps PC/SC failures to what they mean for a read; the rest are kept raw.
+pub(crate) fn transport_error(err: pcsc::Error) -> TransportError {
+    use pcsc::Error as E;
+    match err {
+        E::RemovedCard | E::NoSmartcard => TransportError::CardRemoved,
+        E::ResetCard => TransportError::CardReset,
+        E::UnresponsiveCard | E::UnpoweredCard | E::UnsupportedCard | E::InvalidAtr => {
+            TransportError::Unresponsive
+        }
+        E::ReaderUnavailable | E::UnknownReader => TransportError::ReaderUnavailable,
+        E::NoService | E::ServiceStopped | E::InvalidHandle | E::Shutdown => {
+            TransportError::ServiceUnavailable
+        }
+        E::SharingViolation => TransportError::SharingViolation,
+        other => TransportError::Pcsc(other),
+    }
+}
+
+/// A card connected through PC/SC.
+pub struct PcscTransport {
+    /// `None` only while being dropped.
+    card: Option<pcsc::Card>,
+}
+
+impl PcscTransport {
+    /// Connects to the card in `reader`: shared mode, T=0 or T=1, whichever the card offers.
+    pub fn connect(
+        context: &pcsc::Context,
+        reader: &CStr,
+    ) -> Result<PcscTransport, TransportError> {
+        let card = context
+            .connect(reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+            .map_err(transport_error)?;
+        Ok(PcscTransport { card: Some(card) })
+    }
+
+    /// Disconnects, leaving the card powered and untouched.
+    pub fn disconnect(mut self) -> Result<(), TransportError> {
+        leave(self.card.take())
+    }
+}
+
+/// `SCardDisconnect(LeaveCard)`. pcsc's `Card` resets on drop, so a card whose disconnect
+/// failed is forgotten rather than dropped: its handle is dead anyway, and a reset must never be
+/// sent to a buyer's card.
+fn leave(card: Option<pcsc::Card>) -> Result<(), TransportError> {
+    let Some(card) = card else { return Ok(()) };
+    match card.disconnect(pcsc::Disposition::LeaveCard) {
+        Ok(()) => Ok(()),
+        Err((card, err)) => {
+            std::mem::forget(card);
+            Err(transport_error(err))
+        }
+    }
+}
+
+impl Drop for PcscTransport {
+    fn drop(&mut self) {
+        let _ = leave(self.card.take());
+    }
+}
+
+impl Transport for PcscTransport {
+    fn begin_transaction(&mut self) -> Result<Box<dyn ApduChannel + '_>, TransportError> {
+        let card = self.card.as_mut().ok_or(TransportError::NoCard)?;
+        let tx = card.transaction().map_err(transport_error)?;
+        Ok(Box::new(PcscChannel { tx }))
+    }
+
+    fn atr(&self) -> Option<Vec<u8>> {
+        let status = self.card.as_ref()?.status2_owned().ok()?;
+        Some(status.atr().to_vec())
+    }
+}
+
+/// An open PC/SC transaction; pcsc ends it with `LeaveCard` on drop.
+struct PcscChannel<'a> {
+    tx: pcsc::Transaction<'a>,
+}
+
+impl ApduChannel for PcscChannel<'_> {
+    fn transmit(&mut self, command: &Command) -> Result<Vec<u8>, TransportError> {
+        let mut buf = [0u8; pcsc::MAX_BUFFER_SIZE];
+        let response = self
+            .tx
+            .transmit(&command.to_bytes(), &mut buf)
+            .map_err(transport_error)?;
+        Ok(response.to_vec())
+    }
+
+    fn end_transaction(self: Box<Self>) -> Result<(), TransportError> {
+        self.tx
+            .end(pcsc::Disposition::LeaveCard)
+            .map_err(|(_, err)| transport_error(err))
+    }
+}
+
+/// Connects to the card in `reader`, reads it, and disconnects leaving the card.
+pub(crate) fn read_card(context: &pcsc::Context, reader: &CStr) -> Result<Identity, ReadError> {
+    let mut transport = PcscTransport::connect(context, reader)?;
+    let identity = read_identity(&mut transport)?;
+    // Read complete: a card pulled out right now does not undo it.
+    let _ = transport.disconnect();
+    Ok(identity)
+}
