@@ -192,12 +192,11 @@ pub fn parse_basic_data(bytes: &[u8]) -> Result<Identity, ParseError> {
 }
 
 /// Big5 name with trailing/leading padding (`00`, ASCII space, full-width space `A1 40`) removed.
-/// Bytes that are not valid Big5 (e.g. rare characters from the card issuer's private range)
-/// decode to U+FFFD, a visible replacement; control characters likewise.
+/// Double-byte codes that are not Big5 (e.g. rare characters from the card issuer's private
+/// range) become ONE visible replacement U+FFFD each; control characters likewise.
 fn decode_name(field: &[u8]) -> Result<String, ParseError> {
-    let (decoded, _had_errors) = encoding_rs::BIG5.decode_without_bom_handling(field);
     let is_padding = |c: char| matches!(c, '\0' | ' ' | '\u{3000}');
-    let name: String = decoded
+    let name: String = decode_big5_pairwise(field)
         .trim_matches(is_padding)
         .chars()
         .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
@@ -206,6 +205,34 @@ fn decode_name(field: &[u8]) -> Result<String, ParseError> {
         return Err(ParseError::EmptyName);
     }
     Ok(name)
+}
+
+/// Decodes Big5 one character (1 or 2 bytes) at a time with encoding_rs. Hand-rolled framing
+/// because the WHATWG decoder re-reads an ASCII trail byte after an unmapped lead byte
+/// (`81 40` → `U+FFFD @`), which would put a stray `@` into a name: on a card every byte of
+/// the name field at or above `0x80` starts a double-byte character.
+fn decode_big5_pairwise(field: &[u8]) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut rest = field;
+    while let Some((&first, tail)) = rest.split_first() {
+        if first < 0x80 {
+            out.push(char::from(first));
+            rest = tail;
+            continue;
+        }
+        let Some(pair) = rest.get(..2) else {
+            out.push('\u{FFFD}');
+            break;
+        };
+        let (text, had_errors) = encoding_rs::BIG5.decode_without_bom_handling(pair);
+        if had_errors {
+            out.push('\u{FFFD}');
+        } else {
+            out.push_str(&text);
+        }
+        rest = &rest[2..];
+    }
+    out
 }
 
 /// ROC calendar `YYYMMDD` (three-digit year, so ROC 100+ = 2011+ is kept) → Gregorian date.
@@ -421,12 +448,15 @@ mod tests {
     #[test]
     fn characters_outside_big5_become_a_visible_replacement() {
         let mut bytes = example();
-        // 王 + a user-defined code 81 A1 (no Big5/HKSCS mapping) + 明.
-        bytes[12..18].copy_from_slice(&hex("A4FD81A1A9FA"));
-        let name = parse_basic_data(&bytes).unwrap().name;
-        assert_eq!(name.chars().count(), 3, "{name}");
-        assert!(name.starts_with('王') && name.ends_with('明'));
-        assert!(name.contains('\u{FFFD}'));
+        // 王 + a code without Big5/HKSCS mapping + 明, with a non-ASCII and an ASCII trail byte.
+        for odd in ["81A1", "8140"] {
+            bytes[12..18].copy_from_slice(&hex(&format!("A4FD{odd}A9FA")));
+            assert_eq!(
+                parse_basic_data(&bytes).unwrap().name,
+                "王\u{FFFD}明",
+                "{odd}"
+            );
+        }
     }
 
     #[test]

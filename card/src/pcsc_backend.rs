@@ -3,10 +3,12 @@
 //! on the PC may be using the same card).
 
 use std::ffi::CStr;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use crate::apdu::Command;
 use crate::nhi::Identity;
-use crate::read::{ReadError, read_identity};
+use crate::read::{ReadError, UnreadableCause, read_identity};
 use crate::transport::{ApduChannel, Transport, TransportError};
 
 /// Maps PC/SC failures to what they mean for a read; the rest are kept raw.
@@ -113,4 +115,29 @@ pub(crate) fn read_card(context: &pcsc::Context, reader: &CStr) -> Result<Identi
     // Read complete: a card pulled out right now does not undo it.
     let _ = transport.disconnect();
     Ok(identity)
+}
+
+/// How long a card may take to answer the whole read before it counts as mute. A real NHI card
+/// answers in well under a second; a mute card would otherwise block `SCardTransmit` until it
+/// is pulled out (vpcd and many readers have no transmit timeout).
+pub(crate) const READ_TIME_LIMIT: Duration = Duration::from_secs(4);
+
+/// [`read_card`] on a helper thread, giving up after `limit` with
+/// [`UnreadableCause::Mute`]. The helper uses its own context clone and finishes (discarding
+/// its result) once the card answers or leaves.
+pub(crate) fn read_card_within(
+    context: &pcsc::Context,
+    reader: &CStr,
+    limit: Duration,
+) -> Result<Identity, ReadError> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    let (context, reader) = (context.clone(), reader.to_owned());
+    std::thread::Builder::new()
+        .name("nhi-card-read".into())
+        .spawn(move || {
+            let _ = tx.send(read_card(&context, &reader));
+        })
+        .map_err(|e| ReadError::Transport(TransportError::Other(e.to_string())))?;
+    rx.recv_timeout(limit)
+        .unwrap_or(Err(ReadError::Unreadable(UnreadableCause::Mute)))
 }

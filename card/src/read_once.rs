@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use pcsc::{Context, ReaderState, Scope, State};
 
 use crate::nhi::Identity;
-use crate::pcsc_backend::read_card;
+use crate::pcsc_backend::{READ_TIME_LIMIT, read_card_within};
 use crate::read::{ReadError, UnreadableCause};
 
 /// Options of [`read_once`].
@@ -43,7 +43,7 @@ pub fn read_once(options: &ReadOnceOptions) -> Result<Identity, ReadError> {
                 if event.contains(State::MUTE) {
                     return Err(ReadError::Unreadable(UnreadableCause::Mute));
                 }
-                return read_card(&context, state.name());
+                return read_card_within(&context, state.name(), READ_TIME_LIMIT);
             }
         }
         for state in &mut states {

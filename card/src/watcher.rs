@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use pcsc::{Context, ReaderState, Scope, State};
 
 use crate::events::{CardErrorKind, CardEvent};
-use crate::pcsc_backend::read_card;
-use crate::read::ReadError;
+use crate::pcsc_backend::{READ_TIME_LIMIT, read_card_within};
+use crate::read::{ReadError, UnreadableCause};
 
 /// Watcher settings.
 #[derive(Clone, Debug)]
@@ -29,6 +29,8 @@ pub struct WatcherConfig {
     pub initial_retry_delay: Duration,
     /// Longest wait between attempts to reach the PC/SC service.
     pub max_retry_delay: Duration,
+    /// How long a card may take to answer before it is reported unreadable (mute card).
+    pub read_time_limit: Duration,
 }
 
 impl Default for WatcherConfig {
@@ -37,6 +39,7 @@ impl Default for WatcherConfig {
             reader_filter: None,
             initial_retry_delay: Duration::from_millis(100),
             max_retry_delay: Duration::from_secs(2),
+            read_time_limit: READ_TIME_LIMIT,
         }
     }
 }
@@ -323,9 +326,10 @@ impl<'a> Session<'a> {
         let (worker, inbox) = mpsc::channel();
         let sink = self.sink.clone();
         let worker_name = name.clone();
+        let limit = self.config.read_time_limit;
         let spawned = std::thread::Builder::new()
             .name("nhi-card-reader".into())
-            .spawn(move || reader_worker(&worker_name, &reader, &inbox, &sink));
+            .spawn(move || reader_worker(&worker_name, &reader, limit, &inbox, &sink));
         match spawned {
             Ok(thread) => {
                 self.states
@@ -412,7 +416,13 @@ fn display_name(name: &CStr) -> String {
 /// One reader's worker: emits its events in order and reads each inserted card once, on its
 /// own PC/SC context (pcsc-lite serialises calls on one context, and the watcher's context is
 /// blocked in SCardGetStatusChange).
-fn reader_worker(name: &CStr, reader: &str, inbox: &Receiver<Work>, sink: &Sender<CardEvent>) {
+fn reader_worker(
+    name: &CStr,
+    reader: &str,
+    limit: Duration,
+    inbox: &Receiver<Work>,
+    sink: &Sender<CardEvent>,
+) {
     let mut context: Option<Context> = None;
     let send = |event| {
         let _ = sink.send(event);
@@ -432,9 +442,9 @@ fn reader_worker(name: &CStr, reader: &str, inbox: &Receiver<Work>, sink: &Sende
                     continue;
                 }
                 let result = match context.as_ref() {
-                    Some(c) => read_card(c, name),
+                    Some(c) => read_card_within(c, name, limit),
                     None => match Context::establish(Scope::User) {
-                        Ok(c) => read_card(context.insert(c), name),
+                        Ok(c) => read_card_within(context.insert(c), name, limit),
                         Err(_) => Err(ReadError::ServiceNotRunning),
                     },
                 };
@@ -448,7 +458,14 @@ fn reader_worker(name: &CStr, reader: &str, inbox: &Receiver<Work>, sink: &Sende
                     }
                     Err(err) => {
                         tracing::info!(reader, error = %err, "card not read");
-                        if matches!(err, ReadError::ServiceNotRunning | ReadError::Pcsc(_)) {
+                        // A fresh context next time: this one may be dead, or still busy with a
+                        // mute card's read.
+                        if matches!(
+                            err,
+                            ReadError::ServiceNotRunning
+                                | ReadError::Pcsc(_)
+                                | ReadError::Unreadable(UnreadableCause::Mute)
+                        ) {
                             context = None;
                         }
                         send(error(err.kind().unwrap_or(CardErrorKind::Unreadable)));

@@ -1,3 +1,0 @@
-//! Placeholder binary.
-#![forbid(unsafe_code)]
-fn main() {}
