@@ -1,3 +1,5 @@
-//! Placeholder binary.
+//! The `mask-agent` command line.
 #![forbid(unsafe_code)]
+#![warn(missing_docs, clippy::unwrap_used)]
+
 fn main() {}

@@ -1,0 +1,172 @@
+//! Every user-facing sentence of `mask-agent`, in Traditional Chinese (default) and English.
+//! One place, keyed by [`Msg`]: a message says what is wrong and then what to do.
+
+use std::fmt;
+
+/// Language of user-facing messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Language {
+    /// Traditional Chinese (Taiwan), the default.
+    #[default]
+    ZhTw,
+    /// English.
+    En,
+}
+
+impl Language {
+    /// Parses `zh-TW`, `zh_TW`, `zh`, `en`, `en-US`… (case-insensitive).
+    pub fn parse(text: &str) -> Option<Language> {
+        let lower = text.trim().to_ascii_lowercase().replace('_', "-");
+        if lower == "zh" || lower.starts_with("zh-tw") || lower.starts_with("zh-hant") {
+            Some(Language::ZhTw)
+        } else if lower == "en" || lower.starts_with("en-") {
+            Some(Language::En)
+        } else {
+            None
+        }
+    }
+
+    /// The code shown in `mask-agent config`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::ZhTw => "zh-TW",
+            Language::En => "en",
+        }
+    }
+}
+
+/// A user-facing message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Msg {
+    /// The configuration is invalid or incomplete (detail from the config layer).
+    Config(String),
+    /// The journal cannot be written because the disk is full.
+    JournalDiskFull,
+    /// The journal cannot be opened or written (detail).
+    JournalUnavailable(String),
+    /// The agent is not running (local API unreachable).
+    AgentNotRunning(String),
+    /// The typed ID number is invalid (detail from the ID validator).
+    InvalidId(String),
+    /// Quantity out of range.
+    InvalidQuantity,
+    /// The sale was refused (reason code, next date).
+    SaleRefused {
+        /// The refusal code.
+        reason: String,
+        /// The next date allowed.
+        next_date: Option<String>,
+    },
+    /// A sale on screen is stale.
+    StaleBuyer,
+    /// No policy is cached and the server is unreachable.
+    NoPolicy,
+    /// The server could not be reached.
+    ServerUnreachable(String),
+    /// The local API answered with something unexpected.
+    ProtocolError(String),
+    /// Another agent already serves this data dir.
+    AlreadyRunning(String),
+    /// Generic internal failure (detail).
+    Internal(String),
+}
+
+impl Msg {
+    /// The text in the given language.
+    pub fn text(&self, lang: Language) -> String {
+        use Language::{En, ZhTw};
+        match (self, lang) {
+            (Msg::Config(d), ZhTw) => format!("設定有誤：{d}。請修正設定檔（mask-agent config 可查看目前設定）。"),
+            (Msg::Config(d), En) => format!("Configuration problem: {d}. Fix the config file (`mask-agent config` shows the effective settings)."),
+            (Msg::JournalDiskFull, ZhTw) => "磁碟已滿，銷售未記錄。請清出磁碟空間後再試；口罩請先不要交付。".into(),
+            (Msg::JournalDiskFull, En) => "The disk is full: the sale was NOT recorded. Free disk space and try again; do not hand the masks over yet.".into(),
+            (Msg::JournalUnavailable(d), ZhTw) => format!("無法寫入銷售日誌（{d}），銷售未記錄。請執行 mask-agent doctor 檢查。"),
+            (Msg::JournalUnavailable(d), En) => format!("Cannot write the sale journal ({d}): nothing was recorded. Run `mask-agent doctor`."),
+            (Msg::AgentNotRunning(d), ZhTw) => format!("無法連線到 mask-agent 服務（{d}）。請確認服務已啟動（mask-agent run 或系統服務）。"),
+            (Msg::AgentNotRunning(d), En) => format!("Cannot reach the mask-agent service ({d}). Make sure it is running (`mask-agent run` or the system service)."),
+            (Msg::InvalidId(d), ZhTw) => format!("身分證號不正確：{d}。請核對證件後重新輸入。"),
+            (Msg::InvalidId(d), En) => format!("Invalid national ID number: {d}. Check the document and type it again."),
+            (Msg::InvalidQuantity, ZhTw) => "數量必須在 1 到 100 之間。".into(),
+            (Msg::InvalidQuantity, En) => "The quantity must be between 1 and 100.".into(),
+            (Msg::SaleRefused { reason, next_date }, ZhTw) => format!(
+                "不可販售：{}{}",
+                refusal_zh(reason),
+                next_date.as_ref().map(|d| format!("，下次可購買日 {d}")).unwrap_or_default()
+            ),
+            (Msg::SaleRefused { reason, next_date }, En) => format!(
+                "Sale refused: {}{}",
+                refusal_en(reason),
+                next_date.as_ref().map(|d| format!("; may buy again on {d}")).unwrap_or_default()
+            ),
+            (Msg::StaleBuyer, ZhTw) => "畫面上的購買人已變更，請重新確認後再販售。".into(),
+            (Msg::StaleBuyer, En) => "The buyer on screen has changed; check again before selling.".into(),
+            (Msg::NoPolicy, ZhTw) => "尚未取得配售規則且無法連線伺服器。請連上網路一次以下載規則。".into(),
+            (Msg::NoPolicy, En) => "No rationing policy cached and the server is unreachable. Connect once to download the rules.".into(),
+            (Msg::ServerUnreachable(d), ZhTw) => format!("無法連線中央伺服器（{d}）。銷售仍可離線進行，恢復連線後會自動上傳。"),
+            (Msg::ServerUnreachable(d), En) => format!("Cannot reach the central server ({d}). Selling continues offline; sales upload when it is back."),
+            (Msg::ProtocolError(d), ZhTw) => format!("與 mask-agent 服務通訊錯誤（{d}）。請確認兩者版本相同。"),
+            (Msg::ProtocolError(d), En) => format!("Unexpected answer from the mask-agent service ({d}). Make sure both are the same version."),
+            (Msg::AlreadyRunning(d), ZhTw) => format!("已有另一個 mask-agent 使用此資料夾（{d}）。請先停止它。"),
+            (Msg::AlreadyRunning(d), En) => format!("Another mask-agent already uses this data directory ({d}). Stop it first."),
+            (Msg::Internal(d), ZhTw) => format!("內部錯誤：{d}。請執行 mask-agent doctor，並將記錄檔提供給資訊人員。"),
+            (Msg::Internal(d), En) => format!("Internal error: {d}. Run `mask-agent doctor` and give the log files to IT."),
+        }
+    }
+}
+
+fn refusal_zh(code: &str) -> &'static str {
+    match code {
+        "window" => "本期已購買額度用完",
+        "closed" => "今日不販售",
+        "weekday" => "今日非此身分證號尾數的購買日",
+        "hours" => "不在販售時段",
+        "not_started" => "實名制尚未開始",
+        "quota" => "購買數量超過可購買數量",
+        _ => "不符合購買規則",
+    }
+}
+
+fn refusal_en(code: &str) -> &'static str {
+    match code {
+        "window" => "the quantity of this purchase window is used up",
+        "closed" => "no sales today",
+        "weekday" => "this ID's last digit may not buy today",
+        "hours" => "outside sales hours",
+        "not_started" => "rationing has not started",
+        "quota" => "more than the quantity still allowed",
+        _ => "not allowed by the rules",
+    }
+}
+
+/// A message bound to a language, for `Display`.
+pub struct Localized<'a>(pub &'a Msg, pub Language);
+
+impl fmt::Display for Localized<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.text(self.1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn languages_parse_from_common_spellings() {
+        assert_eq!(Language::parse("zh-TW"), Some(Language::ZhTw));
+        assert_eq!(Language::parse("zh_tw"), Some(Language::ZhTw));
+        assert_eq!(Language::parse("EN"), Some(Language::En));
+        assert_eq!(Language::parse("fr"), None);
+    }
+
+    #[test]
+    fn refusals_name_the_reason_in_both_languages() {
+        let msg = Msg::SaleRefused {
+            reason: "weekday".into(),
+            next_date: Some("2020-03-13".into()),
+        };
+        assert!(msg.text(Language::ZhTw).contains("2020-03-13"));
+        assert!(msg.text(Language::En).contains("last digit"));
+    }
+}
