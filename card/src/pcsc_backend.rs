@@ -4,7 +4,7 @@
 
 use std::ffi::CStr;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::apdu::Command;
 use crate::nhi::Identity;
@@ -86,6 +86,46 @@ impl Transport for PcscTransport {
     }
 }
 
+/// Why a transmit failed. When the card stops answering mid-read, pcsc-lite reports the
+/// driver's communication error (`SCARD_E_NOT_TRANSACTED`), not a removal: the reader notices
+/// the removal a moment later (vpcd is polled every ~0.4 s). So the card's status is watched
+/// for up to [`REMOVAL_GRACE`]: gone → [`TransportError::CardRemoved`], still there → the card
+/// is not answering ([`TransportError::Unresponsive`]).
+fn classify_failure(card: &pcsc::Card, err: pcsc::Error) -> TransportError {
+    let mapped = transport_error(err);
+    if !matches!(
+        err,
+        pcsc::Error::NotTransacted | pcsc::Error::CommError | pcsc::Error::UnknownError
+    ) {
+        return mapped;
+    }
+    let deadline = Instant::now() + REMOVAL_GRACE;
+    loop {
+        match card.status2_owned() {
+            Err(status_err) => {
+                if let gone @ (TransportError::CardRemoved
+                | TransportError::CardReset
+                | TransportError::ReaderUnavailable
+                | TransportError::ServiceUnavailable) = transport_error(status_err)
+                {
+                    return gone;
+                }
+            }
+            Ok(status) if status.status().contains(pcsc::Status::ABSENT) => {
+                return TransportError::CardRemoved;
+            }
+            Ok(_) => {}
+        }
+        if Instant::now() >= deadline {
+            return TransportError::Unresponsive;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// How long a failed read waits to learn whether the card was pulled out.
+const REMOVAL_GRACE: Duration = Duration::from_millis(1200);
+
 /// An open PC/SC transaction; pcsc ends it with `LeaveCard` on drop.
 struct PcscChannel<'a> {
     tx: pcsc::Transaction<'a>,
@@ -94,11 +134,10 @@ struct PcscChannel<'a> {
 impl ApduChannel for PcscChannel<'_> {
     fn transmit(&mut self, command: &Command) -> Result<Vec<u8>, TransportError> {
         let mut buf = [0u8; pcsc::MAX_BUFFER_SIZE];
-        let response = self
-            .tx
-            .transmit(&command.to_bytes(), &mut buf)
-            .map_err(transport_error)?;
-        Ok(response.to_vec())
+        match self.tx.transmit(&command.to_bytes(), &mut buf) {
+            Ok(response) => Ok(response.to_vec()),
+            Err(err) => Err(classify_failure(&self.tx, err)),
+        }
     }
 
     fn end_transaction(self: Box<Self>) -> Result<(), TransportError> {

@@ -1,0 +1,126 @@
+//! `nhi-read` as the acceptance checks drive it: real invocations of the built binary.
+
+use std::process::{Command, Output};
+
+use nhi_fixtures::VPCD_PORT;
+use serde_json::Value;
+
+use crate::support::{VPCD_READER, insert, profile, reader_1, wait_empty};
+
+fn nhi_read(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nhi-read"))
+        .args(args)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C.UTF-8")
+        .output()
+        .unwrap()
+}
+
+fn stdout_json(out: &Output) -> Value {
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(text.lines().count(), 1, "exactly one JSON line: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const READ: [&str; 5] = ["--json", "--reader", VPCD_READER, "--timeout", "15"];
+
+#[test]
+fn json_with_show_pii_prints_the_full_identity() {
+    let Some(_lock) = reader_1("json_with_show_pii_prints_the_full_identity") else {
+        return;
+    };
+    wait_empty(VPCD_READER);
+    let card = insert("adult", VPCD_PORT);
+    let out = nhi_read(&[&READ[..], &["--show-pii"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout_json(&out),
+        serde_json::to_value(profile("adult").expected_identity().unwrap()).unwrap()
+    );
+    card.apdu_log().assert_read_only();
+}
+
+#[test]
+fn without_show_pii_id_and_name_are_masked() {
+    let Some(_lock) = reader_1("without_show_pii_id_and_name_are_masked") else {
+        return;
+    };
+    wait_empty(VPCD_READER);
+    let _card = insert("adult", VPCD_PORT);
+    let out = nhi_read(&READ);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json = stdout_json(&out);
+    assert_eq!(json["id_no"], "A12****789");
+    assert_eq!(json["name"], "王○明");
+    assert_eq!(json["birth_date"], "1990-01-01");
+    assert_eq!(json["sex"], "M");
+}
+
+#[test]
+fn a_refused_card_exits_2_with_the_reason_in_both_languages() {
+    let Some(_lock) = reader_1("a_refused_card_exits_2_with_the_reason") else {
+        return;
+    };
+    wait_empty(VPCD_READER);
+    let _card = insert("hpc", VPCD_PORT);
+    let out = nhi_read(&READ);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(stderr(&out).contains("醫事人員卡"), "{}", stderr(&out));
+    let out = nhi_read(&[&READ[..], &["--lang", "en"]].concat());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("health-professional card"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn no_card_before_the_timeout_exits_1_with_a_hint() {
+    let Some(_lock) = reader_1("no_card_before_the_timeout_exits_1") else {
+        return;
+    };
+    wait_empty(VPCD_READER);
+    let out = nhi_read(&[
+        "--json",
+        "--reader",
+        VPCD_READER,
+        "--timeout",
+        "0.5",
+        "--lang",
+        "en",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("Timed out"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--timeout"), "{}", stderr(&out));
+}
+
+#[test]
+fn an_unknown_reader_exits_1() {
+    let Some(_lock) = reader_1("an_unknown_reader_exits_1") else {
+        return;
+    };
+    let out = nhi_read(&["--json", "--reader", "No Such Reader", "--timeout", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("No Such Reader"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_bad_timeout_is_a_usage_error_exit_1() {
+    let out = nhi_read(&["--timeout", "soon"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("nhi-read --help"), "{}", stderr(&out));
+}
+
+#[test]
+fn help_exits_0() {
+    let out = nhi_read(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--show-pii"));
+}
