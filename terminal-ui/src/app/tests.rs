@@ -1,0 +1,477 @@
+//! The counter's state machine as a specification: keys and agent frames in, state and
+//! intents out.
+#![allow(clippy::unwrap_used)]
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use mask_protocol::{
+    AgentFrame, AgentHello, BuyerKind, BuyerView, Connectivity, CounterState, DecisionSource,
+    EligibilityView, ErrorBody, ErrorCode, Event, Inventory, ListingState, ReadRef, RefusalReason,
+    Request, RequestBody, Response, ResponseBody, SaleReceipt, SaleSource, SaleSyncState,
+    SellBuyer, SellOutcome, StatusReport, StockCounts, SyncStatus,
+};
+use time::macros::{date, datetime};
+
+use super::*;
+
+pub(crate) fn key(code: KeyCode) -> Input {
+    Input::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+pub(crate) fn ch(c: char) -> Input {
+    key(KeyCode::Char(c))
+}
+
+fn hello() -> AgentHello {
+    AgentHello {
+        protocol_version: mask_protocol::PROTOCOL_VERSION,
+        accepted: true,
+        agent_version: "0.1.0".into(),
+        site_code: "5901012345".into(),
+    }
+}
+
+fn report() -> StatusReport {
+    StatusReport {
+        agent_version: "0.1.0".into(),
+        site_code: "5901012345".into(),
+        sync: SyncStatus {
+            connectivity: Connectivity::Online,
+            queued: 0,
+            queued_other: 0,
+            last_sync: None,
+            last_error: None,
+            overruns: 0,
+        },
+        readers: vec![mask_protocol::ReaderState {
+            name: "Virtual PCD 00 00".into(),
+            card_present: false,
+        }],
+        listing: ListingState {
+            listed: true,
+            changed_at: None,
+            synced: true,
+        },
+        counter: CounterState::Waiting,
+        policy_cached: true,
+    }
+}
+
+fn buyer() -> BuyerView {
+    BuyerView {
+        masked_name: "王○明".into(),
+        masked_id: "A12****789".into(),
+        source: SaleSource::Card,
+        reader: Some("Virtual PCD 00 00".into()),
+    }
+}
+
+fn allowed(n: u32) -> EligibilityView {
+    EligibilityView {
+        kind: BuyerKind::Adult,
+        allowed: n,
+        next_date: None,
+        reason: None,
+        decided: DecisionSource::Server,
+    }
+}
+
+fn event(e: Event) -> Input {
+    Input::Frame(Box::new(AgentFrame::Event(e)))
+}
+
+fn respond(id: u64, body: ResponseBody) -> Input {
+    Input::Frame(Box::new(AgentFrame::Response(Response { id, body })))
+}
+
+fn card_buyer(read: u64, e: EligibilityView) -> Input {
+    event(Event::Counter(CounterState::Buyer {
+        read: ReadRef(read),
+        buyer: buyer(),
+        eligibility: e,
+    }))
+}
+
+/// A connected, subscribed app. Returns the app and the next request id.
+fn connected() -> App {
+    let mut app = App::new(false);
+    let out = app.handle(Input::Connected(hello()));
+    assert_eq!(
+        out,
+        vec![Intent::Send(Request {
+            id: 1,
+            body: RequestBody::Subscribe
+        })]
+    );
+    app.handle(respond(1, ResponseBody::Subscribed(report())));
+    app
+}
+
+fn sent(out: &[Intent]) -> (u64, RequestBody) {
+    match out {
+        [Intent::Send(Request { id, body })] => (*id, body.clone()),
+        other => panic!("expected one request, got {other:?}"),
+    }
+}
+
+fn receipt(qty: u32) -> SaleReceipt {
+    SaleReceipt {
+        sale_id: uuid::Uuid::nil(),
+        buyer: buyer(),
+        kind: BuyerKind::Adult,
+        quantity: qty,
+        sold_at: datetime!(2020-03-09 02:00 UTC),
+        offline: false,
+        sync: SaleSyncState::Queued,
+    }
+}
+
+#[test]
+fn connecting_subscribes_and_takes_the_agents_snapshot() {
+    let app = connected();
+    assert!(app.connected);
+    assert!(app.online());
+    assert_eq!(app.site_code, "5901012345");
+    assert_eq!(app.reader_summary(), ReaderSummary::Ready);
+    assert!(!app.delisted());
+}
+
+#[test]
+fn a_card_read_shows_the_buyer_with_quantity_preset_to_the_maximum() {
+    let mut app = connected();
+    app.handle(event(Event::Counter(CounterState::Checking {
+        reader: None,
+    })));
+    assert_eq!(app.counter, Counter::Checking);
+    app.handle(card_buyer(7, allowed(3)));
+    assert!(matches!(app.counter, Counter::Buyer { quantity: 3, .. }));
+}
+
+#[test]
+fn enter_sells_the_buyer_on_screen_and_the_counter_returns_to_waiting() {
+    let mut app = connected();
+    app.handle(card_buyer(7, allowed(3)));
+    let (id, body) = sent(&app.handle(key(KeyCode::Enter)));
+    assert_eq!(
+        body,
+        RequestBody::Sell {
+            buyer: SellBuyer::Card { read: ReadRef(7) },
+            quantity: 3
+        }
+    );
+    assert!(app.selling());
+    // A second Enter while the sale is in flight sells nothing more.
+    assert!(app.handle(key(KeyCode::Enter)).is_empty());
+    let out = app.handle(respond(
+        id,
+        ResponseBody::Sell(SellOutcome::Recorded(receipt(3))),
+    ));
+    assert_eq!(app.counter, Counter::Waiting);
+    assert_eq!(app.last_sale.as_ref().map(|s| s.quantity), Some(3));
+    assert_eq!(sent(&out).1, RequestBody::ClearCounter);
+    // The agent's late view of the sold read does not bring the buyer back.
+    app.handle(card_buyer(7, allowed(0)));
+    assert_eq!(app.counter, Counter::Waiting);
+}
+
+#[test]
+fn digits_and_plus_minus_change_the_quantity_within_the_allowed_range() {
+    let mut app = connected();
+    app.handle(card_buyer(1, allowed(3)));
+    app.handle(ch('2'));
+    assert!(matches!(app.counter, Counter::Buyer { quantity: 2, .. }));
+    app.handle(ch('9'));
+    assert!(matches!(app.counter, Counter::Buyer { quantity: 2, .. }));
+    assert_eq!(app.notice, Some(Notice::Error(Text::ErrQuantityTooHigh)));
+    app.handle(ch('+'));
+    app.handle(ch('+'));
+    assert!(matches!(app.counter, Counter::Buyer { quantity: 3, .. }));
+    app.handle(ch('-'));
+    app.handle(ch('-'));
+    app.handle(ch('-'));
+    assert!(matches!(app.counter, Counter::Buyer { quantity: 1, .. }));
+    assert_eq!(app.notice, Some(Notice::Error(Text::ErrQuantityZero)));
+    let (_, body) = sent(&app.handle(key(KeyCode::Enter)));
+    assert!(matches!(body, RequestBody::Sell { quantity: 1, .. }));
+}
+
+#[test]
+fn a_refused_buyer_cannot_be_sold_to_and_esc_clears() {
+    let mut app = connected();
+    let refused = EligibilityView {
+        allowed: 0,
+        next_date: Some(date!(2020 - 03 - 10)),
+        reason: Some(RefusalReason::Weekday),
+        ..allowed(0)
+    };
+    app.handle(card_buyer(2, refused));
+    assert!(app.handle(key(KeyCode::Enter)).is_empty());
+    let (_, body) = sent(&app.handle(key(KeyCode::Esc)));
+    assert_eq!(body, RequestBody::ClearCounter);
+    assert_eq!(app.counter, Counter::Waiting);
+}
+
+#[test]
+fn card_errors_are_shown_in_the_counter() {
+    let mut app = connected();
+    app.handle(event(Event::Counter(CounterState::CardError {
+        reader: None,
+        problem: CardProblem::HealthProfessionalCard,
+    })));
+    assert_eq!(
+        app.counter,
+        Counter::CardError(CardProblem::HealthProfessionalCard)
+    );
+}
+
+#[test]
+fn manual_entry_validates_as_typed_and_checks_eligibility_with_the_agent() {
+    let mut app = connected();
+    app.handle(ch('m'));
+    for c in "a123456788".chars() {
+        app.handle(ch(c));
+    }
+    let Screen::Manual(form) = &app.screen else {
+        panic!("manual form expected")
+    };
+    assert_eq!(form.id, "A123456788");
+    assert_eq!(
+        form.id_check(),
+        IdCheck::Problem(crate::i18n::IdProblem::Checksum)
+    );
+    // Enter on a bad ID sends nothing.
+    assert!(app.handle(key(KeyCode::Enter)).is_empty());
+    app.handle(key(KeyCode::Backspace));
+    app.handle(ch('9'));
+    let (id, body) = sent(&app.handle(key(KeyCode::Enter)));
+    assert_eq!(
+        body,
+        RequestBody::CheckEligibility {
+            id_no: "A123456789".into(),
+            birth_date: None
+        }
+    );
+    app.handle(respond(id, ResponseBody::Eligibility(allowed(3))));
+    assert_eq!(app.screen, Screen::Counter);
+    let Counter::Buyer { buyer, .. } = &app.counter else {
+        panic!("buyer expected")
+    };
+    assert_eq!(buyer.masked_id, "A12****789");
+    assert_eq!(buyer.source, SaleSource::Manual);
+    // The agent's "waiting" (no card) does not wipe a typed buyer.
+    app.handle(event(Event::Counter(CounterState::Waiting)));
+    assert!(matches!(app.counter, Counter::Buyer { .. }));
+    let (_, body) = sent(&app.handle(key(KeyCode::Enter)));
+    assert_eq!(
+        body,
+        RequestBody::Sell {
+            buyer: SellBuyer::Manual {
+                id_no: "A123456789".into(),
+                birth_date: None
+            },
+            quantity: 3
+        }
+    );
+}
+
+#[test]
+fn manual_entry_takes_a_birth_date_and_refuses_an_impossible_one() {
+    let mut app = connected();
+    app.handle(ch('m'));
+    for c in "A123456789".chars() {
+        app.handle(ch(c));
+    }
+    app.handle(key(KeyCode::Tab));
+    for c in "20150231".chars() {
+        app.handle(ch(c));
+    }
+    assert!(app.handle(key(KeyCode::Enter)).is_empty());
+    assert!(matches!(&app.screen, Screen::Manual(f) if f.birth_error));
+    app.handle(key(KeyCode::Backspace));
+    app.handle(ch('1'));
+    app.handle(key(KeyCode::Backspace));
+    app.handle(key(KeyCode::Backspace));
+    app.handle(ch('0'));
+    app.handle(ch('1'));
+    let (_, body) = sent(&app.handle(key(KeyCode::Enter)));
+    assert_eq!(
+        body,
+        RequestBody::CheckEligibility {
+            id_no: "A123456789".into(),
+            birth_date: Some(date!(2015 - 02 - 01))
+        }
+    );
+}
+
+#[test]
+fn letters_typed_in_manual_entry_are_not_commands() {
+    let mut app = connected();
+    app.handle(ch('m'));
+    assert!(app.handle(ch('q')).is_empty());
+    assert!(!app.quit);
+    assert!(matches!(&app.screen, Screen::Manual(f) if f.id == "Q"));
+    app.handle(key(KeyCode::Esc));
+    assert_eq!(app.screen, Screen::Counter);
+}
+
+#[test]
+fn stock_in_asks_for_confirmation_then_shows_the_inventory() {
+    let mut app = connected();
+    app.handle(ch('s'));
+    assert!(app.handle(key(KeyCode::Enter)).is_empty());
+    assert!(matches!(&app.screen, Screen::StockIn(f) if f.empty_error));
+    for c in "200".chars() {
+        app.handle(ch(c));
+    }
+    app.handle(key(KeyCode::Tab));
+    app.handle(ch('5'));
+    app.handle(ch('0'));
+    app.handle(key(KeyCode::Tab));
+    app.handle(ch('3'));
+    assert!(app.handle(key(KeyCode::Enter)).is_empty());
+    assert!(matches!(&app.screen, Screen::StockIn(f) if f.confirming));
+    let (id, body) = sent(&app.handle(key(KeyCode::Enter)));
+    assert_eq!(
+        body,
+        RequestBody::StockIn(mask_protocol::StockInForm {
+            received_adult: 200,
+            received_child: 50,
+            damaged_adult: 3,
+            damaged_child: 0
+        })
+    );
+    let inv = Inventory {
+        date: date!(2020 - 03 - 09),
+        adult: StockCounts {
+            received: 200,
+            sold: 0,
+            damaged: 3,
+            remaining: 197,
+            cap: 200,
+        },
+        child: StockCounts {
+            received: 50,
+            sold: 0,
+            damaged: 0,
+            remaining: 50,
+            cap: 50,
+        },
+        warnings: Vec::new(),
+    };
+    app.handle(respond(id, ResponseBody::Inventory(inv.clone())));
+    assert_eq!(app.screen, Screen::Inventory);
+    assert_eq!(app.inventory, Some(inv));
+    assert_eq!(app.notice, Some(Notice::Info(Text::StockSaved)));
+}
+
+#[test]
+fn sold_out_needs_a_second_press_and_the_same_key_relists() {
+    let mut app = connected();
+    assert!(app.handle(ch('x')).is_empty());
+    assert_eq!(app.overlay, Some(Overlay::ConfirmListing { listed: false }));
+    let (id, body) = sent(&app.handle(ch('x')));
+    assert_eq!(body, RequestBody::SetListing { listed: false });
+    let delisted = ListingState {
+        listed: false,
+        changed_at: None,
+        synced: false,
+    };
+    app.handle(respond(id, ResponseBody::Listing(delisted)));
+    assert!(app.delisted());
+    app.handle(ch('x'));
+    assert_eq!(app.overlay, Some(Overlay::ConfirmListing { listed: true }));
+    // Esc cancels.
+    app.handle(key(KeyCode::Esc));
+    assert_eq!(app.overlay, None);
+    app.handle(ch('x'));
+    let (_, body) = sent(&app.handle(ch('x')));
+    assert_eq!(body, RequestBody::SetListing { listed: true });
+}
+
+#[test]
+fn losing_the_agent_during_a_sale_says_the_result_is_unknown() {
+    let mut app = connected();
+    app.handle(card_buyer(3, allowed(2)));
+    app.handle(key(KeyCode::Enter));
+    app.handle(Input::Disconnected);
+    assert!(!app.connected);
+    assert!(!app.selling());
+    assert_eq!(
+        app.notice,
+        Some(Notice::Problem(AgentProblem::Disconnected))
+    );
+    assert_eq!(app.reader_summary(), ReaderSummary::Unknown);
+}
+
+#[test]
+fn a_journal_failure_is_reported_and_the_buyer_stays() {
+    let mut app = connected();
+    app.handle(card_buyer(3, allowed(2)));
+    let (id, _) = sent(&app.handle(key(KeyCode::Enter)));
+    app.handle(respond(
+        id,
+        ResponseBody::Error(ErrorBody {
+            code: ErrorCode::JournalUnavailable,
+            message: "disk full".into(),
+        }),
+    ));
+    assert!(matches!(app.counter, Counter::Buyer { selling: false, .. }));
+    assert_eq!(
+        app.notice,
+        Some(Notice::Problem(AgentProblem::JournalFailed))
+    );
+}
+
+#[test]
+fn help_opens_and_closes_and_q_quits() {
+    let mut app = connected();
+    app.handle(ch('?'));
+    assert_eq!(app.overlay, Some(Overlay::Help));
+    app.handle(key(KeyCode::Esc));
+    assert_eq!(app.overlay, None);
+    assert_eq!(app.handle(ch('q')), vec![Intent::Quit]);
+    assert!(app.quit);
+}
+
+#[test]
+fn demo_keys_exist_only_in_demo_mode() {
+    let mut app = connected();
+    assert!(app.handle(ch('c')).is_empty());
+    let mut demo = App::new(true);
+    assert_eq!(
+        demo.handle(ch('c')),
+        vec![Intent::Demo(DemoAction::NextCard)]
+    );
+    assert_eq!(
+        demo.handle(ch('o')),
+        vec![Intent::Demo(DemoAction::ToggleOnline)]
+    );
+}
+
+#[test]
+fn a_new_card_brings_the_counter_back_from_the_inventory() {
+    let mut app = connected();
+    app.handle(ch('i'));
+    assert_eq!(app.screen, Screen::Inventory);
+    app.handle(card_buyer(9, allowed(3)));
+    assert_eq!(app.screen, Screen::Counter);
+}
+
+#[test]
+fn reader_state_follows_card_notices() {
+    let mut app = connected();
+    let reader = "Virtual PCD 00 00".to_string();
+    app.handle(event(Event::Card(
+        mask_protocol::CardNotice::CardInserted {
+            reader: reader.clone(),
+        },
+    )));
+    assert_eq!(app.reader_summary(), ReaderSummary::CardPresent);
+    app.handle(event(Event::Card(mask_protocol::CardNotice::CardRemoved {
+        reader: reader.clone(),
+    })));
+    assert_eq!(app.reader_summary(), ReaderSummary::Ready);
+    app.handle(event(Event::Card(
+        mask_protocol::CardNotice::ReaderRemoved { reader },
+    )));
+    assert_eq!(app.reader_summary(), ReaderSummary::NoReader);
+}

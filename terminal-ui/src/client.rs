@@ -1,0 +1,243 @@
+//! The agent's local API client: a background thread that connects (and reconnects) to the
+//! agent's Unix socket (or named pipe on Windows), does the `Hello` handshake, forwards every
+//! frame from the agent to the UI as an [`Input`] and sends the UI's requests.
+//!
+//! Why a thread with its own small tokio runtime: the UI loop is synchronous (crossterm events,
+//! ratatui drawing); the socket needs concurrent reading and writing, which tokio's split halves
+//! give on both Unix sockets and Windows named pipes.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use mask_protocol::{
+    AgentFrame, ClientFrame, ClientHello, PROTOCOL_VERSION, Request, decode_frame, encode_frame,
+};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, watch};
+
+use crate::app::Input;
+
+/// How long the handshake may take before the connection is dropped and retried.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(3);
+/// Reconnect delays: fast at first (the agent may be starting), then at most every 2 s.
+const RETRY_MIN: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// Errors of one connection attempt (logged into the UI only as "not connected").
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// Connecting or reading/writing failed.
+    #[error("agent connection: {0}")]
+    Io(#[from] std::io::Error),
+    /// The agent sent something that is not a protocol frame.
+    #[error("agent sent an invalid frame: {0}")]
+    Frame(#[from] mask_protocol::FrameError),
+    /// The agent refused our protocol version.
+    #[error("agent refused protocol version {PROTOCOL_VERSION} (it speaks {0})")]
+    Refused(u32),
+    /// The agent closed the connection or did not answer the hello in time.
+    #[error("agent closed the connection")]
+    Closed,
+}
+
+/// Handle to the client thread. Dropping it stops the thread.
+pub struct AgentClient {
+    requests: mpsc::UnboundedSender<Request>,
+    stop: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl AgentClient {
+    /// Starts the client thread for the agent at `endpoint`; inputs go to `inputs`.
+    pub fn spawn(endpoint: PathBuf, inputs: Sender<Input>) -> std::io::Result<AgentClient> {
+        let (requests, rx) = mpsc::unbounded_channel();
+        let (stop, stop_rx) = watch::channel(false);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let thread = std::thread::Builder::new()
+            .name("agent-client".into())
+            .spawn(move || runtime.block_on(connection_loop(endpoint, inputs, rx, stop_rx)))?;
+        Ok(AgentClient {
+            requests,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a request (dropped if the connection is down: the app fails it on `Disconnected`).
+    pub fn send(&self, request: Request) {
+        let _ = self.requests.send(request);
+    }
+}
+
+impl Drop for AgentClient {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn connection_loop(
+    endpoint: PathBuf,
+    inputs: Sender<Input>,
+    mut requests: mpsc::UnboundedReceiver<Request>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut delay = RETRY_MIN;
+    loop {
+        // Requests made while disconnected were already failed by the app.
+        while requests.try_recv().is_ok() {}
+        let attempt = async {
+            let stream = connect(&endpoint).await?;
+            serve(stream, &inputs, &mut requests).await
+        };
+        let result = tokio::select! {
+            r = attempt => r,
+            _ = stop.changed() => return,
+        };
+        match result {
+            // A session that got as far as the handshake resets the backoff.
+            Ok(true) => {
+                delay = RETRY_MIN;
+                if inputs.send(Input::Disconnected).is_err() {
+                    return;
+                }
+            }
+            Ok(false) | Err(_) => delay = (delay * 2).min(RETRY_MAX),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Runs one connection: handshake, then frames both ways until it closes. Returns whether the
+/// handshake succeeded (so the UI was told `Connected`).
+async fn serve<S>(
+    stream: S,
+    inputs: &Sender<Input>,
+    requests: &mut mpsc::UnboundedReceiver<Request>,
+) -> Result<bool, ClientError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (read, mut write) = tokio::io::split(stream);
+    let mut lines = BufReader::new(read).lines();
+    let hello = ClientFrame::Hello(ClientHello {
+        protocol_version: PROTOCOL_VERSION,
+        client: format!("mask-terminal {}", env!("CARGO_PKG_VERSION")),
+    });
+    write.write_all(encode_frame(&hello)?.as_bytes()).await?;
+    let answer = tokio::time::timeout(HELLO_TIMEOUT, lines.next_line())
+        .await
+        .map_err(|_| ClientError::Closed)??
+        .ok_or(ClientError::Closed)?;
+    match decode_frame::<AgentFrame>(&answer)? {
+        AgentFrame::Hello(h) if h.accepted => {
+            if inputs.send(Input::Connected(h)).is_err() {
+                return Ok(true);
+            }
+        }
+        AgentFrame::Hello(h) => return Err(ClientError::Refused(h.protocol_version)),
+        _ => return Err(ClientError::Closed),
+    }
+    loop {
+        tokio::select! {
+            line = lines.next_line() => {
+                let Some(line) = line.ok().flatten() else { return Ok(true) };
+                match decode_frame::<AgentFrame>(&line) {
+                    Ok(frame) => {
+                        if inputs.send(Input::Frame(Box::new(frame))).is_err() {
+                            return Ok(true);
+                        }
+                    }
+                    // An unreadable frame is skipped: newer agents only add optional things.
+                    Err(_) => continue,
+                }
+            }
+            req = requests.recv() => {
+                let Some(req) = req else { return Ok(true) };
+                let line = encode_frame(&ClientFrame::Request(req))?;
+                if write.write_all(line.as_bytes()).await.is_err() {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+async fn connect(endpoint: &Path) -> Result<tokio::net::UnixStream, ClientError> {
+    Ok(tokio::net::UnixStream::connect(endpoint).await?)
+}
+
+#[cfg(windows)]
+async fn connect(
+    endpoint: &Path,
+) -> Result<tokio::net::windows::named_pipe::NamedPipeClient, ClientError> {
+    Ok(tokio::net::windows::named_pipe::ClientOptions::new().open(endpoint)?)
+}
+
+/// Where the agent listens, found the way the agent finds it: `--socket`, else the `data_dir`
+/// of the agent's config file (`--config`, `MASK_AGENT_CONFIG`, or the default config paths),
+/// else `MASK_AGENT_DATA_DIR`, else the agent's default data dir. On Windows the named pipe.
+pub fn resolve_endpoint(socket: Option<&Path>, config: Option<&Path>) -> PathBuf {
+    if let Some(s) = socket {
+        return s.to_path_buf();
+    }
+    #[cfg(windows)]
+    {
+        let _ = config;
+        PathBuf::from(mask_protocol::WINDOWS_PIPE_NAME)
+    }
+    #[cfg(not(windows))]
+    {
+        data_dir(config).join(mask_protocol::SOCKET_FILE_NAME)
+    }
+}
+
+#[cfg(not(windows))]
+fn data_dir(config: Option<&Path>) -> PathBuf {
+    let dirs = directories::ProjectDirs::from("tw", "mask-rationing", "mask-agent");
+    let explicit = config
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("MASK_AGENT_CONFIG").map(PathBuf::from));
+    let candidates: Vec<PathBuf> = match explicit {
+        Some(p) => vec![p],
+        None => {
+            let mut v = Vec::new();
+            if let Some(d) = &dirs {
+                v.push(d.config_dir().join("agent.toml"));
+            }
+            v.push(PathBuf::from("/etc/mask-agent/agent.toml"));
+            v
+        }
+    };
+    #[derive(serde::Deserialize)]
+    struct DataDirOnly {
+        data_dir: Option<PathBuf>,
+    }
+    for path in candidates {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            if let Ok(DataDirOnly {
+                data_dir: Some(dir),
+            }) = toml::from_str::<DataDirOnly>(&text)
+            {
+                return dir;
+            }
+            break;
+        }
+    }
+    if let Some(dir) = std::env::var_os("MASK_AGENT_DATA_DIR") {
+        return PathBuf::from(dir);
+    }
+    dirs.map(|d| d.data_local_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from("."))
+}

@@ -1,0 +1,445 @@
+//! The four screens: counter, manual entry, stock-in, inventory.
+
+use mask_protocol::{BuyerKind, BuyerView, EligibilityView, SaleSource};
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Position, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
+use unicode_width::UnicodeWidthStr;
+
+use super::widgets::{key_style, pad, pad_left};
+use crate::app::forms::{IdCheck, ManualField, ManualForm, StockForm};
+use crate::app::{App, Counter, Screen, decided_offline};
+use crate::i18n::{self, Lang, Text};
+
+/// Width of the label column (in terminal columns).
+const LABEL: usize = 12;
+
+pub(super) fn screen(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang) {
+    match &app.screen {
+        Screen::Counter => counter(frame, area, app, lang),
+        Screen::Manual(form) => manual(frame, area, form, lang),
+        Screen::StockIn(form) => stock(frame, area, form, lang),
+        Screen::Inventory => inventory(frame, area, app, lang),
+    }
+}
+
+fn label(lang: Lang, t: Text) -> Span<'static> {
+    Span::styled(pad(t.get(lang), LABEL), Style::new().fg(Color::Gray))
+}
+
+fn counter(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang) {
+    let block = Block::bordered();
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let lines = match &app.counter {
+        Counter::Waiting => waiting_lines(app, lang, inner.height),
+        Counter::Checking => {
+            let mut l = vec![Line::raw(""); usize::from(inner.height / 3)];
+            l.push(Line::from(Text::Reading.get(lang)).bold().centered());
+            l
+        }
+        Counter::Buyer {
+            buyer,
+            eligibility,
+            quantity,
+            selling,
+            ..
+        } => buyer_lines(buyer, eligibility, *quantity, *selling, lang),
+        Counter::CardError(problem) => {
+            let (what, todo) = i18n::card_problem(lang, *problem);
+            let mut l = vec![Line::raw(""); usize::from(inner.height / 4)];
+            l.push(
+                Line::from(format!("⚠ {what}"))
+                    .style(Style::new().fg(Color::Red).bold())
+                    .centered(),
+            );
+            l.push(Line::raw(""));
+            l.push(Line::from(todo).centered());
+            l.push(Line::raw(""));
+            l.push(
+                Line::from(hint_line(
+                    &[("Esc", Text::HintClear), ("m", Text::HintManual)],
+                    lang,
+                ))
+                .centered(),
+            );
+            l
+        }
+    };
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+fn hint_line(items: &[(&'static str, Text)], lang: Lang) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    for (k, t) in items {
+        spans.push(Span::styled(*k, key_style()));
+        spans.push(Span::raw(format!(" {}   ", t.get(lang))));
+    }
+    spans
+}
+
+fn waiting_lines(app: &App, lang: Lang, height: u16) -> Vec<Line<'static>> {
+    let mut l = vec![Line::raw(""); usize::from(height / 3)];
+    l.push(
+        Line::from(Text::InsertCard.get(lang))
+            .style(Style::new().add_modifier(Modifier::BOLD))
+            .centered(),
+    );
+    l.push(Line::raw(""));
+    l.push(
+        Line::from(Text::InsertCardHint.get(lang))
+            .fg(Color::Gray)
+            .centered(),
+    );
+    if let Some(sale) = &app.last_sale {
+        l.push(Line::raw(""));
+        l.push(Line::raw(""));
+        let who = who(&sale.buyer);
+        let text = i18n::sold_line(lang, sale.quantity, sale.kind, &who, sale.offline);
+        l.push(
+            Line::from(vec![
+                Span::styled(
+                    format!("{}：", Text::LabelLastSale.get(lang)),
+                    Style::new().fg(Color::Gray),
+                ),
+                Span::styled(format!("✓ {text}"), Style::new().fg(Color::Green)),
+            ])
+            .centered(),
+        );
+    }
+    l
+}
+
+/// "王○明  A12****789" (or just the ID for a typed buyer).
+fn who(b: &BuyerView) -> String {
+    if b.masked_name.is_empty() {
+        b.masked_id.clone()
+    } else {
+        format!("{} {}", b.masked_name, b.masked_id)
+    }
+}
+
+fn buyer_lines(
+    buyer: &BuyerView,
+    e: &EligibilityView,
+    quantity: u32,
+    selling: bool,
+    lang: Lang,
+) -> Vec<Line<'static>> {
+    let source = match buyer.source {
+        SaleSource::Card => Text::SourceCard,
+        SaleSource::Manual => Text::SourceManual,
+    };
+    let mut l = vec![
+        Line::raw(""),
+        Line::from(vec![
+            label(lang, Text::LabelBuyer),
+            Span::raw(who(buyer)).bold(),
+            Span::raw(format!("  （{}）", source.get(lang))).fg(Color::Gray),
+        ]),
+        Line::from(vec![
+            label(lang, Text::LabelKind),
+            Span::raw(i18n::kind(lang, e.kind)).bold(),
+        ]),
+    ];
+    if e.allowed > 0 {
+        l.push(Line::from(vec![
+            label(lang, Text::LabelAllowed),
+            Span::raw(i18n::masks(lang, e.allowed)),
+        ]));
+        l.push(Line::from(vec![
+            label(lang, Text::LabelQuantity),
+            Span::styled(format!(" {quantity} "), Style::new().reversed().bold()),
+            Span::raw(format!(" {}   ", Text::Masks.get(lang))),
+            Span::raw(Text::QuantityHint.get(lang)).fg(Color::Gray),
+        ]));
+        l.push(Line::raw(""));
+        if selling {
+            l.push(Line::from(Text::Selling.get(lang)).bold());
+        } else {
+            l.push(Line::from(vec![
+                Span::styled(
+                    " Enter ",
+                    Style::new().bg(Color::Green).fg(Color::Black).bold(),
+                ),
+                Span::raw(format!(
+                    " {}   ",
+                    i18n::sell_action(lang, quantity).trim_start_matches("Enter ")
+                ))
+                .bold(),
+                Span::styled("Esc", key_style()),
+                Span::raw(format!(" {}", Text::HintClear.get(lang))),
+            ]));
+        }
+    } else {
+        let reason = e
+            .reason
+            .as_ref()
+            .map_or_else(String::new, |r| i18n::refusal(lang, r));
+        l.push(Line::raw(""));
+        l.push(Line::from(vec![
+            Span::styled(
+                format!("✗ {}", Text::RefusedTitle.get(lang)),
+                Style::new().bg(Color::Red).fg(Color::White).bold(),
+            ),
+            Span::raw("  "),
+            Span::styled(reason, Style::new().fg(Color::Red).bold()),
+        ]));
+        let next = e.next_date.map_or_else(
+            || Text::NoNextDate.get(lang).to_owned(),
+            |d| i18n::date(lang, d),
+        );
+        l.push(Line::from(vec![
+            label(lang, Text::LabelNextDate),
+            Span::raw(next).bold(),
+        ]));
+        l.push(Line::raw(""));
+        l.push(Line::from(vec![
+            Span::styled("Esc", key_style()),
+            Span::raw(format!(" {}", Text::HintClear.get(lang))),
+        ]));
+    }
+    if decided_offline(e) {
+        l.push(Line::raw(""));
+        l.push(Line::from(format!("⚠ {}", Text::OfflineDecision.get(lang))).fg(Color::Yellow));
+    }
+    l
+}
+
+fn manual(frame: &mut Frame<'_>, area: Rect, form: &ManualForm, lang: Lang) {
+    let block = Block::bordered().title(format!(" {} ", Text::ManualTitle.get(lang)));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+
+    let field_w = 14;
+    let id_focus = form.focus == ManualField::Id;
+    let (id_msg, id_style) = match form.id_check() {
+        IdCheck::Valid(_) => (
+            format!("✓ {}", Text::ManualIdOk.get(lang)),
+            Style::new().fg(Color::Green),
+        ),
+        IdCheck::Problem(p) => {
+            let bad = !matches!(p, i18n::IdProblem::Incomplete(_) | i18n::IdProblem::Empty);
+            let style = if bad {
+                Style::new().fg(Color::Red).bold()
+            } else {
+                Style::new().fg(Color::Gray)
+            };
+            (
+                format!(
+                    "{}{}",
+                    if bad { "✗ " } else { "" },
+                    i18n::id_problem(lang, p)
+                ),
+                style,
+            )
+        }
+    };
+    let field_style = |focused: bool| {
+        if focused {
+            Style::new().reversed()
+        } else {
+            Style::new().underlined()
+        }
+    };
+    let birth_msg = if form.birth_error {
+        Span::styled(
+            Text::ErrBirthDate.get(lang),
+            Style::new().fg(Color::Red).bold(),
+        )
+    } else {
+        Span::styled(
+            Text::ManualBirthHint.get(lang),
+            Style::new().fg(Color::Gray),
+        )
+    };
+    let lines = vec![
+        Line::raw(""),
+        Line::from(vec![
+            label(lang, Text::ManualIdLabel),
+            Span::styled(pad(&form.id, field_w), field_style(id_focus)),
+            Span::raw("  "),
+            Span::styled(id_msg, id_style),
+        ]),
+        Line::raw(""),
+        Line::from(vec![
+            label(lang, Text::ManualBirthLabel),
+            Span::styled(pad(&form.birth_display(), field_w), field_style(!id_focus)),
+        ]),
+        Line::from(vec![Span::raw(" ".repeat(LABEL)), birth_msg]),
+        Line::raw(""),
+        if form.checking {
+            Line::from(Text::ManualChecking.get(lang)).bold()
+        } else {
+            Line::from(Text::ManualHelp.get(lang)).fg(Color::Gray)
+        },
+    ];
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    // The real cursor sits at the end of the focused field (input methods anchor on it).
+    let (row, text) = if id_focus {
+        (1, form.id.clone())
+    } else {
+        (3, form.birth_display())
+    };
+    let x = inner.x + u16::try_from(LABEL + text.width()).unwrap_or(0);
+    if x < inner.right() && inner.y + row < inner.bottom() {
+        frame.set_cursor_position(Position::new(x, inner.y + row));
+    }
+}
+
+fn stock(frame: &mut Frame<'_>, area: Rect, form: &StockForm, lang: Lang) {
+    let block = Block::bordered().title(format!(" {} ", Text::StockTitle.get(lang)));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let labels = [
+        Text::StockReceivedAdult,
+        Text::StockReceivedChild,
+        Text::StockDamagedAdult,
+        Text::StockDamagedChild,
+    ];
+    let mut lines = vec![Line::raw("")];
+    for (i, t) in labels.iter().enumerate() {
+        let focused = i == form.focus && !form.confirming;
+        let value = if form.fields[i].is_empty() {
+            "0"
+        } else {
+            &form.fields[i]
+        };
+        let style = if focused {
+            Style::new().reversed()
+        } else {
+            Style::new().underlined()
+        };
+        lines.push(Line::from(vec![
+            label(lang, *t),
+            Span::styled(pad_left(value, 8), style),
+            Span::raw(format!(" {}", Text::Masks.get(lang))),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    if form.empty_error {
+        lines.push(
+            Line::from(Text::ErrStockEmpty.get(lang)).style(Style::new().fg(Color::Red).bold()),
+        );
+    } else if form.saving {
+        lines.push(Line::from(Text::StockSaving.get(lang)).bold());
+    } else {
+        lines.push(Line::from(Text::StockHelp.get(lang)).fg(Color::Gray));
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    if !form.confirming && !form.saving {
+        let row = u16::try_from(1 + form.focus).unwrap_or(1);
+        let x = inner.x + u16::try_from(LABEL + 8).unwrap_or(0);
+        if x < inner.right() && inner.y + row < inner.bottom() {
+            frame.set_cursor_position(Position::new(x, inner.y + row));
+        }
+    }
+}
+
+fn inventory(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang) {
+    let title = match &app.inventory {
+        Some(inv) => format!(
+            " {} {} ",
+            Text::InventoryTitle.get(lang),
+            i18n::date(lang, inv.date)
+        ),
+        None => format!(" {} ", Text::InventoryTitle.get(lang)),
+    };
+    let block = Block::bordered().title(title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(inv) = &app.inventory else {
+        frame.render_widget(
+            Paragraph::new(Text::InventoryLoading.get(lang)).alignment(Alignment::Center),
+            inner,
+        );
+        return;
+    };
+    let num = |n: i64| Cell::from(Line::from(n.to_string()).alignment(Alignment::Right));
+    let header = Row::new(
+        [
+            Text::ColKind,
+            Text::ColReceived,
+            Text::ColSold,
+            Text::ColDamaged,
+            Text::ColRemaining,
+            Text::ColCap,
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let line = Line::from(t.get(lang));
+            Cell::from(if i == 0 {
+                line
+            } else {
+                line.alignment(Alignment::Right)
+            })
+        }),
+    )
+    .style(Style::new().bold().underlined());
+    let row = |kind: BuyerKind, c: &mask_protocol::StockCounts| {
+        let warned = inv.warnings.iter().any(|w| w.kind == kind);
+        let remaining = Cell::from(Line::from(c.remaining.to_string()).alignment(Alignment::Right));
+        let remaining = if warned {
+            remaining.style(Style::new().fg(Color::Yellow).bold())
+        } else {
+            remaining
+        };
+        let cap = if c.cap > 0 {
+            num(i64::from(c.cap))
+        } else {
+            Cell::from(Line::from(Text::NoNextDate.get(lang)).alignment(Alignment::Right))
+        };
+        Row::new(vec![
+            Cell::from(i18n::kind(lang, kind)),
+            num(i64::from(c.received)),
+            num(i64::from(c.sold)),
+            num(i64::from(c.damaged)),
+            remaining,
+            cap,
+        ])
+    };
+    let table = Table::new(
+        vec![
+            row(BuyerKind::Adult, &inv.adult),
+            row(BuyerKind::Child, &inv.child),
+        ],
+        [
+            Constraint::Length(6),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(10),
+            Constraint::Length(10),
+        ],
+    )
+    .header(header)
+    .column_spacing(2);
+    let table_area = Rect {
+        x: inner.x + 1,
+        y: inner.y + 1,
+        width: inner.width.saturating_sub(2),
+        height: 4.min(inner.height.saturating_sub(1)),
+    };
+    frame.render_widget(table, table_area);
+    let mut lines = Vec::new();
+    for w in &inv.warnings {
+        lines.push(
+            Line::from(i18n::stock_warning(lang, w.kind, w.code))
+                .style(Style::new().fg(Color::Yellow).bold()),
+        );
+    }
+    if !inv.warnings.is_empty() {
+        lines.push(Line::raw(""));
+    }
+    lines.push(Line::from(Text::InventoryHelp.get(lang)).fg(Color::Gray));
+    let rest = Rect {
+        x: inner.x + 1,
+        y: table_area.bottom() + 1,
+        width: inner.width.saturating_sub(2),
+        height: inner.bottom().saturating_sub(table_area.bottom() + 1),
+    };
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), rest);
+}
