@@ -185,7 +185,7 @@ impl Text {
             LabelQuantity => ("本次數量", "Quantity"),
             LabelNextDate => ("下次可購買", "Next purchase"),
             LabelReason => ("原因", "Reason"),
-            LabelLastSale => ("上一筆", "Last sale"),
+            LabelLastSale => ("上一筆：", "Last sale: "),
             SourceCard => ("健保卡", "NHI card"),
             SourceManual => ("手動輸入", "typed in"),
             Adult => ("成人", "adult"),
@@ -327,6 +327,14 @@ pub fn kind(lang: Lang, kind: BuyerKind) -> &'static str {
     match kind {
         BuyerKind::Adult => Text::Adult.get(lang),
         BuyerKind::Child => Text::Child.get(lang),
+    }
+}
+
+/// "（健保卡）" / "(NHI card)": full-width brackets belong to Chinese text only.
+pub fn parenthesised(lang: Lang, s: &str) -> String {
+    match lang {
+        Lang::ZhTw => format!("（{s}）"),
+        Lang::En => format!("({s})"),
     }
 }
 

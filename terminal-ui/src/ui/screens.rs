@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Position, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Cell, Padding, Paragraph, Row, Table, Wrap};
 use unicode_width::UnicodeWidthStr;
 
 use super::widgets::{key_style, pad, pad_left};
@@ -15,6 +15,8 @@ use crate::i18n::{self, Lang, Text};
 
 /// Width of the label column (in terminal columns).
 const LABEL: usize = 12;
+/// Width of the stock-in form's labels ("Adult received").
+const STOCK_LABEL: usize = 16;
 
 pub(super) fn screen(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang) {
     match &app.screen {
@@ -30,7 +32,7 @@ fn label(lang: Lang, t: Text) -> Span<'static> {
 }
 
 fn counter(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang) {
-    let block = Block::bordered();
+    let block = Block::bordered().padding(Padding::horizontal(1));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let lines = match &app.counter {
@@ -132,12 +134,13 @@ fn buyer_lines(
         SaleSource::Card => Text::SourceCard,
         SaleSource::Manual => Text::SourceManual,
     };
+    let source = i18n::parenthesised(lang, source.get(lang));
     let mut l = vec![
         Line::raw(""),
         Line::from(vec![
             label(lang, Text::LabelBuyer),
             Span::raw(who(buyer)).bold(),
-            Span::raw(format!("  （{}）", source.get(lang))).fg(Color::Gray),
+            Span::raw(format!("  {source}")).fg(Color::Gray),
         ]),
         Line::from(vec![
             label(lang, Text::LabelKind),
@@ -209,7 +212,9 @@ fn buyer_lines(
 }
 
 fn manual(frame: &mut Frame<'_>, area: Rect, form: &ManualForm, lang: Lang) {
-    let block = Block::bordered().title(format!(" {} ", Text::ManualTitle.get(lang)));
+    let block = Block::bordered()
+        .padding(Padding::horizontal(1))
+        .title(format!(" {} ", Text::ManualTitle.get(lang)));
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
@@ -290,7 +295,9 @@ fn manual(frame: &mut Frame<'_>, area: Rect, form: &ManualForm, lang: Lang) {
 }
 
 fn stock(frame: &mut Frame<'_>, area: Rect, form: &StockForm, lang: Lang) {
-    let block = Block::bordered().title(format!(" {} ", Text::StockTitle.get(lang)));
+    let block = Block::bordered()
+        .padding(Padding::horizontal(1))
+        .title(format!(" {} ", Text::StockTitle.get(lang)));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let labels = [
@@ -313,7 +320,7 @@ fn stock(frame: &mut Frame<'_>, area: Rect, form: &StockForm, lang: Lang) {
             Style::new().underlined()
         };
         lines.push(Line::from(vec![
-            label(lang, *t),
+            Span::styled(pad(t.get(lang), STOCK_LABEL), Style::new().fg(Color::Gray)),
             Span::styled(pad_left(value, 8), style),
             Span::raw(format!(" {}", Text::Masks.get(lang))),
         ]));
@@ -331,7 +338,7 @@ fn stock(frame: &mut Frame<'_>, area: Rect, form: &StockForm, lang: Lang) {
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
     if !form.confirming && !form.saving {
         let row = u16::try_from(1 + form.focus).unwrap_or(1);
-        let x = inner.x + u16::try_from(LABEL + 8).unwrap_or(0);
+        let x = inner.x + u16::try_from(STOCK_LABEL + 8).unwrap_or(0);
         if x < inner.right() && inner.y + row < inner.bottom() {
             frame.set_cursor_position(Position::new(x, inner.y + row));
         }
@@ -347,7 +354,9 @@ fn inventory(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang) {
         ),
         None => format!(" {} ", Text::InventoryTitle.get(lang)),
     };
-    let block = Block::bordered().title(title);
+    let block = Block::bordered()
+        .padding(Padding::horizontal(1))
+        .title(title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(inv) = &app.inventory else {

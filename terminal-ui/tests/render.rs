@@ -1,0 +1,295 @@
+//! Every view and state, rendered at 80×24 with ratatui's TestBackend and pinned with insta,
+//! in Traditional Chinese and English. Wide characters take two cells: the snapshots show the
+//! columns line up.
+
+use crossterm::event::KeyCode;
+use mask_protocol::{
+    BuyerKind, CardProblem, Connectivity, DecisionSource, Event, ListingState, RefusalReason,
+    ResponseBody,
+};
+use mask_terminal::app::{App, DemoCard, DemoNotice, Input};
+use mask_terminal::i18n::Lang;
+use time::macros::date;
+
+use crate::support::*;
+
+const LANGS: [(Lang, &str); 2] = [(Lang::ZhTw, "zh"), (Lang::En, "en")];
+
+/// Pins `app` in both languages as `<name>@zh` / `<name>@en`.
+fn pin(name: &str, app: &App) {
+    pin_size(name, app, 80, 24);
+}
+
+fn pin_size(name: &str, app: &App, w: u16, h: u16) {
+    for (lang, tag) in LANGS {
+        insta::assert_snapshot!(format!("{name}@{tag}"), render(app, lang, w, h));
+    }
+}
+
+#[test]
+fn counter_before_the_agent_answers() {
+    pin("counter_disconnected", &App::new(false));
+}
+
+#[test]
+fn counter_waiting_for_a_card() {
+    pin("counter_waiting", &connected(false));
+}
+
+#[test]
+fn counter_waiting_after_a_sale_shows_the_last_sale() {
+    let mut app = connected(false);
+    sold(&mut app);
+    pin("counter_after_sale", &app);
+}
+
+#[test]
+fn counter_reading_a_card() {
+    let mut app = connected(false);
+    app.handle(event(Event::Counter(
+        mask_protocol::CounterState::Checking { reader: None },
+    )));
+    pin("counter_checking", &app);
+}
+
+#[test]
+fn counter_adult_buyer_with_quantity_preset() {
+    let mut app = connected(false);
+    show_buyer(
+        &mut app,
+        1,
+        card_buyer("王○明", "A12****789"),
+        eligible(BuyerKind::Adult, 3, DecisionSource::Server),
+    );
+    pin("counter_buyer_adult", &app);
+}
+
+#[test]
+fn counter_child_buyer_decided_offline() {
+    let mut app = connected(false);
+    app.handle(event(Event::Sync(sync(Connectivity::Offline, 2))));
+    show_buyer(
+        &mut app,
+        2,
+        card_buyer("吳○廷", "N12****525"),
+        eligible(BuyerKind::Child, 5, DecisionSource::Local),
+    );
+    app.handle(key(KeyCode::Char('2')));
+    pin("counter_buyer_child_offline", &app);
+}
+
+#[test]
+fn counter_sale_in_flight() {
+    let mut app = connected(false);
+    show_buyer(
+        &mut app,
+        1,
+        card_buyer("王○明", "A12****789"),
+        eligible(BuyerKind::Adult, 3, DecisionSource::Server),
+    );
+    app.handle(key(KeyCode::Enter));
+    pin("counter_selling", &app);
+}
+
+#[test]
+fn counter_refused_wrong_weekday() {
+    let mut app = connected(false);
+    show_buyer(
+        &mut app,
+        3,
+        card_buyer("林○華", "F22****786"),
+        refused(RefusalReason::Weekday, date!(2020 - 03 - 10)),
+    );
+    pin("counter_refused_weekday", &app);
+}
+
+#[test]
+fn counter_refused_window_not_over() {
+    let mut app = connected(false);
+    show_buyer(
+        &mut app,
+        4,
+        card_buyer("王○明", "A12****789"),
+        refused(RefusalReason::Window, date!(2020 - 03 - 16)),
+    );
+    pin("counter_refused_window", &app);
+}
+
+#[test]
+fn counter_card_errors_say_what_to_do() {
+    for (problem, name) in [
+        (CardProblem::NotNhiCard, "not_nhi"),
+        (CardProblem::HealthProfessionalCard, "hpc"),
+        (CardProblem::RemovedTooEarly, "removed_too_early"),
+        (CardProblem::Unreadable, "unreadable"),
+        (CardProblem::ReaderUnplugged, "reader_unplugged"),
+        (CardProblem::ServiceNotRunning, "service_not_running"),
+    ] {
+        let mut app = connected(false);
+        card_error(&mut app, problem);
+        pin(&format!("counter_card_error_{name}"), &app);
+    }
+}
+
+#[test]
+fn counter_quantity_above_the_allowed_is_refused_with_a_message() {
+    let mut app = connected(false);
+    show_buyer(
+        &mut app,
+        1,
+        card_buyer("王○明", "A12****789"),
+        eligible(BuyerKind::Adult, 3, DecisionSource::Server),
+    );
+    app.handle(key(KeyCode::Char('7')));
+    pin("counter_quantity_too_high", &app);
+}
+
+#[test]
+fn manual_entry_states() {
+    let mut app = connected(false);
+    app.handle(key(KeyCode::Char('m')));
+    pin("manual_empty", &app);
+    typed(&mut app, "a12345");
+    pin("manual_incomplete", &app);
+    typed(&mut app, "6788");
+    pin("manual_bad_checksum", &app);
+    app.handle(key(KeyCode::Backspace));
+    typed(&mut app, "9");
+    pin("manual_valid", &app);
+    app.handle(key(KeyCode::Tab));
+    typed(&mut app, "20151301");
+    app.handle(key(KeyCode::Enter));
+    pin("manual_bad_birth_date", &app);
+}
+
+#[test]
+fn manual_entry_wrong_second_character() {
+    let mut app = connected(false);
+    app.handle(key(KeyCode::Char('m')));
+    typed(&mut app, "A3");
+    pin("manual_bad_second_char", &app);
+}
+
+#[test]
+fn manual_buyer_at_the_counter() {
+    let mut app = connected(false);
+    app.handle(key(KeyCode::Char('m')));
+    typed(&mut app, "A123456789");
+    let id = request_id(&app.handle(key(KeyCode::Enter)));
+    app.handle(respond(
+        id,
+        ResponseBody::Eligibility(eligible(BuyerKind::Adult, 3, DecisionSource::Server)),
+    ));
+    pin("counter_buyer_manual", &app);
+}
+
+#[test]
+fn stock_in_form_and_confirmation() {
+    let mut app = connected(false);
+    app.handle(key(KeyCode::Char('s')));
+    pin("stock_empty", &app);
+    typed(&mut app, "200");
+    app.handle(key(KeyCode::Tab));
+    typed(&mut app, "50");
+    app.handle(key(KeyCode::Tab));
+    typed(&mut app, "5");
+    pin("stock_filled", &app);
+    app.handle(key(KeyCode::Enter));
+    pin("stock_confirm", &app);
+}
+
+#[test]
+fn stock_in_with_nothing_entered() {
+    let mut app = connected(false);
+    app.handle(key(KeyCode::Char('s')));
+    app.handle(key(KeyCode::Enter));
+    pin("stock_empty_error", &app);
+}
+
+#[test]
+fn inventory_loading_then_shown() {
+    let mut app = connected(false);
+    let id = request_id(&app.handle(key(KeyCode::Char('i'))));
+    pin("inventory_loading", &app);
+    app.handle(respond(id, ResponseBody::Inventory(inventory(false))));
+    pin("inventory", &app);
+}
+
+#[test]
+fn inventory_with_sales_cap_warning() {
+    let mut app = connected(false);
+    let id = request_id(&app.handle(key(KeyCode::Char('i'))));
+    app.handle(respond(id, ResponseBody::Inventory(inventory(true))));
+    pin("inventory_low_stock", &app);
+}
+
+#[test]
+fn sold_out_confirmation_banner_and_relist() {
+    let mut app = connected(false);
+    app.handle(key(KeyCode::Char('x')));
+    pin("delist_confirm", &app);
+    let id = request_id(&app.handle(key(KeyCode::Char('x'))));
+    app.handle(respond(
+        id,
+        ResponseBody::Listing(ListingState {
+            listed: false,
+            changed_at: None,
+            synced: false,
+        }),
+    ));
+    pin("delisted", &app);
+    app.handle(key(KeyCode::Char('x')));
+    pin("relist_confirm", &app);
+}
+
+#[test]
+fn help_lists_every_key() {
+    let mut app = connected(false);
+    app.handle(key(KeyCode::Char('?')));
+    pin("help", &app);
+}
+
+#[test]
+fn help_in_the_demo_lists_the_demo_keys() {
+    let mut app = connected(true);
+    app.handle(Input::Demo(DemoNotice::CardInserted(DemoCard::AdultEven)));
+    pin("demo_waiting", &app);
+    app.handle(key(KeyCode::Char('?')));
+    pin("help_demo", &app);
+}
+
+#[test]
+fn offline_status_bar_with_queue_and_overruns() {
+    let mut app = connected(true);
+    let mut s = sync(Connectivity::Offline, 4);
+    s.overruns = 1;
+    app.handle(event(Event::Sync(s)));
+    app.handle(Input::Demo(DemoNotice::Link(false)));
+    pin("demo_offline", &app);
+}
+
+#[test]
+fn losing_the_agent_mid_sale_is_reported() {
+    let mut app = connected(false);
+    show_buyer(
+        &mut app,
+        1,
+        card_buyer("王○明", "A12****789"),
+        eligible(BuyerKind::Adult, 3, DecisionSource::Server),
+    );
+    app.handle(key(KeyCode::Enter));
+    app.handle(Input::Disconnected);
+    pin("agent_lost_mid_sale", &app);
+}
+
+#[test]
+fn larger_terminal_keeps_the_layout() {
+    let mut app = connected(true);
+    show_buyer(
+        &mut app,
+        1,
+        card_buyer("歐○○明", "A12****789"),
+        eligible(BuyerKind::Adult, 3, DecisionSource::Server),
+    );
+    pin_size("counter_buyer_120x30", &app, 120, 30);
+}
