@@ -1,3 +1,239 @@
-//! Placeholder binary.
+//! `mask-server-stub`: run the central quota API, or issue a pharmacy token.
 #![forbid(unsafe_code)]
-fn main() {}
+#![warn(missing_docs, clippy::unwrap_used)]
+
+mod messages;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use mask_server_stub::{Database, ServerConfig, ServerError, TlsFiles, tls};
+use messages::{Lang, Msg, text};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Central quota API and open-data feed of the 2020 name-based mask rationing (stub of the NHI system).
+#[derive(Parser, Debug)]
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Pharmacy tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenAction {
+    /// Issue a new bearer token for a site and print it (stored hashed only).
+    Issue {
+        /// Data directory of the server.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Site code (10 characters, e.g. 0145080011 or 592202A296).
+        #[arg(long)]
+        site: String,
+        /// Days until the token expires (default: never).
+        #[arg(long)]
+        expires_days: Option<u32>,
+        /// `sqlite` (default, in the data dir) or a postgres:// URL.
+        #[arg(long, default_value = "sqlite")]
+        database: String,
+    },
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8443.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Data directory (created if missing): database, generated certificate.
+    #[arg(long, default_value = "mask-server-data")]
+    data_dir: PathBuf,
+    /// Serve plain HTTP instead of HTTPS (loopback addresses only).
+    #[arg(long)]
+    plain_http: bool,
+    /// Start the server clock at this RFC 3339 instant (it then runs on), e.g. 2020-03-12T09:00:00+08:00.
+    #[arg(long)]
+    as_of: Option<String>,
+    /// Open-data refresh interval in seconds.
+    #[arg(long, default_value_t = 30)]
+    refresh_secs: u64,
+    /// `sqlite` (default, in the data dir) or a postgres:// URL.
+    #[arg(long, default_value = "sqlite")]
+    database: String,
+    /// HTTPS certificate chain (PEM); default: self-signed, generated into DATA_DIR/tls.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// HTTPS private key (PEM).
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// Requests per second allowed per token (0 = unlimited).
+    #[arg(long, default_value_t = 200)]
+    rate_limit: u32,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    body_limit: usize,
+}
+
+/// A failure with its exit code (2 = usage, 1 = runtime).
+struct Failure(u8, String);
+
+fn main() -> ExitCode {
+    let lang = Lang::from_env();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{}", text(lang, &Msg::Server(&e.to_string())));
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Some(Command::Token { action }) => token(lang, action).await,
+            None => run(lang, cli.run).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(code, message)) => {
+            eprintln!("{message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn database(lang: Lang, arg: &str) -> Result<Database, Failure> {
+    Database::parse(arg).ok_or_else(|| Failure(2, text(lang, &Msg::BadDatabase(arg))))
+}
+
+fn server_failure(lang: Lang, e: &ServerError) -> Failure {
+    match e {
+        ServerError::UnknownSite(site) => Failure(2, text(lang, &Msg::UnknownSite(site))),
+        other => Failure(1, text(lang, &Msg::Server(&other.to_string()))),
+    }
+}
+
+async fn token(lang: Lang, action: TokenAction) -> Result<(), Failure> {
+    let TokenAction::Issue {
+        data_dir,
+        site,
+        expires_days,
+        database: db,
+    } = action;
+    let mut config = ServerConfig::new(data_dir);
+    config.database = database(lang, &db)?;
+    let expires = expires_days.map(|d| time::Duration::days(i64::from(d)));
+    let token = mask_server_stub::issue_token(&config, &site, expires)
+        .await
+        .map_err(|e| server_failure(lang, &e))?;
+    eprintln!("{}", text(lang, &Msg::TokenIssued(&site)));
+    println!("{token}");
+    Ok(())
+}
+
+async fn run(lang: Lang, args: RunArgs) -> Result<(), Failure> {
+    let listen = args
+        .listen
+        .ok_or_else(|| Failure(2, text(lang, &Msg::ListenRequired)))?;
+    if args.plain_http && !listen.ip().is_loopback() {
+        return Err(Failure(
+            2,
+            text(lang, &Msg::PlainHttpNotLoopback(&listen.to_string())),
+        ));
+    }
+    let mut config = ServerConfig::new(&args.data_dir);
+    config.database = database(lang, &args.database)?;
+    config.refresh = Duration::from_secs(args.refresh_secs.max(1));
+    config.rate_limit_per_sec = args.rate_limit;
+    config.body_limit = args.body_limit;
+    if let Some(as_of) = &args.as_of {
+        let at = OffsetDateTime::parse(as_of, &Rfc3339)
+            .map_err(|_| Failure(2, text(lang, &Msg::BadAsOf(as_of))))?;
+        config.as_of = Some(at);
+    }
+    config.tls = match (args.plain_http, args.tls_cert, args.tls_key) {
+        (true, _, _) => None,
+        (false, Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (false, None, None) => {
+            std::fs::create_dir_all(&args.data_dir)
+                .map_err(|e| Failure(1, text(lang, &Msg::Server(&e.to_string()))))?;
+            Some(
+                tls::ensure_self_signed(&args.data_dir)
+                    .map_err(|e| server_failure(lang, &e.into()))?,
+            )
+        }
+        (false, _, _) => return Err(Failure(2, text(lang, &Msg::TlsPair))),
+    };
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        Failure(
+            1,
+            text(lang, &Msg::Bind(&listen.to_string(), &e.to_string())),
+        )
+    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Failure(1, text(lang, &Msg::Server(&e.to_string()))))?;
+    let cert = config.tls.as_ref().map(|t| t.cert.display().to_string());
+    let server = mask_server_stub::spawn(config, listener)
+        .await
+        .map_err(|e| server_failure(lang, &e))?;
+    let scheme = if cert.is_some() { "https" } else { "http" };
+    println!(
+        "{}",
+        text(lang, &Msg::Listening(&format!("{scheme}://{addr}")))
+    );
+    if let Some(cert) = cert {
+        println!("{}", text(lang, &Msg::Certificate(&cert)));
+    }
+    shutdown_signal().await;
+    server
+        .shutdown()
+        .await
+        .map_err(|e| server_failure(lang, &e))
+}
+
+/// Ctrl-C, or SIGTERM on unix (systemd stop).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

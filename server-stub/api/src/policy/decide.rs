@@ -32,6 +32,14 @@ impl Buyer {
             birth_date,
         })
     }
+
+    /// A buyer from a validated ID number.
+    pub fn from_id(id_no: &nhi_card::IdNumber, birth_date: Option<Date>) -> Self {
+        Self {
+            id_last_digit: id_no.last_digit(),
+            birth_date,
+        }
+    }
 }
 
 /// One earlier purchase by the same person (at any pharmacy).

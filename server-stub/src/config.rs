@@ -1,0 +1,114 @@
+//! Server configuration (what the CLI flags fill in, and what in-process tests build).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use mask_api::PolicySet;
+use time::OffsetDateTime;
+
+use crate::store::StoreError;
+
+/// Which storage backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Database {
+    /// SQLite file `mask-server.sqlite3` in the data dir (default).
+    Sqlite,
+    /// PostgreSQL at this URL (`postgres://user:pass@host:port/db`).
+    Postgres(String),
+}
+
+impl Database {
+    /// Parses the `--database` flag: `sqlite` or a `postgres://` / `postgresql://` URL.
+    pub fn parse(s: &str) -> Option<Self> {
+        if s.eq_ignore_ascii_case("sqlite") {
+            Some(Self::Sqlite)
+        } else if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Some(Self::Postgres(s.to_owned()))
+        } else {
+            None
+        }
+    }
+}
+
+/// Certificate and key (PEM) for HTTPS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Private key (PEM, PKCS#8 / PKCS#1 / SEC1).
+    pub key: PathBuf,
+}
+
+/// Everything [`crate::serve`] / [`crate::spawn`] need.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Data directory (created 0700 if missing): SQLite file, generated TLS files.
+    pub data_dir: PathBuf,
+    /// Storage backend.
+    pub database: Database,
+    /// Start the server clock at this instant (then it runs on); `None` = real time.
+    pub as_of: Option<OffsetDateTime>,
+    /// Open-data refresh interval (`/maskdata.csv` and `/v1/sites` are rebuilt at most this often).
+    pub refresh: Duration,
+    /// HTTPS certificate; `None` = plain HTTP (the CLI allows that on loopback only).
+    pub tls: Option<TlsFiles>,
+    /// Largest request body in bytes (413 above).
+    pub body_limit: usize,
+    /// Requests per second per token (burst: twice that); 0 = unlimited.
+    pub rate_limit_per_sec: u32,
+    /// Oldest sale time accepted, relative to the server clock.
+    pub max_sale_age: time::Duration,
+    /// How far a sale time may be ahead of the server clock (client clock skew).
+    pub max_clock_ahead: time::Duration,
+    /// Rationing rules served and applied.
+    pub policies: PolicySet,
+}
+
+impl ServerConfig {
+    /// Defaults: SQLite in `data_dir`, real clock, 30 s refresh, plain HTTP, 1 MiB bodies,
+    /// 200 requests/s per token, sales up to 14 days old and 5 minutes ahead, 2020 policies.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            database: Database::Sqlite,
+            as_of: None,
+            refresh: Duration::from_secs(30),
+            tls: None,
+            body_limit: 1 << 20,
+            rate_limit_per_sec: 200,
+            max_sale_age: time::Duration::days(14),
+            max_clock_ahead: time::Duration::minutes(5),
+            policies: PolicySet::builtin(),
+        }
+    }
+}
+
+/// Creates a directory (and parents) readable only by its owner.
+pub(crate) fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+        path: dir.to_owned(),
+        source,
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(
+            |source| StoreError::DataDir {
+                path: dir.to_owned(),
+                source,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Makes a file readable only by its owner (best effort; the directory is private anyway).
+pub(crate) fn restrict_file(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}

@@ -1,0 +1,177 @@
+//! Per-pharmacy bearer tokens: issuing (stored as SHA-256 only), checking, and rate limiting.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::{StatusCode, header, request::Parts};
+use mask_api::ErrorCode;
+use time::OffsetDateTime;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::store::{TokenRecord, token_hash};
+
+/// How long a looked-up token is trusted without asking the store again.
+const TOKEN_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// A new random token (`mst_` + 64 hex digits, 256 bits).
+pub fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    format!("mst_{}", hex::encode(bytes))
+}
+
+/// The site an authenticated request acts for.
+#[derive(Clone, Debug)]
+pub struct Authed {
+    /// Site code of the token.
+    pub site: String,
+    /// Token expiry.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+impl Authed {
+    /// 403 unless `requested` (when given) is the token's own site.
+    pub fn check_site(&self, requested: Option<&str>) -> Result<(), ApiError> {
+        match requested {
+            Some(site) if site != self.site => Err(ApiError::forbidden(
+                "A pharmacy may act only for its own site; the site in the request is not the token's site.",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Recently seen tokens (hash → record).
+#[derive(Default)]
+pub struct TokenCache {
+    entries: Mutex<HashMap<String, (TokenRecord, Instant)>>,
+}
+
+impl TokenCache {
+    fn get(&self, hash: &str) -> Option<TokenRecord> {
+        let entries = self.entries.lock().ok()?;
+        let (record, at) = entries.get(hash)?;
+        (at.elapsed() < TOKEN_CACHE_TTL).then(|| record.clone())
+    }
+
+    fn put(&self, hash: String, record: TokenRecord) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() > 100_000 {
+                entries.clear();
+            }
+            entries.insert(hash, (record, Instant::now()));
+        }
+    }
+}
+
+/// Token bucket per token: `rate` per second, bursts of `2 × rate`.
+pub struct RateLimiter {
+    rate: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    /// A limiter; `per_sec == 0` disables it.
+    pub fn new(per_sec: u32) -> Self {
+        Self {
+            rate: f64::from(per_sec),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `Ok` or the seconds to wait.
+    fn take(&self, key: &str) -> Result<(), u64> {
+        if self.rate <= 0.0 {
+            return Ok(());
+        }
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let burst = self.rate * 2.0;
+        let (tokens, last) = buckets.entry(key.to_owned()).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(1)
+        }
+    }
+}
+
+fn unauthorized(code: ErrorCode, detail: &str) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        code,
+        "Authentication required",
+        detail,
+    );
+    e.problem.type_uri = format!("urn:mask:problem:{}", code.as_str());
+    e
+}
+
+impl FromRequestParts<Arc<AppState>> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                unauthorized(
+                    ErrorCode::Unauthorized,
+                    "Send the pharmacy's token as `Authorization: Bearer <token>` (issue one with `mask-server-stub token issue`).",
+                )
+            })?;
+        let hash = token_hash(token);
+        let record = match state.tokens.get(&hash) {
+            Some(r) => r,
+            None => {
+                let found = state.store.find_token(hash.clone()).await?;
+                let record = found.ok_or_else(|| {
+                    unauthorized(
+                        ErrorCode::InvalidToken,
+                        "The token is not known to this server; ask for a new one.",
+                    )
+                })?;
+                state.tokens.put(hash.clone(), record.clone());
+                record
+            }
+        };
+        // Token expiry is a security matter: real time, not the (possibly shifted) rules clock.
+        if record
+            .expires_at
+            .is_some_and(|exp| exp <= OffsetDateTime::now_utc())
+        {
+            return Err(unauthorized(
+                ErrorCode::TokenExpired,
+                "The token has expired; ask for a new one.",
+            ));
+        }
+        if let Err(wait) = state.limiter.take(&hash) {
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                "Too many requests",
+                "This token sends more requests than allowed; retry after the given seconds.",
+            );
+            e.retry_after = Some(wait);
+            return Err(e);
+        }
+        Ok(Self {
+            site: record.site,
+            expires_at: record.expires_at,
+        })
+    }
+}

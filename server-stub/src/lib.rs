@@ -1,0 +1,342 @@
+//! `mask-server-stub`: the central quota API and open-data feed (stand-in for the NHI system).
+//!
+//! # Running it in-process (tests of other crates)
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), mask_server_stub::ServerError> {
+//! use mask_server_stub::{ServerConfig, spawn};
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut config = ServerConfig::new(dir.path());          // SQLite in dir, plain HTTP
+//! config.as_of = Some(time::macros::datetime!(2020-03-12 09:00 +08:00));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+//! let server = spawn(config, listener).await?;             // store open, sites seeded, serving
+//! let token = server.issue_token("0145080011", None).await?; // bearer token of that site
+//! let base = server.url();                                  // "http://127.0.0.1:PORT"
+//! // ... talk to `base` with `Authorization: Bearer {token}` ...
+//! server.shutdown().await?;                                 // (dropping it also stops it)
+//! # Ok(()) }
+//! ```
+//!
+//! For HTTPS set `config.tls = Some(TlsFiles { cert, key })` (e.g. from
+//! [`tls::ensure_self_signed`]); [`ServerHandle::url`] then starts with `https://`.
+//! [`serve`] is the same with a caller-given shutdown future (what the binary uses), and
+//! [`issue_token`] issues a token on a data dir without a running server (what
+//! `mask-server-stub token issue` uses).
+//!
+//! # Layout
+//! - [`http`]: routes (`/v1/...`, `/maskdata.csv`), problem details, auth, OpenAPI;
+//! - [`store`]: the storage trait with SQLite and PostgreSQL backends;
+//! - [`open_data`]: the byte-exact `maskdata.csv` and its in-memory snapshots;
+//! - [`sites`]: the embedded site registry; [`clock`]: the (shiftable) server clock.
+//!
+//! The rules themselves live in `mask_api::policy`, shared with the agent.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, clippy::unwrap_used)]
+
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod open_data;
+pub mod sites;
+pub mod store;
+pub mod tls;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use axum::body::Bytes;
+use axum::serve::ListenerExt;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub use clock::Clock;
+pub use config::{Database, ServerConfig, TlsFiles};
+pub use store::{DynStore, PostgresStore, SqliteStore, Store, StoreError};
+
+use http::AppState;
+use open_data::Snapshot;
+use sites::Registry;
+use store::{TokenRecord, token_hash};
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// Storage failed.
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    /// The embedded site registry does not parse (a build problem).
+    #[error("site registry: {0}")]
+    Registry(#[from] open_data::OpenDataError),
+    /// TLS setup failed.
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
+    /// Socket error.
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+    /// A token was asked for a site code that is not in the registry.
+    #[error("unknown site code {0:?}")]
+    UnknownSite(String),
+    /// The server task failed.
+    #[error("server task: {0}")]
+    Task(String),
+}
+
+/// Opens the configured store (creating and migrating it) and seeds the site registry.
+pub async fn open_store(
+    config: &ServerConfig,
+    registry: &Registry,
+) -> Result<DynStore, ServerError> {
+    let store: DynStore = match &config.database {
+        Database::Sqlite => {
+            let dir = config.data_dir.clone();
+            Arc::new(
+                tokio::task::spawn_blocking(move || SqliteStore::open(&dir))
+                    .await
+                    .map_err(|e| ServerError::Task(e.to_string()))??,
+            )
+        }
+        Database::Postgres(url) => Arc::new(PostgresStore::connect(url).await?),
+    };
+    store
+        .seed_sites(registry.all().to_vec(), OffsetDateTime::now_utc())
+        .await?;
+    Ok(store)
+}
+
+/// Issues a token for a site on an opened store; only its SHA-256 is stored.
+pub async fn issue_token_in(
+    store: &dyn Store,
+    registry: &Registry,
+    site: &str,
+    expires_in: Option<time::Duration>,
+) -> Result<String, ServerError> {
+    if registry.get(site).is_none() {
+        return Err(ServerError::UnknownSite(site.to_owned()));
+    }
+    let token = http::auth::new_token();
+    let now = OffsetDateTime::now_utc();
+    let record = TokenRecord {
+        site: site.to_owned(),
+        expires_at: expires_in.map(|d| now + d),
+    };
+    store.insert_token(token_hash(&token), record, now).await?;
+    Ok(token)
+}
+
+/// Issues a token for `site` in the store `config` names (no server needed; a running server
+/// on the same store sees it at once).
+pub async fn issue_token(
+    config: &ServerConfig,
+    site: &str,
+    expires_in: Option<time::Duration>,
+) -> Result<String, ServerError> {
+    let registry = Registry::embedded()?;
+    let store = open_store(config, &registry).await?;
+    issue_token_in(store.as_ref(), &registry, site, expires_in).await
+}
+
+/// Builds the shared state: store, registry, first open-data snapshot.
+async fn build_state(config: &ServerConfig) -> Result<Arc<AppState>, ServerError> {
+    let registry = Registry::embedded()?;
+    let store = open_store(config, &registry).await?;
+    let clock = config.as_of.map_or_else(Clock::system, Clock::starting_at);
+    let rows = store.stock_rows().await?;
+    let reg = registry.clone();
+    let now = clock.now();
+    let first = tokio::task::spawn_blocking(move || Snapshot::build(&reg, &rows, now))
+        .await
+        .map_err(|e| ServerError::Task(e.to_string()))?;
+    Ok(Arc::new(AppState {
+        store,
+        registry,
+        policy_json: Bytes::from(serde_json::to_vec(&config.policies).unwrap_or_default()),
+        policies: Arc::new(config.policies.clone()),
+        openapi_json: http::openapi_json(),
+        clock,
+        snapshot: RwLock::new(Arc::new(first)),
+        tokens: http::auth::TokenCache::default(),
+        limiter: http::auth::RateLimiter::new(config.rate_limit_per_sec),
+        refresh: config.refresh,
+        max_sale_age: config.max_sale_age,
+        max_clock_ahead: config.max_clock_ahead,
+    }))
+}
+
+/// Rebuilds the open-data snapshot every refresh interval until the state is dropped.
+fn spawn_refresher(state: &Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    let weak = Arc::downgrade(state);
+    let period = state.refresh.max(std::time::Duration::from_millis(100));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else { return };
+            match state.store.stock_rows().await {
+                Ok(rows) => {
+                    let registry = state.registry.clone();
+                    let now = state.clock.now();
+                    match tokio::task::spawn_blocking(move || {
+                        Snapshot::build(&registry, &rows, now)
+                    })
+                    .await
+                    {
+                        Ok(snap) => state.set_snapshot(snap),
+                        Err(e) => tracing::error!(error = %e, "open-data rebuild failed"),
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "open-data rebuild: store unavailable; serving the previous snapshot")
+                }
+            }
+        }
+    })
+}
+
+/// Serves until `shutdown` resolves (in-flight requests are finished first).
+pub async fn serve(
+    config: ServerConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let state = build_state(&config).await?;
+    run(state, &config, listener, shutdown).await
+}
+
+async fn run(
+    state: Arc<AppState>,
+    config: &ServerConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let refresher = spawn_refresher(&state);
+    let app = http::router(Arc::clone(&state), config.body_limit);
+    let result = match &config.tls {
+        None => {
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(files) => {
+            let tls = tls::server_config(files)?;
+            let listener = tls::TlsListener::new(listener, tls)?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    };
+    refresher.abort();
+    Ok(result?)
+}
+
+/// A server running in the background (see the crate docs). Dropping it stops it.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    https: bool,
+    state: Arc<AppState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), ServerError>>>,
+}
+
+impl ServerHandle {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41234` (no trailing slash).
+    pub fn url(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.https { "https" } else { "http" },
+            self.addr
+        )
+    }
+
+    /// Issues a token for a site of the registry.
+    pub async fn issue_token(
+        &self,
+        site: &str,
+        expires_in: Option<time::Duration>,
+    ) -> Result<String, ServerError> {
+        issue_token_in(
+            self.state.store.as_ref(),
+            &self.state.registry,
+            site,
+            expires_in,
+        )
+        .await
+    }
+
+    /// The server clock's current time.
+    pub fn now(&self) -> OffsetDateTime {
+        self.state.clock.now()
+    }
+
+    /// Rebuilds the open-data snapshot now (tests need not wait for the refresh interval).
+    pub async fn refresh_open_data(&self) -> Result<(), ServerError> {
+        let rows = self.state.store.stock_rows().await?;
+        let registry = self.state.registry.clone();
+        let now = self.state.clock.now();
+        let snap = tokio::task::spawn_blocking(move || Snapshot::build(&registry, &rows, now))
+            .await
+            .map_err(|e| ServerError::Task(e.to_string()))?;
+        self.state.set_snapshot(snap);
+        Ok(())
+    }
+
+    /// Stops accepting, finishes in-flight requests and returns.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.map_err(|e| ServerError::Task(e.to_string()))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Opens the store, seeds sites, and serves on `listener` in a background task. Errors opening
+/// the store or TLS files are returned here, before anything is served.
+pub async fn spawn(
+    config: ServerConfig,
+    listener: TcpListener,
+) -> Result<ServerHandle, ServerError> {
+    let addr = listener.local_addr()?;
+    if let Some(files) = &config.tls {
+        tls::server_config(files)?;
+    }
+    let state = build_state(&config).await?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let https = config.tls.is_some();
+    let task_state = Arc::clone(&state);
+    let task = tokio::spawn(async move {
+        run(task_state, &config, listener, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    Ok(ServerHandle {
+        addr,
+        https,
+        state,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}

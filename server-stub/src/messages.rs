@@ -1,0 +1,82 @@
+//! Every user-facing message of the binary, in Traditional Chinese (default) and English.
+//! Each says what went wrong and what to do.
+
+/// Output language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    /// 繁體中文 (default).
+    ZhTw,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// From `MASK_LANG`, else `LC_ALL` / `LANG`: English when it starts with `en`, else zh-TW.
+    pub fn from_env() -> Self {
+        let pick = std::env::var("MASK_LANG")
+            .or_else(|_| std::env::var("LC_ALL"))
+            .or_else(|_| std::env::var("LANG"))
+            .unwrap_or_default();
+        if pick.to_ascii_lowercase().starts_with("en") {
+            Self::En
+        } else {
+            Self::ZhTw
+        }
+    }
+}
+
+/// A message of the binary.
+#[derive(Debug)]
+pub enum Msg<'a> {
+    /// `--listen` missing.
+    ListenRequired,
+    /// `--plain-http` on a non-loopback address.
+    PlainHttpNotLoopback(&'a str),
+    /// `--tls-cert` without `--tls-key` or the reverse.
+    TlsPair,
+    /// Bad `--database`.
+    BadDatabase(&'a str),
+    /// Bad `--as-of`.
+    BadAsOf(&'a str),
+    /// Cannot bind.
+    Bind(&'a str, &'a str),
+    /// Server failed.
+    Server(&'a str),
+    /// Unknown site code for a token.
+    UnknownSite(&'a str),
+    /// Listening (startup line).
+    Listening(&'a str),
+    /// Certificate to pin (startup line).
+    Certificate(&'a str),
+    /// Token issued (stderr note; the token itself goes to stdout alone).
+    TokenIssued(&'a str),
+}
+
+/// The text of a message.
+pub fn text(lang: Lang, msg: &Msg<'_>) -> String {
+    use Msg::*;
+    match (lang, msg) {
+        (Lang::ZhTw, ListenRequired) => "錯誤：未指定 --listen 位址。請加上 --listen 127.0.0.1:PORT。".into(),
+        (Lang::En, ListenRequired) => "error: no --listen address. Add --listen 127.0.0.1:PORT.".into(),
+        (Lang::ZhTw, PlainHttpNotLoopback(a)) => format!("錯誤：--plain-http 只能用於本機迴路位址，{a} 不是。請改聽 127.0.0.1，或拿掉 --plain-http 改用 HTTPS。"),
+        (Lang::En, PlainHttpNotLoopback(a)) => format!("error: --plain-http is allowed on loopback only and {a} is not. Listen on 127.0.0.1, or drop --plain-http to use HTTPS."),
+        (Lang::ZhTw, TlsPair) => "錯誤：--tls-cert 與 --tls-key 必須一起指定。請兩個都給，或都不給（自動產生自簽憑證）。".into(),
+        (Lang::En, TlsPair) => "error: --tls-cert and --tls-key go together. Give both, or neither (a self-signed certificate is generated).".into(),
+        (Lang::ZhTw, BadDatabase(d)) => format!("錯誤：無法辨識的 --database「{d}」。請用 sqlite 或 postgres://使用者:密碼@主機:埠/資料庫。"),
+        (Lang::En, BadDatabase(d)) => format!("error: unrecognised --database {d:?}. Use sqlite or postgres://user:pass@host:port/db."),
+        (Lang::ZhTw, BadAsOf(v)) => format!("錯誤：--as-of「{v}」不是 RFC 3339 時間。例如 2020-03-12T09:00:00+08:00。"),
+        (Lang::En, BadAsOf(v)) => format!("error: --as-of {v:?} is not an RFC 3339 time. Example: 2020-03-12T09:00:00+08:00."),
+        (Lang::ZhTw, Bind(a, e)) => format!("錯誤：無法監聽 {a}（{e}）。請確認埠號未被占用。"),
+        (Lang::En, Bind(a, e)) => format!("error: cannot listen on {a} ({e}). Check that the port is free."),
+        (Lang::ZhTw, Server(e)) => format!("錯誤：伺服器無法執行：{e}。請檢查資料目錄權限與資料庫設定。"),
+        (Lang::En, Server(e)) => format!("error: the server cannot run: {e}. Check the data directory permissions and database settings."),
+        (Lang::ZhTw, UnknownSite(s)) => format!("錯誤：醫事機構代碼「{s}」不在名冊中。請確認 10 碼代碼（可含英文字母）。"),
+        (Lang::En, UnknownSite(s)) => format!("error: site code {s:?} is not in the registry. Check the 10-character code (it may contain letters)."),
+        (Lang::ZhTw, Listening(u)) => format!("服務中：{u}"),
+        (Lang::En, Listening(u)) => format!("listening on {u}"),
+        (Lang::ZhTw, Certificate(p)) => format!("憑證（供代理程式釘選）：{p}"),
+        (Lang::En, Certificate(p)) => format!("certificate (pin it in the agent): {p}"),
+        (Lang::ZhTw, TokenIssued(s)) => format!("已為 {s} 發出權杖（只顯示這一次，請妥善保存）。"),
+        (Lang::En, TokenIssued(s)) => format!("token issued for {s} (shown only once; keep it safe)."),
+    }
+}

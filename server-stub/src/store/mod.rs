@@ -1,0 +1,312 @@
+//! Storage behind one trait: SQLite (default, one file in the data dir) and PostgreSQL.
+//!
+//! The quota check of a sale runs *inside* the store's write transaction (against the person's
+//! full purchase history, with the same [`mask_api::check_sale`] the agent uses), so two
+//! pharmacies selling to one person at the same moment cannot both pass unnoticed.
+
+mod postgres;
+mod sqlite;
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use mask_api::{
+    Buyer, BuyerKind, PolicySet, Purchase, RefusalReason, SaleResult, SaleSource, SaleStatus,
+};
+use sha2::{Digest, Sha256};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+use crate::open_data::StockRow;
+use crate::sites::Site;
+
+/// Storage failures. Each keeps its raw cause.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// SQLite migrations failed.
+    #[error("SQLite migration: {0}")]
+    SqliteMigration(#[from] rusqlite_migration::Error),
+    /// PostgreSQL failed.
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No PostgreSQL connection from the pool.
+    #[error("PostgreSQL pool: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// The PostgreSQL pool could not be built.
+    #[error("PostgreSQL pool setup: {0}")]
+    PoolSetup(String),
+    /// Data dir could not be created or opened.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The path.
+        path: std::path::PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The storage worker is gone (server shutting down).
+    #[error("storage worker stopped")]
+    WorkerGone,
+    /// The group commit failed (the write was rolled back; retry).
+    #[error("commit failed: {0}")]
+    Commit(String),
+    /// Internal: sales of a batch reuse ids with other content (indices); rolls the batch back.
+    #[error("sale ids reused with other content")]
+    Conflict(Vec<usize>),
+    /// A stored value does not decode (corrupt or foreign data).
+    #[error("stored value does not decode: {0}")]
+    Corrupt(String),
+}
+
+/// A bearer token as stored (only its SHA-256 hash is kept).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Site the token acts for.
+    pub site: String,
+    /// Expiry, if any.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// Hex SHA-256 of a token (what is stored and looked up).
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Key under which a person's purchases are stored: SHA-256 of the normalised ID number, so the
+/// database holds no plain ID numbers (audit displays use the masked form stored beside it).
+pub fn person_key(id_no: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"mask-person-v1:");
+    h.update(id_no.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// A validated sale ready to be written.
+#[derive(Clone, Debug)]
+pub struct PreparedSale {
+    /// Client UUIDv7.
+    pub id: Uuid,
+    /// [`person_key`] of the buyer.
+    pub person: String,
+    /// Masked ID for audit (`A12****789`).
+    pub id_masked: String,
+    /// Facts for the rules.
+    pub buyer: Buyer,
+    /// Adult/child masks.
+    pub kind: BuyerKind,
+    /// Masks.
+    pub quantity: u32,
+    /// When sold.
+    pub sold_at: OffsetDateTime,
+    /// Card/manual.
+    pub source: SaleSource,
+    /// Sold offline.
+    pub offline: bool,
+    /// Hash of the sale's full content (for replay vs conflict).
+    pub content_hash: String,
+}
+
+/// A batch of sales of one site.
+#[derive(Clone, Debug)]
+pub struct SalesWrite {
+    /// The site.
+    pub site: String,
+    /// Server time of receipt.
+    pub now: OffsetDateTime,
+    /// Sales in request order.
+    pub sales: Vec<PreparedSale>,
+    /// Rules to check them against.
+    pub policies: Arc<PolicySet>,
+}
+
+/// Outcome of a batch: all recorded (or replayed), or rejected as a whole.
+#[derive(Clone, Debug)]
+pub enum SalesOutcome {
+    /// One result per sale, in request order.
+    Recorded(Vec<SaleResult>),
+    /// Sales whose id was used before with other content (indices into the batch): nothing
+    /// was written.
+    Conflict(Vec<usize>),
+}
+
+/// A stock-in ready to be written.
+#[derive(Clone, Debug)]
+pub struct StockWrite {
+    /// Client id.
+    pub id: Uuid,
+    /// The site.
+    pub site: String,
+    /// Inventory day (Asia/Taipei date of `recorded_at`).
+    pub day: Date,
+    /// Received adult masks.
+    pub received_adult: u32,
+    /// Received child masks.
+    pub received_child: u32,
+    /// Damaged adult masks.
+    pub damaged_adult: u32,
+    /// Damaged child masks.
+    pub damaged_child: u32,
+    /// Client's time.
+    pub recorded_at: OffsetDateTime,
+    /// Hash of the content.
+    pub content_hash: String,
+}
+
+/// Outcome of a stock-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StockOutcome {
+    /// Written now (`false`) or seen before with the same content (`true`).
+    Recorded {
+        /// Replay.
+        replayed: bool,
+        /// The day it counts on (the original's, for a replay).
+        day: Date,
+    },
+    /// Seen before with other content: nothing written.
+    Conflict,
+}
+
+/// Totals of one site on one day plus the stock on hand at its end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DayTotals {
+    /// Received adult.
+    pub received_adult: i64,
+    /// Received child.
+    pub received_child: i64,
+    /// Sold adult.
+    pub sold_adult: i64,
+    /// Sold child.
+    pub sold_child: i64,
+    /// Damaged adult.
+    pub damaged_adult: i64,
+    /// Damaged child.
+    pub damaged_child: i64,
+    /// On hand at the end of the day, adult.
+    pub remaining_adult: i64,
+    /// On hand at the end of the day, child.
+    pub remaining_child: i64,
+}
+
+/// Listing state of a site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listing {
+    /// Listed.
+    pub listed: bool,
+    /// Last change (or the seeding time).
+    pub changed_at: OffsetDateTime,
+}
+
+/// The storage operations the server needs. Every write is durable when its future resolves
+/// (SQLite `synchronous=FULL`, PostgreSQL commit).
+pub trait Store: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn kind(&self) -> &'static str;
+    /// Seeds sites with their opening stock (listed) unless already seeded; `true` if seeded now.
+    fn seed_sites(
+        &self,
+        sites: Vec<Site>,
+        at: OffsetDateTime,
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Stores a token hash for a site.
+    fn insert_token(
+        &self,
+        hash: String,
+        record: TokenRecord,
+        created_at: OffsetDateTime,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Looks a token hash up.
+    fn find_token(&self, hash: String) -> BoxFuture<'_, Result<Option<TokenRecord>, StoreError>>;
+    /// Every purchase of a person (any site).
+    fn purchases(&self, person: String) -> BoxFuture<'_, Result<Vec<Purchase>, StoreError>>;
+    /// Records a batch of sales atomically, checking each against the rules.
+    fn record_sales(&self, write: SalesWrite) -> BoxFuture<'_, Result<SalesOutcome, StoreError>>;
+    /// Records a stock-in idempotently.
+    fn record_stock(&self, write: StockWrite) -> BoxFuture<'_, Result<StockOutcome, StoreError>>;
+    /// Inventory of a site on a day.
+    fn day_totals(&self, site: String, day: Date) -> BoxFuture<'_, Result<DayTotals, StoreError>>;
+    /// Sets the listing state.
+    fn set_listing(
+        &self,
+        site: String,
+        listed: bool,
+        at: OffsetDateTime,
+    ) -> BoxFuture<'_, Result<Listing, StoreError>>;
+    /// Current stock and listing of every site (for the open data).
+    fn stock_rows(&self) -> BoxFuture<'_, Result<Vec<StockRow>, StoreError>>;
+}
+
+/// Shared handle to a store.
+pub type DynStore = Arc<dyn Store>;
+
+/// Sale status and overrun reason from the rules, for the record of a new sale.
+pub(crate) fn judge(
+    policies: &PolicySet,
+    sale: &PreparedSale,
+    history: &[Purchase],
+) -> (SaleStatus, Option<RefusalReason>) {
+    match mask_api::check_sale(policies, &sale.buyer, history, sale.quantity, sale.sold_at) {
+        mask_api::SaleCheck::Within => (SaleStatus::Accepted, None),
+        mask_api::SaleCheck::Overrun(reason) => (SaleStatus::Overrun, Some(reason)),
+    }
+}
+
+/// Wire code ↔ enum helpers for stored text columns.
+pub(crate) mod codes {
+    use mask_api::{BuyerKind, RefusalReason, SaleSource, SaleStatus};
+
+    pub fn kind(k: BuyerKind) -> &'static str {
+        k.as_str()
+    }
+    pub fn source(s: SaleSource) -> &'static str {
+        match s {
+            SaleSource::Card => "card",
+            SaleSource::Manual => "manual",
+        }
+    }
+    pub fn status(s: SaleStatus) -> &'static str {
+        match s {
+            SaleStatus::Accepted => "accepted",
+            SaleStatus::Overrun => "overrun",
+        }
+    }
+    pub fn parse_status(s: &str) -> SaleStatus {
+        if s == "overrun" {
+            SaleStatus::Overrun
+        } else {
+            SaleStatus::Accepted
+        }
+    }
+    pub fn parse_reason(s: Option<String>) -> Option<RefusalReason> {
+        s.map(|s| {
+            serde_json::from_value(serde_json::Value::String(s)).unwrap_or(RefusalReason::Unknown)
+        })
+    }
+}
+
+/// Unix milliseconds of an instant (storage format of instants).
+pub(crate) fn to_ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Instant from unix milliseconds.
+pub(crate) fn from_ms(ms: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// `YYYY-MM-DD` of a date (storage format of days).
+pub(crate) fn day_text(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// Date from `YYYY-MM-DD`.
+pub(crate) fn parse_day(s: &str) -> Result<Date, StoreError> {
+    Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|e| StoreError::Corrupt(format!("day {s:?}: {e}")))
+}

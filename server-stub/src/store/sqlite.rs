@@ -1,0 +1,588 @@
+//! SQLite store: one file, WAL, `synchronous=FULL` (a write is on disk when acknowledged).
+//!
+//! All writes go through one writer thread that commits in groups: it takes every job waiting
+//! in its queue, runs each inside its own SAVEPOINT of one transaction, commits once (one fsync
+//! for the group) and only then answers them. Reads use a small pool of read connections on the
+//! blocking thread pool; WAL lets them run beside the writer.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+
+use futures::future::BoxFuture;
+use mask_api::{Purchase, SaleResult};
+use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite_migration::{M, Migrations};
+use time::{Date, OffsetDateTime};
+use tokio::sync::oneshot;
+
+use super::{
+    DayTotals, Listing, PreparedSale, SalesOutcome, SalesWrite, StockOutcome, StockWrite, Store,
+    StoreError, TokenRecord, codes, day_text, from_ms, judge, parse_day, to_ms,
+};
+use crate::open_data::StockRow;
+use crate::sites::Site;
+
+/// Name of the database file inside the data dir.
+pub const DB_FILE: &str = "mask-server.sqlite3";
+/// Most jobs committed together.
+const MAX_GROUP: usize = 512;
+/// Idle read connections kept.
+const MAX_IDLE_READERS: usize = 8;
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        "CREATE TABLE sites (
+            code TEXT PRIMARY KEY NOT NULL,
+            adult INTEGER NOT NULL,
+            child INTEGER NOT NULL,
+            listed INTEGER NOT NULL,
+            listing_changed_ms INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE tokens (
+            hash TEXT PRIMARY KEY NOT NULL,
+            site TEXT NOT NULL,
+            created_ms INTEGER NOT NULL,
+            expires_ms INTEGER
+        ) STRICT;
+        CREATE TABLE sales (
+            id TEXT PRIMARY KEY NOT NULL,
+            site TEXT NOT NULL,
+            person TEXT NOT NULL,
+            id_masked TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            quantity INTEGER NOT NULL,
+            sold_at_ms INTEGER NOT NULL,
+            sold_day TEXT NOT NULL,
+            source TEXT NOT NULL,
+            offline INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            status TEXT NOT NULL,
+            overrun_reason TEXT,
+            recorded_at_ms INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX sales_by_person ON sales (person, sold_at_ms);
+        CREATE INDEX sales_overrun ON sales (status) WHERE status = 'overrun';
+        CREATE TABLE stock_ins (
+            id TEXT PRIMARY KEY NOT NULL,
+            site TEXT NOT NULL,
+            day TEXT NOT NULL,
+            received_adult INTEGER NOT NULL,
+            received_child INTEGER NOT NULL,
+            damaged_adult INTEGER NOT NULL,
+            damaged_child INTEGER NOT NULL,
+            recorded_at_ms INTEGER NOT NULL,
+            content_hash TEXT NOT NULL
+        ) STRICT;
+        CREATE TABLE daily (
+            site TEXT NOT NULL,
+            day TEXT NOT NULL,
+            received_adult INTEGER NOT NULL DEFAULT 0,
+            received_child INTEGER NOT NULL DEFAULT 0,
+            sold_adult INTEGER NOT NULL DEFAULT 0,
+            sold_child INTEGER NOT NULL DEFAULT 0,
+            damaged_adult INTEGER NOT NULL DEFAULT 0,
+            damaged_child INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (site, day)
+        ) STRICT;",
+    )])
+}
+
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+
+/// The SQLite store.
+pub struct SqliteStore {
+    jobs: mpsc::Sender<Job>,
+    readers: Arc<ReadPool>,
+}
+
+struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReadPool {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let conn = match conn {
+            Some(c) => c,
+            None => open_reader(&self.path)?,
+        };
+        let result = f(&conn);
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE_READERS
+        {
+            idle.push(conn);
+        }
+        result
+    }
+}
+
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = 1;")?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating on first start) `DATA_DIR/mask-server.sqlite3`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        crate::config::ensure_private_dir(data_dir)?;
+        let path = data_dir.join(DB_FILE);
+        let mut conn = Connection::open(&path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA busy_timeout = 5000;",
+        )?;
+        migrations().to_latest(&mut conn)?;
+        crate::config::restrict_file(&path);
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(conn, queue))
+            .map_err(|source| StoreError::DataDir {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Self {
+            jobs,
+            readers: Arc::new(ReadPool {
+                path,
+                idle: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Runs `f` in the writer's transaction (its own savepoint); resolves after the commit.
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> BoxFuture<'static, Result<T, StoreError>> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = in_savepoint(conn, f);
+            Box::new(move |commit| {
+                let _ = reply.send(match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(StoreError::Commit(e)),
+                });
+            })
+        });
+        let sent = self.jobs.send(job);
+        Box::pin(async move {
+            sent.map_err(|_| StoreError::WorkerGone)?;
+            answer.await.map_err(|_| StoreError::WorkerGone)?
+        })
+    }
+
+    /// Runs `f` on a read connection on the blocking pool.
+    fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> BoxFuture<'static, Result<T, StoreError>> {
+        let readers = Arc::clone(&self.readers);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || readers.with(f))
+                .await
+                .map_err(|_| StoreError::WorkerGone)?
+        })
+    }
+}
+
+fn in_savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.execute_batch("SAVEPOINT job")?;
+    match f(conn) {
+        Ok(v) => {
+            conn.execute_batch("RELEASE job")?;
+            Ok(v)
+        }
+        Err(e) => {
+            conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            Err(e)
+        }
+    }
+}
+
+fn writer_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            tracing::error!(error = %e, "cannot begin a write transaction");
+            // Dropping the jobs answers their callers with `WorkerGone`; nothing was written.
+            continue;
+        }
+        let completions: Vec<Completion> = group.into_iter().map(|job| job(&conn)).collect();
+        let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        if let Err(e) = &commit {
+            tracing::error!(error = %e, "commit failed; the group is rolled back");
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for done in completions {
+            done(commit.clone());
+        }
+    }
+}
+
+fn history(conn: &Connection, person: &str) -> Result<Vec<Purchase>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT sold_at_ms, quantity FROM sales WHERE person = ?1")?;
+    let rows = stmt.query_map([person], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (ms, quantity) = row?;
+        out.push(Purchase {
+            sold_at: from_ms(ms)?,
+            quantity: u32::try_from(quantity).unwrap_or(0),
+        });
+    }
+    Ok(out)
+}
+
+fn day_column_add(
+    conn: &Connection,
+    site: &str,
+    day: Date,
+    column: &str,
+    n: i64,
+) -> Result<(), StoreError> {
+    // `column` is one of our fixed names, never input.
+    let sql = format!(
+        "INSERT INTO daily (site, day, {column}) VALUES (?1, ?2, ?3)
+         ON CONFLICT (site, day) DO UPDATE SET {column} = {column} + excluded.{column}"
+    );
+    conn.prepare_cached(&sql)?
+        .execute(params![site, day_text(day), n])?;
+    Ok(())
+}
+
+fn record_sale(
+    conn: &Connection,
+    write: &SalesWrite,
+    sale: &PreparedSale,
+) -> Result<SaleResult, StoreError> {
+    let hist = history(conn, &sale.person)?;
+    let (status, reason) = judge(&write.policies, sale, &hist);
+    let day = mask_api::taipei_date(sale.sold_at);
+    conn.prepare_cached(
+        "INSERT INTO sales (id, site, person, id_masked, kind, quantity, sold_at_ms, sold_day,
+            source, offline, content_hash, status, overrun_reason, recorded_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?
+    .execute(params![
+        sale.id.to_string(),
+        write.site,
+        sale.person,
+        sale.id_masked,
+        codes::kind(sale.kind),
+        i64::from(sale.quantity),
+        to_ms(sale.sold_at),
+        day_text(day),
+        codes::source(sale.source),
+        sale.offline,
+        sale.content_hash,
+        codes::status(status),
+        reason.map(|r| r.as_str()),
+        to_ms(write.now),
+    ])?;
+    let (column, stock_column) = match sale.kind {
+        mask_api::BuyerKind::Adult => ("sold_adult", "adult"),
+        mask_api::BuyerKind::Child => ("sold_child", "child"),
+    };
+    day_column_add(conn, &write.site, day, column, i64::from(sale.quantity))?;
+    conn.prepare_cached(&format!(
+        "UPDATE sites SET {stock_column} = {stock_column} - ?2 WHERE code = ?1"
+    ))?
+    .execute(params![write.site, i64::from(sale.quantity)])?;
+    Ok(SaleResult {
+        id: sale.id,
+        status,
+        overrun_reason: reason,
+        recorded_at: write.now,
+        replayed: false,
+    })
+}
+
+/// An earlier record of a sale id: its content hash and result.
+fn existing_sale(conn: &Connection, id: &str) -> Result<Option<(String, SaleResult)>, StoreError> {
+    let row = conn
+        .prepare_cached(
+            "SELECT content_hash, status, overrun_reason, recorded_at_ms FROM sales WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .optional()?;
+    let Some((hash, status, reason, recorded_ms)) = row else {
+        return Ok(None);
+    };
+    let id = uuid::Uuid::parse_str(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Some((
+        hash,
+        SaleResult {
+            id,
+            status: codes::parse_status(&status),
+            overrun_reason: codes::parse_reason(reason),
+            recorded_at: from_ms(recorded_ms)?,
+            replayed: true,
+        },
+    )))
+}
+
+fn record_sales(conn: &Connection, write: &SalesWrite) -> Result<SalesOutcome, StoreError> {
+    let mut conflicts = Vec::new();
+    let mut results = Vec::with_capacity(write.sales.len());
+    for (i, sale) in write.sales.iter().enumerate() {
+        match existing_sale(conn, &sale.id.to_string())? {
+            Some((hash, result)) if hash == sale.content_hash => results.push(result),
+            Some(_) => conflicts.push(i),
+            None => results.push(record_sale(conn, write, sale)?),
+        }
+    }
+    if !conflicts.is_empty() {
+        // The savepoint is rolled back by returning an error; say which were in conflict.
+        return Err(StoreError::Conflict(conflicts));
+    }
+    Ok(SalesOutcome::Recorded(results))
+}
+
+fn record_stock(conn: &Connection, w: &StockWrite) -> Result<StockOutcome, StoreError> {
+    let existing = conn
+        .prepare_cached("SELECT content_hash, day FROM stock_ins WHERE id = ?1")?
+        .query_row([w.id.to_string()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .optional()?;
+    if let Some((hash, day)) = existing {
+        return Ok(if hash == w.content_hash {
+            StockOutcome::Recorded {
+                replayed: true,
+                day: parse_day(&day)?,
+            }
+        } else {
+            StockOutcome::Conflict
+        });
+    }
+    conn.prepare_cached(
+        "INSERT INTO stock_ins (id, site, day, received_adult, received_child, damaged_adult,
+            damaged_child, recorded_at_ms, content_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        w.id.to_string(),
+        w.site,
+        day_text(w.day),
+        w.received_adult,
+        w.received_child,
+        w.damaged_adult,
+        w.damaged_child,
+        to_ms(w.recorded_at),
+        w.content_hash,
+    ])?;
+    for (column, n) in [
+        ("received_adult", w.received_adult),
+        ("received_child", w.received_child),
+        ("damaged_adult", w.damaged_adult),
+        ("damaged_child", w.damaged_child),
+    ] {
+        if n > 0 {
+            day_column_add(conn, &w.site, w.day, column, i64::from(n))?;
+        }
+    }
+    conn.prepare_cached("UPDATE sites SET adult = adult + ?2, child = child + ?3 WHERE code = ?1")?
+        .execute(params![
+            w.site,
+            i64::from(w.received_adult) - i64::from(w.damaged_adult),
+            i64::from(w.received_child) - i64::from(w.damaged_child),
+        ])?;
+    Ok(StockOutcome::Recorded {
+        replayed: false,
+        day: w.day,
+    })
+}
+
+fn day_totals(conn: &Connection, site: &str, day: Date) -> Result<DayTotals, StoreError> {
+    let d = day_text(day);
+    let mut t = conn
+        .prepare_cached(
+            "SELECT received_adult, received_child, sold_adult, sold_child, damaged_adult, damaged_child
+             FROM daily WHERE site = ?1 AND day = ?2",
+        )?
+        .query_row(params![site, d], |r| {
+            Ok(DayTotals {
+                received_adult: r.get(0)?,
+                received_child: r.get(1)?,
+                sold_adult: r.get(2)?,
+                sold_child: r.get(3)?,
+                damaged_adult: r.get(4)?,
+                damaged_child: r.get(5)?,
+                remaining_adult: 0,
+                remaining_child: 0,
+            })
+        })
+        .optional()?
+        .unwrap_or_default();
+    let (now_adult, now_child): (i64, i64) = conn
+        .prepare_cached("SELECT adult, child FROM sites WHERE code = ?1")?
+        .query_row([site], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or((0, 0));
+    // Stock at the end of `day` = stock now minus every later day's net change.
+    let (later_adult, later_child): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(received_adult - damaged_adult - sold_adult), 0),
+                    COALESCE(SUM(received_child - damaged_child - sold_child), 0)
+             FROM daily WHERE site = ?1 AND day > ?2",
+        )?
+        .query_row(params![site, d], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    t.remaining_adult = now_adult - later_adult;
+    t.remaining_child = now_child - later_child;
+    Ok(t)
+}
+
+impl Store for SqliteStore {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn seed_sites(
+        &self,
+        sites: Vec<Site>,
+        at: OffsetDateTime,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.write(move |conn| {
+            let count: i64 = conn.query_row("SELECT COUNT(*) FROM sites", [], |r| r.get(0))?;
+            if count > 0 {
+                return Ok(false);
+            }
+            let mut stmt = conn.prepare(
+                "INSERT INTO sites (code, adult, child, listed, listing_changed_ms) VALUES (?1, ?2, ?3, 1, ?4)",
+            )?;
+            for s in &sites {
+                stmt.execute(params![s.code, s.opening_adult, s.opening_child, to_ms(at)])?;
+            }
+            Ok(true)
+        })
+    }
+
+    fn insert_token(
+        &self,
+        hash: String,
+        record: TokenRecord,
+        created_at: OffsetDateTime,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO tokens (hash, site, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    hash,
+                    record.site,
+                    to_ms(created_at),
+                    record.expires_at.map(to_ms)
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn find_token(&self, hash: String) -> BoxFuture<'_, Result<Option<TokenRecord>, StoreError>> {
+        self.read(move |conn| {
+            let row = conn
+                .prepare_cached("SELECT site, expires_ms FROM tokens WHERE hash = ?1")?
+                .query_row([hash], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
+                })
+                .optional()?;
+            row.map(|(site, expires)| {
+                Ok(TokenRecord {
+                    site,
+                    expires_at: expires.map(from_ms).transpose()?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn purchases(&self, person: String) -> BoxFuture<'_, Result<Vec<Purchase>, StoreError>> {
+        self.read(move |conn| history(conn, &person))
+    }
+
+    fn record_sales(&self, write: SalesWrite) -> BoxFuture<'_, Result<SalesOutcome, StoreError>> {
+        let fut = self.write(move |conn| record_sales(conn, &write));
+        Box::pin(async move {
+            match fut.await {
+                Err(StoreError::Conflict(indices)) => Ok(SalesOutcome::Conflict(indices)),
+                other => other,
+            }
+        })
+    }
+
+    fn record_stock(&self, write: StockWrite) -> BoxFuture<'_, Result<StockOutcome, StoreError>> {
+        self.write(move |conn| record_stock(conn, &write))
+    }
+
+    fn day_totals(&self, site: String, day: Date) -> BoxFuture<'_, Result<DayTotals, StoreError>> {
+        self.read(move |conn| day_totals(conn, &site, day))
+    }
+
+    fn set_listing(
+        &self,
+        site: String,
+        listed: bool,
+        at: OffsetDateTime,
+    ) -> BoxFuture<'_, Result<Listing, StoreError>> {
+        self.write(move |conn| {
+            let current: Option<(bool, i64)> = conn
+                .prepare_cached("SELECT listed, listing_changed_ms FROM sites WHERE code = ?1")?
+                .query_row([&site], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            match current {
+                Some((was, changed)) if was == listed => Ok(Listing {
+                    listed,
+                    changed_at: from_ms(changed)?,
+                }),
+                _ => {
+                    conn.prepare_cached(
+                        "UPDATE sites SET listed = ?2, listing_changed_ms = ?3 WHERE code = ?1",
+                    )?
+                    .execute(params![site, listed, to_ms(at)])?;
+                    Ok(Listing {
+                        listed,
+                        changed_at: at,
+                    })
+                }
+            }
+        })
+    }
+
+    fn stock_rows(&self) -> BoxFuture<'_, Result<Vec<StockRow>, StoreError>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT code, adult, child, listed FROM sites")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(StockRow {
+                    code: r.get(0)?,
+                    adult: r.get(1)?,
+                    child: r.get(2)?,
+                    listed: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+}

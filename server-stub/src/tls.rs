@@ -1,0 +1,168 @@
+//! HTTPS: rustls (ring provider) with a certificate from files, or a self-signed one generated
+//! into the data dir on first start (for demos; agents pin it).
+
+use std::io::BufReader;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use crate::config::{TlsFiles, restrict_file};
+
+/// TLS setup failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A PEM file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// No certificate / key found in the PEM file.
+    #[error("{0}: no certificate or private key in this PEM file")]
+    Empty(PathBuf),
+    /// Certificate generation failed.
+    #[error("self-signed certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+    /// rustls refused the certificate / key.
+    #[error("TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TlsError + '_ {
+    move |source| TlsError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Paths of the self-signed certificate and key in a data dir.
+pub fn self_signed_paths(data_dir: &Path) -> TlsFiles {
+    TlsFiles {
+        cert: data_dir.join("tls").join("server-cert.pem"),
+        key: data_dir.join("tls").join("server-key.pem"),
+    }
+}
+
+/// Returns the data dir's self-signed certificate, generating it (for `localhost`, `127.0.0.1`,
+/// `::1`) when missing.
+pub fn ensure_self_signed(data_dir: &Path) -> Result<TlsFiles, TlsError> {
+    let files = self_signed_paths(data_dir);
+    if files.cert.exists() && files.key.exists() {
+        return Ok(files);
+    }
+    let dir = data_dir.join("tls");
+    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let certified = rcgen::generate_simple_self_signed(names)?;
+    std::fs::write(&files.key, certified.signing_key.serialize_pem())
+        .map_err(io_err(&files.key))?;
+    restrict_file(&files.key);
+    std::fs::write(&files.cert, certified.cert.pem()).map_err(io_err(&files.cert))?;
+    Ok(files)
+}
+
+/// A rustls server configuration (HTTP/1.1 and h2) from PEM files.
+pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let cert_file = std::fs::File::open(&files.cert).map_err(io_err(&files.cert))?;
+    let certs = rustls_pemfile::certs(&mut BufReader::new(cert_file))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io_err(&files.cert))?;
+    if certs.is_empty() {
+        return Err(TlsError::Empty(files.cert.clone()));
+    }
+    let key_file = std::fs::File::open(&files.key).map_err(io_err(&files.key))?;
+    let key = rustls_pemfile::private_key(&mut BufReader::new(key_file))
+        .map_err(io_err(&files.key))?
+        .ok_or_else(|| TlsError::Empty(files.key.clone()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A listener yielding finished TLS connections. Handshakes run in their own tasks (bounded in
+/// time), so one slow client cannot hold up accepting others.
+pub struct TlsListener {
+    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+    accept_task: tokio::task::JoinHandle<()>,
+}
+
+impl TlsListener {
+    /// Wraps a bound TCP listener.
+    pub fn new(tcp: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
+        let local = tcp.local_addr()?;
+        let acceptor = TlsAcceptor::from(config);
+        let (tx, ready) = mpsc::channel(256);
+        let accept_task = tokio::spawn(async move {
+            loop {
+                let (stream, peer) = match tcp.accept().await {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let acceptor = acceptor.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(tls)) => {
+                            let _ = tx.send((tls, peer)).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        Ok(Self {
+            ready,
+            local,
+            accept_task,
+        })
+    }
+}
+
+impl Drop for TlsListener {
+    fn drop(&mut self) {
+        self.accept_task.abort();
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(pair) => pair,
+            // The accept task only ends when aborted on drop; wait for shutdown.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
