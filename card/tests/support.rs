@@ -5,7 +5,7 @@ use std::process::Command;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use nhi_card::{CardEvent, Identity, ReadError};
+use nhi_card::{CardErrorKind, CardEvent, Identity, ReadError};
 use nhi_fixtures::{Outcome, Profile, VPCD_PORT, VPCD_PORT_2, VirtualCard, VpcdLock, pcsc_gate};
 use pcsc::{Context, ReaderState, Scope, State};
 
@@ -162,4 +162,18 @@ pub fn pcsc_stack(action: &str) {
         .status()
         .unwrap();
     assert!(status.success(), "pcsc-stack.sh {action} failed: {status}");
+}
+
+/// Asserts a watcher result (identity or card error kind) is what the profile expects.
+pub fn assert_event_outcome(profile: &Profile, result: &Result<Identity, CardErrorKind>) {
+    let name = &profile.name;
+    match (profile.expect.outcome, result) {
+        (Outcome::Identity, Ok(identity)) => assert_eq!(
+            serde_json::to_value(identity).unwrap(),
+            serde_json::to_value(profile.expected_identity().unwrap()).unwrap(),
+            "{name}"
+        ),
+        (outcome, Err(kind)) => assert_eq!(json_name(kind), json_name(&outcome), "{name}"),
+        (outcome, Ok(_)) => panic!("{name}: expected {outcome:?}, got an identity"),
+    }
 }

@@ -5,11 +5,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use nhi_card::{CardErrorKind, CardEvent, Watcher, WatcherConfig};
-use nhi_fixtures::{VPCD_PORT, VPCD_PORT_2};
+use nhi_fixtures::{Outcome, PlayerConfig, VPCD_PORT, VPCD_PORT_2, VirtualCard, builtin_all};
 
 use crate::support::{
-    SEEN, VPCD_READER, VPCD_READER_2, both_readers, drain, events_until, insert, profile, reader_1,
-    remove, summary, wait_empty,
+    SEEN, VPCD_READER, VPCD_READER_2, assert_event_outcome, both_readers, drain, events_until,
+    insert, profile, reader_1, remove, summary, wait_empty,
 };
 
 fn watch(filter: &str) -> (Watcher, mpsc::Receiver<CardEvent>) {
@@ -80,6 +80,36 @@ fn insert_read_remove_swap_sequence() {
         ]
     );
     card.apdu_log().assert_read_only();
+    watcher.shutdown();
+}
+
+#[test]
+fn every_profile_through_the_watcher_gives_its_expected_event() {
+    let Some(_lock) = reader_1("every_profile_through_the_watcher") else {
+        return;
+    };
+    wait_empty(VPCD_READER);
+    let (watcher, rx) = watch(VPCD_READER);
+    let config = PlayerConfig::port(VPCD_PORT);
+    let log = config.apdu_log.clone();
+    for profile in builtin_all().unwrap() {
+        let mut card = VirtualCard::insert_with(&profile, config.clone()).unwrap();
+        if profile.expect.outcome == Outcome::NoCard {
+            let seen = drain(&rx, Duration::from_millis(1500));
+            assert!(seen.is_empty(), "{}: {seen:?}", profile.name);
+            continue;
+        }
+        let events = events_until(&rx, SEEN, is_result);
+        let result = match events.last() {
+            Some(CardEvent::IdentityRead { identity, .. }) => Ok(identity.clone()),
+            Some(CardEvent::CardError { kind, .. }) => Err(*kind),
+            other => panic!("{}: {other:?}", profile.name),
+        };
+        assert_event_outcome(&profile, &result);
+        remove(&mut card, VPCD_READER);
+        events_until(&rx, SEEN, is_removed);
+    }
+    log.assert_read_only();
     watcher.shutdown();
 }
 
