@@ -15,3 +15,4 @@ pub mod config;
 pub mod fsutil;
 pub mod journal;
 pub mod messages;
+pub mod service;

@@ -1,0 +1,226 @@
+//! The agent as an operating-system service: `mask-agent service install|uninstall|status`, and
+//! the entry point the Windows service manager starts (`mask-agent service run`).
+//!
+//! - Windows ([`windows`](self)): the `windows-service` dispatcher reports StartPending →
+//!   Running → StopPending → Stopped and turns Stop / Shutdown into a cancelled run token, so the
+//!   agent finishes the sale in progress and flushes its journal before the process ends.
+//!   `install` and the MSI's `service configure` step set the description, restart-on-failure
+//!   recovery actions and the data folder's ACL.
+//! - Linux: systemd (`systemctl`), only where systemd is PID 1; the .deb ships the unit.
+//! - macOS: a launchd daemon (`launchctl`).
+//!
+//! `mask-agent run` stays the console (foreground) mode on every platform.
+
+use std::path::{Path, PathBuf};
+
+use tokio_util::sync::CancellationToken;
+
+mod command;
+#[cfg(any(target_os = "macos", test))]
+mod launchd;
+#[cfg(target_os = "linux")]
+mod systemd;
+#[cfg(windows)]
+mod windows;
+
+pub use command::CommandError;
+
+/// Name of the service (Windows service name, systemd unit stem).
+pub const SERVICE_NAME: &str = if cfg!(windows) {
+    "MaskAgent"
+} else {
+    "mask-agent"
+};
+
+/// Name shown in the Windows service list.
+pub const DISPLAY_NAME: &str = "Mask Rationing Pharmacy Agent";
+
+/// Description registered with the service manager (zh-TW first, then English).
+pub const DESCRIPTION: &str = "口罩實名制藥局代理程式：讀取健保卡（唯讀）、記錄販售並同步至中央系統。\
+     Mask rationing pharmacy agent: reads NHI cards (read-only), keeps the sale journal and syncs it \
+     to the central API.";
+
+/// launchd label of the macOS daemon.
+pub const LAUNCHD_LABEL: &str = "tw.mask-rationing.mask-agent";
+
+/// An error of the agent itself, as the service runner reports it.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Runs the agent until the token is cancelled (a service Stop) and returns once the journal is
+/// flushed. Built by the CLI from `run`'s own code path, so service and console mode are one code.
+pub type Runner = Box<dyn FnOnce(CancellationToken) -> Result<(), BoxError> + Send + 'static>;
+
+/// `mask-agent service …`.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Subcommand)]
+pub enum ServiceCommand {
+    /// Register the agent as a system service that starts at boot and restarts on failure, then
+    /// start it (Windows service, systemd unit or launchd daemon). Needs administrator rights.
+    Install {
+        /// Register only; do not start it now.
+        #[arg(long)]
+        no_start: bool,
+    },
+    /// Stop and unregister the service. The journal, logs and config are kept.
+    Uninstall,
+    /// Show whether the service is installed and running (exit 0 only when it is running).
+    Status,
+    /// Entry point for the Windows service manager; in a console use `mask-agent run`.
+    #[command(hide = true)]
+    Run,
+    /// Windows: set the description, recovery actions and data-folder ACL (the MSI runs this).
+    #[command(hide = true)]
+    Configure,
+}
+
+/// Where the service finds its files: the config file baked into the service command line and
+/// the data directory whose access is restricted.
+#[derive(Clone, Debug)]
+pub struct ServicePaths {
+    /// The config file the service is started with (`--config`), absolute.
+    pub config_file: Option<PathBuf>,
+    /// The data directory (journal, logs).
+    pub data_dir: PathBuf,
+}
+
+/// A failure of a `service` subcommand.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The Windows service manager refused an operation.
+    #[cfg(windows)]
+    #[error("Windows service manager: {action}: {source}")]
+    Windows {
+        /// What was being done.
+        action: &'static str,
+        /// The cause.
+        source: windows_service::Error,
+    },
+    /// An external tool (systemctl, launchctl, icacls, …) failed.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// A file could not be written or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// This platform has no service manager the agent can use (e.g. systemd is not PID 1).
+    #[error("{0}")]
+    NoServiceManager(String),
+    /// The subcommand does not exist on this platform.
+    #[error("`mask-agent service {0}` is only used on Windows")]
+    WindowsOnly(&'static str),
+    /// The agent run by the service manager stopped with an error.
+    #[error("the agent stopped with an error: {0}")]
+    Agent(BoxError),
+}
+
+/// Result of a `service` subcommand: the process exit code (0 = success; for `status`, 3 = not
+/// running, as LSB `status` does).
+pub type ExitCode = u8;
+
+/// Runs a `service` subcommand. `runner` is called only for `service run`.
+pub fn execute(
+    command: &ServiceCommand,
+    paths: &ServicePaths,
+    runner: impl FnOnce() -> Runner,
+) -> Result<ExitCode, ServiceError> {
+    match command {
+        ServiceCommand::Install { no_start } => platform::install(paths, !no_start),
+        ServiceCommand::Uninstall => platform::uninstall(),
+        ServiceCommand::Status => platform::status(),
+        ServiceCommand::Run => platform::run(paths, runner()),
+        ServiceCommand::Configure => platform::configure(paths),
+    }
+}
+
+/// The arguments the service manager starts the agent with (before the program path).
+fn service_arguments(paths: &ServicePaths, subcommand: &[&str]) -> Vec<String> {
+    let mut args = Vec::new();
+    if let Some(config) = &paths.config_file {
+        args.push("--config".to_owned());
+        args.push(config.display().to_string());
+    }
+    args.extend(subcommand.iter().map(|s| (*s).to_owned()));
+    args
+}
+
+/// The running executable, for the service definition.
+fn current_exe() -> Result<PathBuf, ServiceError> {
+    std::env::current_exe().map_err(|source| ServiceError::Io {
+        path: PathBuf::from("mask-agent"),
+        source,
+    })
+}
+
+#[cfg(not(windows))]
+fn write_file(path: &Path, contents: &str) -> Result<(), ServiceError> {
+    std::fs::write(path, contents).map_err(|source| ServiceError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(windows)]
+use windows as platform;
+
+#[cfg(target_os = "linux")]
+use systemd as platform;
+
+#[cfg(target_os = "macos")]
+use launchd as platform;
+
+/// Other platforms: no service manager integration.
+#[cfg(not(any(windows, target_os = "linux", target_os = "macos")))]
+mod platform {
+    use super::{ExitCode, Runner, ServiceError, ServicePaths};
+
+    fn unsupported() -> ServiceError {
+        ServiceError::NoServiceManager(
+            "no supported service manager on this platform: run `mask-agent run` under your init system".to_owned(),
+        )
+    }
+    pub(super) fn install(_: &ServicePaths, _: bool) -> Result<ExitCode, ServiceError> {
+        Err(unsupported())
+    }
+    pub(super) fn uninstall() -> Result<ExitCode, ServiceError> {
+        Err(unsupported())
+    }
+    pub(super) fn status() -> Result<ExitCode, ServiceError> {
+        Err(unsupported())
+    }
+    pub(super) fn run(_: &ServicePaths, _: Runner) -> Result<ExitCode, ServiceError> {
+        Err(ServiceError::WindowsOnly("run"))
+    }
+    pub(super) fn configure(_: &ServicePaths) -> Result<ExitCode, ServiceError> {
+        Err(ServiceError::WindowsOnly("configure"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_arguments_put_the_config_flag_before_the_subcommand() {
+        let paths = ServicePaths {
+            config_file: Some(PathBuf::from("/etc/mask-agent/agent.toml")),
+            data_dir: PathBuf::from("/var/lib/mask-agent"),
+        };
+        assert_eq!(
+            service_arguments(&paths, &["service", "run"]),
+            ["--config", "/etc/mask-agent/agent.toml", "service", "run"]
+        );
+    }
+
+    #[test]
+    fn service_arguments_without_config_are_just_the_subcommand() {
+        let paths = ServicePaths {
+            config_file: None,
+            data_dir: PathBuf::from("d"),
+        };
+        assert_eq!(service_arguments(&paths, &["run"]), ["run"]);
+    }
+}
