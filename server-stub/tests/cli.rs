@@ -1,0 +1,125 @@
+//! The binary's command line: refusals with their messages (zh-TW default, English), tokens.
+
+use std::process::{Command, Output};
+
+fn bin(lang: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mask-server-stub"))
+        .args(args)
+        .env_remove("LANG")
+        .env_remove("LC_ALL")
+        .env("MASK_LANG", lang)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn plain_http_is_refused_off_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let en = bin(
+        "en",
+        &["--listen", "0.0.0.0:0", "--data-dir", d, "--plain-http"],
+    );
+    assert_eq!(en.status.code(), Some(2));
+    assert_eq!(
+        stderr(&en).trim(),
+        "error: --plain-http is allowed on loopback only and 0.0.0.0:0 is not. Listen on 127.0.0.1, or drop --plain-http to use HTTPS."
+    );
+    let zh = bin(
+        "zh_TW",
+        &["--listen", "0.0.0.0:0", "--data-dir", d, "--plain-http"],
+    );
+    assert_eq!(zh.status.code(), Some(2));
+    assert!(
+        stderr(&zh).contains("--plain-http 只能用於本機迴路位址"),
+        "{}",
+        stderr(&zh)
+    );
+}
+
+#[test]
+fn bad_as_of_and_database_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o = bin(
+        "en",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            d,
+            "--plain-http",
+            "--as-of",
+            "yesterday",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is not an RFC 3339 time"));
+    let o = bin(
+        "en",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            d,
+            "--plain-http",
+            "--database",
+            "mysql://x",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unrecognised --database"));
+}
+
+#[test]
+fn token_issue_prints_one_token_and_refuses_unknown_sites() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o = bin(
+        "en",
+        &["token", "issue", "--data-dir", d, "--site", "592202A296"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(out.lines().count(), 1);
+    assert!(out.starts_with("mst_") && out.trim().len() == 68);
+    let o = bin(
+        "en",
+        &["token", "issue", "--data-dir", d, "--site", "9999999999"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is not in the registry"));
+}
+
+#[cfg(unix)]
+#[test]
+fn data_dir_and_database_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let o = bin(
+        "en",
+        &[
+            "token",
+            "issue",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--site",
+            "0145080011",
+        ],
+    );
+    assert!(o.status.success());
+    assert_eq!(
+        std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let db = data.join("mask-server.sqlite3");
+    assert_eq!(
+        std::fs::metadata(db).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}

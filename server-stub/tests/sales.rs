@@ -1,0 +1,139 @@
+//! Sales batches: idempotency, conflicts, time and content checks, all-or-nothing.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::on_both_backends;
+use crate::support::*;
+
+const NOW: &str = "2020-03-13T12:00:00+08:00";
+const DAY: &str = "2020-03-13";
+
+on_both_backends!(
+    a_replay_returns_the_original_result_and_records_nothing_new,
+    NOW,
+    |s: TestServer| async move {
+        let batch = json!({"sales": [sale("A123456789", 2, "2020-03-13T11:00:00+08:00")]});
+        let (_, first) = s.post("/v1/sales", &batch).await;
+        let (status, again) = s.post("/v1/sales", &batch).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(again["results"][0]["replayed"], true);
+        assert_eq!(again["results"][0]["status"], first["results"][0]["status"]);
+        assert_eq!(
+            again["results"][0]["recorded_at"],
+            first["results"][0]["recorded_at"]
+        );
+        assert_eq!(s.sold_adult(DAY).await, 2);
+    }
+);
+
+on_both_backends!(
+    same_id_with_other_content_is_409_and_the_batch_changes_nothing,
+    NOW,
+    |s: TestServer| async move {
+        let original = sale("A123456789", 2, "2020-03-13T11:00:00+08:00");
+        s.post("/v1/sales", &json!({"sales": [original.clone()]}))
+            .await;
+        let mut changed = original.clone();
+        changed["quantity"] = json!(3);
+        let innocent = sale("B123456780", 1, "2020-03-13T11:00:00+08:00");
+        let (status, body) = s
+            .post("/v1/sales", &json!({"sales": [innocent, changed]}))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(body["code"], "idempotency_conflict");
+        assert_eq!(body["errors"][0]["index"], 1);
+        assert_eq!(body["errors"][0]["id"], original["id"]);
+        assert_eq!(
+            s.sold_adult(DAY).await,
+            2,
+            "the innocent sale of the batch was not recorded"
+        );
+    }
+);
+
+on_both_backends!(
+    bad_sales_reject_the_batch_and_change_nothing,
+    NOW,
+    |s: TestServer| async move {
+        let cases = [
+            (
+                "sale_time_in_future",
+                sale("A123456789", 1, "2020-03-13T12:30:00+08:00"),
+            ),
+            (
+                "sale_time_too_old",
+                sale("A123456789", 1, "2020-02-20T10:00:00+08:00"),
+            ),
+            (
+                "sale_time_too_old",
+                sale("A123456789", 1, "2020-01-01T10:00:00+08:00"),
+            ),
+            (
+                "invalid_id_number",
+                sale("A123456788", 1, "2020-03-13T11:00:00+08:00"),
+            ),
+            (
+                "invalid_quantity",
+                sale("A123456789", 0, "2020-03-13T11:00:00+08:00"),
+            ),
+            (
+                "invalid_quantity",
+                sale("A123456789", 101, "2020-03-13T11:00:00+08:00"),
+            ),
+            ("kind_mismatch", {
+                let mut s = sale("A123456789", 1, "2020-03-13T11:00:00+08:00");
+                s["kind"] = json!("child");
+                s
+            }),
+            ("invalid_body", {
+                let mut s = sale("A123456789", 1, "2020-03-13T11:00:00+08:00");
+                s["id"] = json!("7f1c9b2e-4d3a-4b5c-8d6e-0f1a2b3c4d5e");
+                s
+            }),
+        ];
+        for (code, bad) in cases {
+            let good = sale("B123456780", 1, "2020-03-13T11:00:00+08:00");
+            let (status, body) = s.post("/v1/sales", &json!({"sales": [good, bad]})).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{code}: {body}");
+            assert_eq!(body["errors"][0]["code"], code, "{body}");
+            assert_eq!(body["errors"][0]["index"], 1);
+        }
+        let (status, body) = s.post("/v1/sales", &json!({"sales": []})).await;
+        assert_eq!(
+            (status, body["code"].clone()),
+            (StatusCode::UNPROCESSABLE_ENTITY, json!("invalid_quantity"))
+        );
+        assert_eq!(s.sold_adult(DAY).await, 0, "nothing was recorded");
+    }
+);
+
+on_both_backends!(
+    acting_for_another_site_is_403,
+    NOW,
+    |s: TestServer| async move {
+        let (status, body) = s.post("/v1/sales", &json!({"site": OTHER_SITE, "sales": [sale("A123456789", 1, "2020-03-13T11:00:00+08:00")]})).await;
+        assert_eq!(
+            (status, body["code"].clone()),
+            (StatusCode::FORBIDDEN, json!("forbidden"))
+        );
+        let (status, _) = s.get(&format!("/v1/inventory?site={OTHER_SITE}")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(s.sold_adult(DAY).await, 0);
+    }
+);
+
+#[tokio::test]
+async fn a_sale_with_a_birth_date_counts_as_child_masks() {
+    let s = TestServer::sqlite(NOW).await;
+    let mut child = sale("A123456789", 5, "2020-03-13T11:00:00+08:00");
+    child["kind"] = json!("child");
+    child["birth_date"] = json!("2010-02-02");
+    let (status, body) = s.post("/v1/sales", &json!({"sales": [child]})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, inv) = s.get("/v1/inventory?date=2020-03-13").await;
+    assert_eq!(
+        (inv["sold_child"].clone(), inv["sold_adult"].clone()),
+        (json!(5), json!(0))
+    );
+}
