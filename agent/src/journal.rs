@@ -933,7 +933,9 @@ mod tests {
         };
         let now = datetime!(2020-03-12 01:01 UTC);
         assert_eq!(
-            journal.apply_sale_results(std::slice::from_ref(&verdict), now).unwrap(),
+            journal
+                .apply_sale_results(std::slice::from_ref(&verdict), now)
+                .unwrap(),
             1
         );
         assert_eq!(journal.apply_sale_results(&[verdict], now).unwrap(), 0);

@@ -10,9 +10,20 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 
+pub mod cards;
+pub mod cli;
 pub mod clock;
+pub mod commands;
 pub mod config;
+pub mod core;
+pub mod doctor;
+pub mod eligibility;
 pub mod fsutil;
 pub mod journal;
+pub mod local_api;
+pub mod logging;
 pub mod messages;
+pub mod runtime;
+pub mod server;
 pub mod service;
+pub mod sync;

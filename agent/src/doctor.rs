@@ -1,0 +1,310 @@
+//! `mask-agent doctor`: checks what the agent needs, each with a fix hint.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::journal::Journal;
+use crate::messages::Language;
+use crate::server::{ServerClient, ServerError};
+
+/// Result of one check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Fine.
+    Ok,
+    /// Works, but look at it.
+    Warn,
+    /// Broken: the agent cannot do its job.
+    Fail,
+}
+
+/// One check.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    /// Stable name.
+    pub name: &'static str,
+    /// Outcome.
+    pub verdict: Verdict,
+    /// What was found.
+    pub detail: String,
+    /// What to do (empty when fine).
+    pub hint: String,
+}
+
+fn check(
+    name: &'static str,
+    verdict: Verdict,
+    detail: impl Into<String>,
+    hint: impl Into<String>,
+) -> Check {
+    Check {
+        name,
+        verdict,
+        detail: detail.into(),
+        hint: hint.into(),
+    }
+}
+
+fn hint(lang: Language, zh: &str, en: &str) -> String {
+    match lang {
+        Language::ZhTw => zh.to_owned(),
+        Language::En => en.to_owned(),
+    }
+}
+
+/// Free space below this fails the disk check (a day of sales is well under 1 MB).
+const DISK_FAIL_BYTES: u64 = 50 * 1024 * 1024;
+/// Free space below this warns.
+const DISK_WARN_BYTES: u64 = 500 * 1024 * 1024;
+/// Clock skew above this warns (sale times and the daily windows depend on the clock).
+const SKEW_WARN_SECS: i64 = 30;
+/// Clock skew above this fails (the server refuses sales "from the future").
+const SKEW_FAIL_SECS: i64 = 300;
+
+/// Runs every check.
+pub async fn run(config: &Config) -> Vec<Check> {
+    let lang = config.language.value;
+    let mut checks = vec![check_config(config, lang)];
+    checks.extend(check_pcsc(lang));
+    checks.push(check_journal(&config.journal_path(), lang));
+    checks.push(check_disk(&config.data_dir.value, lang));
+    checks.extend(check_server(config, lang).await);
+    checks
+}
+
+fn check_config(config: &Config, lang: Language) -> Check {
+    let missing: Vec<&str> = [
+        ("site_code", config.site_code.value.is_none()),
+        ("server_url", config.server_url.value.is_none()),
+        ("token", config.token.value.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(k, m)| m.then_some(k))
+    .collect();
+    if missing.is_empty() {
+        let file = config
+            .file
+            .as_ref()
+            .map_or_else(|| "(no file)".into(), |p| p.display().to_string());
+        check("config", Verdict::Ok, format!("complete ({file})"), "")
+    } else {
+        check(
+            "config",
+            Verdict::Fail,
+            format!("missing: {}", missing.join(", ")),
+            hint(
+                lang,
+                "在設定檔填入 site_code、server_url、token（mask-agent config 會顯示設定檔位置）",
+                "Set site_code, server_url and token in the config file (`mask-agent config` shows where it is)",
+            ),
+        )
+    }
+}
+
+fn check_pcsc(lang: Language) -> Vec<Check> {
+    let context = match pcsc::Context::establish(pcsc::Scope::User) {
+        Ok(context) => context,
+        Err(error) => {
+            return vec![check(
+                "pcsc_service",
+                Verdict::Fail,
+                error.to_string(),
+                hint(
+                    lang,
+                    "啟動智慧卡服務：Linux 執行 systemctl start pcscd；Windows 插入讀卡機或啟動 Smart Card (SCardSvr) 服務",
+                    "Start the smart-card service: `systemctl start pcscd` on Linux; on Windows plug in a reader or start the Smart Card (SCardSvr) service",
+                ),
+            )];
+        }
+    };
+    let mut checks = vec![check("pcsc_service", Verdict::Ok, "running", "")];
+    let readers = context.list_readers_owned().map(|names| {
+        names
+            .iter()
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+    });
+    checks.push(match readers {
+        Ok(names) if !names.is_empty() => check("readers", Verdict::Ok, names.join("; "), ""),
+        Ok(_) | Err(pcsc::Error::NoReadersAvailable) => check(
+            "readers",
+            Verdict::Fail,
+            "no card reader",
+            hint(
+                lang,
+                "接上健保卡讀卡機（CCID）",
+                "Plug in an NHI card reader (CCID)",
+            ),
+        ),
+        Err(error) => check(
+            "readers",
+            Verdict::Fail,
+            error.to_string(),
+            hint(lang, "重新插拔讀卡機", "Unplug and plug the reader back in"),
+        ),
+    });
+    checks
+}
+
+fn check_journal(path: &Path, lang: Language) -> Check {
+    let fix = hint(
+        lang,
+        "確認資料夾權限與磁碟空間；若日誌損毀，請停止服務並將 journal.sqlite3 交給資訊人員",
+        "Check the data directory's permissions and free space; if the journal is damaged, stop the service and give journal.sqlite3 to IT",
+    );
+    match Journal::open(path) {
+        Err(error) => check("journal", Verdict::Fail, error.to_string(), fix),
+        Ok(journal) => match journal.integrity_check() {
+            Ok(Ok(())) => {
+                let queued = journal.queued_sale_count().unwrap_or_default();
+                let total = journal.sale_count().unwrap_or_default();
+                check(
+                    "journal",
+                    Verdict::Ok,
+                    format!("integrity ok; {total} sales, {queued} queued"),
+                    "",
+                )
+            }
+            Ok(Err(problems)) => check("journal", Verdict::Fail, problems.join("; "), fix),
+            Err(error) => check("journal", Verdict::Fail, error.to_string(), fix),
+        },
+    }
+}
+
+fn check_disk(dir: &Path, lang: Language) -> Check {
+    match free_bytes(dir) {
+        None => check(
+            "disk_space",
+            Verdict::Warn,
+            "not measured on this platform",
+            "",
+        ),
+        Some(free) => {
+            let detail = format!("{} MB free", free / (1024 * 1024));
+            let fix = hint(
+                lang,
+                "清出磁碟空間，否則無法記錄銷售",
+                "Free disk space, or sales cannot be recorded",
+            );
+            if free < DISK_FAIL_BYTES {
+                check("disk_space", Verdict::Fail, detail, fix)
+            } else if free < DISK_WARN_BYTES {
+                check("disk_space", Verdict::Warn, detail, fix)
+            } else {
+                check("disk_space", Verdict::Ok, detail, "")
+            }
+        }
+    }
+}
+
+/// Free bytes for unprivileged users on the file system holding `dir` (or its nearest
+/// existing parent).
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut probe = dir;
+        while !probe.exists() {
+            probe = probe.parent()?;
+        }
+        let stat = rustix::fs::statvfs(probe).ok()?;
+        Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
+async fn check_server(config: &Config, lang: Language) -> Vec<Check> {
+    let (Some(url), Some(token)) = (
+        config.server_url.value.as_deref(),
+        config.token.value.as_deref(),
+    ) else {
+        return vec![check(
+            "server",
+            Verdict::Fail,
+            "not configured",
+            hint(lang, "設定 server_url 與 token", "Set server_url and token"),
+        )];
+    };
+    let client = match ServerClient::new(url, token, config.ca_cert.value.as_deref()) {
+        Ok(client) => client,
+        Err(error) => {
+            return vec![check(
+                "tls",
+                Verdict::Fail,
+                error.to_string(),
+                hint(
+                    lang,
+                    "設定 ca_cert 為簽發伺服器憑證的 CA（PEM 檔）",
+                    "Set ca_cert to the PEM file of the CA that signs the server certificate",
+                ),
+            )];
+        }
+    };
+    let mut checks = Vec::new();
+    let started = std::time::Instant::now();
+    match client.health().await {
+        Ok(health) => {
+            let rtt = started.elapsed();
+            checks.push(check("server", Verdict::Ok, format!("{url} answers in {} ms", rtt.as_millis()), ""));
+            if url.starts_with("https") {
+                checks.push(check("tls", Verdict::Ok, "certificate verified against the pinned CA", ""));
+            }
+            let local = Clock::from_as_of(config.as_of.value).now();
+            let skew = (local - health.server_time).whole_seconds();
+            let detail = format!("local clock differs from the server by {skew} s");
+            let fix = hint(lang, "校正電腦時間（啟用自動網路校時）", "Correct the PC clock (enable automatic time sync)");
+            checks.push(if skew.abs() > SKEW_FAIL_SECS {
+                check("clock_skew", Verdict::Fail, detail, fix)
+            } else if skew.abs() > SKEW_WARN_SECS {
+                check("clock_skew", Verdict::Warn, detail, fix)
+            } else {
+                check("clock_skew", Verdict::Ok, detail, "")
+            });
+            checks.push(match client.whoami().await {
+                Ok(who) if config.site_code.value.as_deref() == Some(who.site.as_str()) => {
+                    check("token", Verdict::Ok, format!("token belongs to {}", who.site), "")
+                }
+                Ok(who) => check(
+                    "token",
+                    Verdict::Fail,
+                    format!("token belongs to {}, config says {:?}", who.site, config.site_code.value),
+                    hint(lang, "使用本藥局自己的 token", "Use this pharmacy's own token"),
+                ),
+                Err(error) => check(
+                    "token",
+                    Verdict::Fail,
+                    error.to_string(),
+                    hint(lang, "向中央系統申請新的 token", "Ask the central system for a new token"),
+                ),
+            });
+        }
+        Err(ServerError::Tls(detail)) => checks.push(check(
+            "tls",
+            Verdict::Fail,
+            detail,
+            hint(
+                lang,
+                "伺服器憑證不是由設定的 CA 簽發，或已過期；請確認 ca_cert 與伺服器位址",
+                "The server certificate is not signed by the configured CA, or has expired: check ca_cert and the server address",
+            ),
+        )),
+        Err(error) => checks.push(check(
+            "server",
+            Verdict::Fail,
+            error.to_string(),
+            hint(
+                lang,
+                "確認網路／VPN 已連線且防火牆允許連到伺服器；離線期間仍可販售",
+                "Check the network/VPN and that the firewall allows the server's host and port; selling continues offline meanwhile",
+            ),
+        )),
+    }
+    checks
+}

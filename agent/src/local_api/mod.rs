@@ -1,0 +1,60 @@
+//! The local API: `mask-protocol` frames over a Unix domain socket (0600, in the 0700 data dir)
+//! or a Windows named pipe (local clients only). Never TCP.
+
+mod client;
+mod connection;
+#[cfg(unix)]
+mod unix;
+#[cfg(windows)]
+mod windows;
+
+pub use client::{ClientError, LocalClient};
+pub use connection::serve_connection;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::core::Core;
+
+/// Why the local API could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ListenError {
+    /// Another agent answers on the endpoint.
+    #[error("another mask-agent is already listening on {0}")]
+    AlreadyRunning(String),
+    /// The endpoint could not be created.
+    #[error("cannot listen on {path}: {source}")]
+    Io {
+        /// The endpoint.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// A bound local API endpoint, ready to serve.
+pub struct LocalListener {
+    #[cfg(unix)]
+    inner: unix::Listener,
+    #[cfg(windows)]
+    inner: windows::Listener,
+}
+
+impl LocalListener {
+    /// Binds the endpoint (refusing when another agent already answers on it).
+    pub async fn bind(endpoint: &Path) -> Result<LocalListener, ListenError> {
+        #[cfg(unix)]
+        let inner = unix::Listener::bind(endpoint).await?;
+        #[cfg(windows)]
+        let inner = windows::Listener::bind(endpoint)?;
+        Ok(LocalListener { inner })
+    }
+
+    /// Serves connections until `shutdown`, each on its own task.
+    pub async fn serve(self, core: Arc<Core>, shutdown: CancellationToken) {
+        self.inner.serve(core, shutdown).await;
+    }
+}

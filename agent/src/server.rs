@@ -1,0 +1,299 @@
+//! The client of the central API (`mask-api` wire types) over reqwest + rustls (ring).
+//!
+//! TLS trusts exactly one CA, the configured `ca_cert` (pinning): no system or bundled roots are
+//! ever consulted. Plain `http://` is accepted for loopback addresses only (checked by
+//! [`crate::config::check_server_url`]).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mask_api::{
+    Eligibility, EligibilityRequest, Health, ListingRequest, ListingState, PolicySet, Problem,
+    SaleBatch, SaleBatchResult, StockIn, StockInResult, WhoAmI,
+};
+use reqwest::StatusCode;
+use serde::{Serialize, de::DeserializeOwned};
+
+/// The counter cannot wait longer than this for an eligibility answer; then it decides offline.
+pub const ELIGIBILITY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Time limit of every other request (a batch of 500 sales on a slow link).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Time limit to open a connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A failed exchange with the server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The configured CA file could not be used.
+    #[error("CA certificate {path}: {detail}")]
+    CaCert {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// `https` without a configured CA: nothing would be trusted.
+    #[error("https needs `ca_cert` (the CA that signs the server certificate)")]
+    NoCa,
+    /// The URL is unusable.
+    #[error("server URL: {0}")]
+    Url(String),
+    /// TLS handshake failed (wrong CA, expired or mismatched certificate).
+    #[error("TLS handshake with the server failed: {0}")]
+    Tls(String),
+    /// No answer in time.
+    #[error("the server did not answer in time")]
+    Timeout,
+    /// Could not connect (down, network, VPN).
+    #[error("cannot connect to the server: {0}")]
+    Connect(String),
+    /// The server answered with an error status.
+    #[error("server answered {status}: {}", problem.as_ref().map_or_else(String::new, ToString::to_string))]
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// Its problem details, when it sent any.
+        problem: Option<Box<Problem>>,
+    },
+    /// The server answered something that is not the expected JSON.
+    #[error("the server's answer is not understood: {0}")]
+    Garbage(String),
+}
+
+impl ServerError {
+    /// Whether the agent should treat the server as unreachable (try again later).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ServerError::Tls(_)
+            | ServerError::Timeout
+            | ServerError::Connect(_)
+            | ServerError::Garbage(_) => true,
+            ServerError::Status { status, .. } => *status == 429 || *status >= 500,
+            ServerError::CaCert { .. } | ServerError::NoCa | ServerError::Url(_) => true,
+        }
+    }
+
+    /// The problem details, when the server sent some.
+    pub fn problem(&self) -> Option<&Problem> {
+        match self {
+            ServerError::Status { problem, .. } => problem.as_deref(),
+            _ => None,
+        }
+    }
+
+    fn from_reqwest(error: reqwest::Error) -> ServerError {
+        if error.is_timeout() {
+            return ServerError::Timeout;
+        }
+        // Walk the cause chain: a rustls error anywhere means the handshake failed.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+        while let Some(current) = cause {
+            if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+                return ServerError::Tls(tls.to_string());
+            }
+            if let Some(io) = current.downcast_ref::<std::io::Error>()
+                && let Some(inner) = io.get_ref()
+                && let Some(tls) = inner.downcast_ref::<rustls::Error>()
+            {
+                return ServerError::Tls(tls.to_string());
+            }
+            cause = current.source();
+        }
+        if error.is_decode() {
+            return ServerError::Garbage(error.to_string());
+        }
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        ServerError::Connect(text)
+    }
+}
+
+/// The central API client of one pharmacy.
+#[derive(Clone)]
+pub struct ServerClient {
+    http: reqwest::Client,
+    base: reqwest::Url,
+    token: String,
+}
+
+impl std::fmt::Debug for ServerClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerClient")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the rustls configuration trusting only the CA in `pem_path`.
+pub fn pinned_tls_config(pem_path: &Path) -> Result<rustls::ClientConfig, ServerError> {
+    let ca_error = |detail: String| ServerError::CaCert {
+        path: pem_path.display().to_string(),
+        detail,
+    };
+    let pem = std::fs::read(pem_path).map_err(|e| ca_error(e.to_string()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    let mut found = 0;
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        let cert = cert.map_err(|e| ca_error(e.to_string()))?;
+        roots.add(cert).map_err(|e| ca_error(e.to_string()))?;
+        found += 1;
+    }
+    if found == 0 {
+        return Err(ca_error("no PEM certificate in the file".into()));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ca_error(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+impl ServerClient {
+    /// A client for `base_url` with `token`, trusting only `ca_cert` for https.
+    pub fn new(
+        base_url: &str,
+        token: &str,
+        ca_cert: Option<&Path>,
+    ) -> Result<ServerClient, ServerError> {
+        crate::config::check_server_url(base_url).map_err(ServerError::Url)?;
+        let mut base =
+            reqwest::Url::parse(base_url).map_err(|e| ServerError::Url(e.to_string()))?;
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .user_agent(concat!("mask-agent/", env!("CARGO_PKG_VERSION")));
+        match (base.scheme(), ca_cert) {
+            ("https", Some(path)) => {
+                builder = builder.use_preconfigured_tls(pinned_tls_config(path)?)
+            }
+            ("https", None) => return Err(ServerError::NoCa),
+            _ => builder = builder.https_only(false),
+        }
+        let http = builder
+            .build()
+            .map_err(|e| ServerError::Url(e.to_string()))?;
+        Ok(ServerClient {
+            http,
+            base,
+            token: token.to_owned(),
+        })
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &str {
+        self.base.as_str()
+    }
+
+    fn url(&self, path: &str) -> Result<reqwest::Url, ServerError> {
+        self.base
+            .join(path)
+            .map_err(|e| ServerError::Url(e.to_string()))
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, ServerError> {
+        let response = request.send().await.map_err(ServerError::from_reqwest)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(ServerError::from_reqwest)?;
+        if !status.is_success() {
+            let problem = serde_json::from_slice::<Problem>(&bytes).ok().map(Box::new);
+            return Err(ServerError::Status {
+                status: status.as_u16(),
+                problem,
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ServerError::Garbage(e.to_string()))
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        timeout: Option<Duration>,
+    ) -> Result<T, ServerError> {
+        let mut request = self
+            .http
+            .post(self.url(path)?)
+            .bearer_auth(&self.token)
+            .json(body);
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        self.send(request).await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ServerError> {
+        self.send(self.http.get(self.url(path)?).bearer_auth(&self.token))
+            .await
+    }
+
+    /// `POST /v1/eligibility`, answering within [`ELIGIBILITY_TIMEOUT`] or failing.
+    pub async fn eligibility(
+        &self,
+        request: &EligibilityRequest,
+    ) -> Result<Eligibility, ServerError> {
+        let answer = self.post("v1/eligibility", request, Some(ELIGIBILITY_TIMEOUT));
+        // The request timeout covers the exchange; this outer limit also covers DNS and pool waits.
+        match tokio::time::timeout(ELIGIBILITY_TIMEOUT, answer).await {
+            Ok(result) => result,
+            Err(_) => Err(ServerError::Timeout),
+        }
+    }
+
+    /// `POST /v1/sales`.
+    pub async fn post_sales(&self, batch: &SaleBatch) -> Result<SaleBatchResult, ServerError> {
+        self.post("v1/sales", batch, None).await
+    }
+
+    /// `POST /v1/stock`.
+    pub async fn post_stock(&self, stock: &StockIn) -> Result<StockInResult, ServerError> {
+        self.post("v1/stock", stock, None).await
+    }
+
+    /// `POST /v1/listing`.
+    pub async fn post_listing(
+        &self,
+        listing: &ListingRequest,
+    ) -> Result<ListingState, ServerError> {
+        self.post("v1/listing", listing, None).await
+    }
+
+    /// `GET /v1/policy`.
+    pub async fn policy(&self) -> Result<PolicySet, ServerError> {
+        self.get("v1/policy").await
+    }
+
+    /// `GET /v1/health`.
+    pub async fn health(&self) -> Result<Health, ServerError> {
+        self.get("v1/health").await
+    }
+
+    /// `GET /v1/whoami`.
+    pub async fn whoami(&self) -> Result<WhoAmI, ServerError> {
+        self.get("v1/whoami").await
+    }
+}
+
+/// Whether an HTTP status means "this request will never succeed as it is".
+pub fn is_permanent(status: u16) -> bool {
+    StatusCode::from_u16(status).is_ok_and(|s| s.is_client_error())
+        && status != 429
+        && status != 408
+}
