@@ -70,6 +70,8 @@ pub enum Msg {
     AlreadyRunning(String),
     /// Generic internal failure (detail).
     Internal(String),
+    /// A `mask-agent service …` step failed (detail from the service layer).
+    Service(String),
 }
 
 impl Msg {
@@ -111,6 +113,8 @@ impl Msg {
             (Msg::AlreadyRunning(d), En) => format!("Another mask-agent already uses this data directory ({d}). Stop it first."),
             (Msg::Internal(d), ZhTw) => format!("內部錯誤：{d}。請執行 mask-agent doctor，並將記錄檔提供給資訊人員。"),
             (Msg::Internal(d), En) => format!("Internal error: {d}. Run `mask-agent doctor` and give the log files to IT."),
+            (Msg::Service(d), ZhTw) => format!("系統服務操作失敗：{d}。安裝說明請見隨程式安裝的 README.md（資訊人員手冊）。"),
+            (Msg::Service(d), En) => format!("Service operation failed: {d}. See the IT guide (README.md installed with the agent)."),
         }
     }
 }

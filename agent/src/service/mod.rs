@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::config::{Config, FlagOverrides, ProcessEnv};
+use crate::messages::{Language, Msg};
+
 mod command;
 #[cfg(any(target_os = "macos", test))]
 mod launchd;
@@ -135,6 +138,64 @@ pub fn execute(
         ServiceCommand::Configure => platform::configure(paths),
     }
 }
+
+/// `mask-agent service …` from the command line: resolves the paths from the config (a config
+/// that does not load yet is no reason to refuse `install`: the service reports the problem in
+/// its log and the service manager retries), runs the subcommand, prints any error in the
+/// configured language and returns the exit code. `run_agent` is the console `run` code path.
+pub fn dispatch(
+    command: &ServiceCommand,
+    flags: &FlagOverrides,
+    run_agent: impl FnOnce(&Config, CancellationToken) -> u8 + Send + 'static,
+) -> u8 {
+    let config = Config::load(flags, &ProcessEnv);
+    let lang = match &config {
+        Ok(config) => config.language.value,
+        Err(_) => flags
+            .language
+            .as_deref()
+            .and_then(Language::parse)
+            .unwrap_or_default(),
+    };
+    let config_file = flags
+        .config_file
+        .clone()
+        .or_else(|| config.as_ref().ok().and_then(|c| c.file.clone()))
+        .map(|file| std::path::absolute(&file).unwrap_or(file));
+    let data_dir = match (&config, &config_file) {
+        (Ok(config), _) => config.data_dir.value.clone(),
+        (Err(_), Some(file)) => file.parent().map(Path::to_path_buf).unwrap_or_default(),
+        (Err(error), None) => {
+            eprintln!("{}", Msg::Config(error.to_string()).text(lang));
+            return FAILED;
+        }
+    };
+    let paths = ServicePaths {
+        config_file,
+        data_dir,
+    };
+    let runner = move || -> Runner {
+        Box::new(move |shutdown| {
+            match config {
+            Ok(config) => match run_agent(&config, shutdown) {
+                0 => Ok(()),
+                code => Err(format!("`mask-agent run` ended with exit code {code}; see the logs in the data directory").into()),
+            },
+            Err(error) => Err(Box::new(error)),
+        }
+        })
+    };
+    match execute(command, &paths, runner) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("{}", Msg::Service(error.to_string()).text(lang));
+            FAILED
+        }
+    }
+}
+
+/// Exit code of a failed `service` subcommand.
+const FAILED: u8 = 1;
 
 /// The arguments the service manager starts the agent with (before the program path).
 fn service_arguments(paths: &ServicePaths, subcommand: &[&str]) -> Vec<String> {
