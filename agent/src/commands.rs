@@ -104,7 +104,11 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        // Under the Windows service manager there may be no console handler: then the service's
+        // cancellation token is the only stop signal (an error here must not stop the agent).
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 
