@@ -102,8 +102,16 @@ start() {
         say "starting pcscd (log: $PCSCD_LOG)"
         # A pid file left by a killed pcscd makes the next one refuse to start.
         rm -f "$PCSCD_PIDFILE"
-        # shellcheck disable=SC2086 # PCSCD_ARGS is a word list on purpose
-        setsid -f pcscd --foreground ${PCSCD_ARGS:-} </dev/null >>"$PCSCD_LOG" 2>&1
+        (
+            # pcscd must not inherit our open files: a caller's lock file (e.g. a vpcd port lock
+            # taken with flock(1)) would otherwise stay locked for pcscd's whole life.
+            for fd in /proc/$BASHPID/fd/*; do
+                fd=${fd##*/}
+                if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-"; fi
+            done
+            # shellcheck disable=SC2086 # PCSCD_ARGS is a word list on purpose
+            exec setsid -f pcscd --foreground ${PCSCD_ARGS:-} </dev/null >>"$PCSCD_LOG" 2>&1
+        )
     fi
     wait_ready || exit 1
     say "ready: pcscd $(pcscd_pids | tr '\n' ' '); vpcd ports $(vpcd_ports | tr '\n' ' ')"
