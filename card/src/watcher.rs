@@ -192,10 +192,11 @@ fn run(config: &WatcherConfig, shared: &Shared, sink: &Sender<CardEvent>) {
             // Workers see their inbox close and exit; no removal events on shutdown.
             Outcome::Stopped => break,
             Outcome::ServiceLost(err) => {
-                session.close();
                 tracing::info!(error = %err, "PC/SC service lost; reconnecting");
+                // The cause first, then its effects (each reader's removal, from its worker).
                 service_reported = true;
                 emit_service_down(sink);
+                session.close();
                 if shared.sleep(delay) {
                     break;
                 }

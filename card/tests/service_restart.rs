@@ -8,7 +8,8 @@ use nhi_card::{CardErrorKind, CardEvent, Watcher, WatcherConfig};
 use nhi_fixtures::VPCD_PORT;
 
 use crate::support::{
-    SEEN, VPCD_READER, both_readers, events_until, insert, pcsc_stack, summary, wait_empty,
+    SEEN, VPCD_READER, VPCD_READER_2, both_readers, events_until, insert, pcsc_stack,
+    pcsc_stack_with, summary, wait_empty,
 };
 
 /// Starts pcscd again even when the test fails half-way, so later tests find a running stack.
@@ -77,5 +78,74 @@ fn the_watcher_survives_a_pcscd_restart() {
     wait_empty(VPCD_READER);
     card.reinsert().unwrap();
     events_until(&rx, SEEN, |e| matches!(e, CardEvent::IdentityRead { .. }));
+    watcher.shutdown();
+}
+
+#[test]
+fn readers_unplugged_and_others_plugged_across_a_restart_are_followed() {
+    let Some(_locks) = both_readers("readers_unplugged_and_others_plugged") else {
+        return;
+    };
+    wait_empty(VPCD_READER);
+    let (tx, rx) = mpsc::channel();
+    let config = WatcherConfig {
+        reader_filter: Some("Virtual PCD".to_owned()),
+        initial_retry_delay: Duration::from_millis(50),
+        max_retry_delay: Duration::from_millis(500),
+        ..WatcherConfig::default()
+    };
+    let watcher = Watcher::spawn(config, tx).unwrap();
+    let mut added = 0;
+    events_until(&rx, SEEN, |e| {
+        added += usize::from(matches!(e, CardEvent::ReaderAdded { .. }));
+        added == 2
+    });
+
+    // pcscd comes back with a different reader set: "Virtual PCD 00 00/01" are unplugged and
+    // "Virtual PCD Spare 00 00/01" appear (same ports, another friendly name).
+    let conf = tempfile::tempdir().unwrap();
+    std::fs::write(
+        conf.path().join("vpcd-spare"),
+        "FRIENDLYNAME \"Virtual PCD Spare\"\nDEVICENAME /dev/null:0x8C7B\n\
+         LIBPATH /usr/lib/pcsc/drivers/serial/libifdvpcd.so\nCHANNELID 0x8C7B\n",
+    )
+    .unwrap();
+    let dir = conf.path().to_str().unwrap();
+    let guard = RestartGuard;
+    pcsc_stack("stop");
+    let args = format!("-c {dir}");
+    pcsc_stack_with(
+        "start",
+        &[("PCSCD_ARGS", args.as_str()), ("PCSC_READER_CONF_DIR", dir)],
+    );
+    let spare = "Virtual PCD Spare 00 00";
+    let mut events = events_until(
+        &rx,
+        SEEN,
+        |e| matches!(e, CardEvent::ReaderAdded { reader } if reader == spare),
+    );
+    let mut card = insert("child", VPCD_PORT);
+    events.extend(events_until(&rx, SEEN, |e| {
+        matches!(e, CardEvent::IdentityRead { .. })
+    }));
+    assert_eq!(
+        summary(&events, VPCD_READER),
+        ["error service_not_running", "reader_removed"]
+    );
+    assert_eq!(summary(&events, VPCD_READER_2)[1..], ["reader_removed"]);
+    assert_eq!(
+        summary(&events, spare)[1..],
+        ["reader_added", "inserted", "identity N120388525"]
+    );
+
+    // And back to the stock readers.
+    card.remove();
+    pcsc_stack("stop");
+    drop(guard);
+    events_until(
+        &rx,
+        SEEN,
+        |e| matches!(e, CardEvent::ReaderAdded { reader } if reader == VPCD_READER),
+    );
     watcher.shutdown();
 }

@@ -155,10 +155,16 @@ pub fn assert_outcome(profile: &Profile, result: &Result<Identity, ReadError>) {
 
 /// `scripts/pcsc-stack.sh` of the workspace (owned by the lead): start/stop pcscd.
 pub fn pcsc_stack(action: &str) {
+    pcsc_stack_with(action, &[]);
+}
+
+/// `pcsc-stack.sh` with extra environment (e.g. `PCSCD_ARGS` for another reader config).
+pub fn pcsc_stack_with(action: &str, env: &[(&str, &str)]) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pcsc-stack.sh");
     let status = Command::new("bash")
         .arg(script)
         .arg(action)
+        .envs(env.iter().copied())
         .status()
         .unwrap();
     assert!(status.success(), "pcsc-stack.sh {action} failed: {status}");
