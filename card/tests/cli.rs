@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::support::{VPCD_READER, insert, profile, reader_1, wait_empty};
 
-fn nhi_read(args: &[&str]) -> Output {
+pub fn nhi_read(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nhi-read"))
         .args(args)
         .env_remove("LC_ALL")
@@ -23,7 +23,7 @@ fn stdout_json(out: &Output) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-fn stderr(out: &Output) -> String {
+pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -108,7 +108,21 @@ fn an_unknown_reader_exits_1() {
     };
     let out = nhi_read(&["--json", "--reader", "No Such Reader", "--timeout", "1"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("No Such Reader"), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "找不到名稱含「No Such Reader」的讀卡機。\n\
+         請檢查 --reader 的名稱，或省略 --reader 使用任一台讀卡機。\n\
+         (詳細原因: reader not found: No Such Reader)\n"
+    );
+    let out = nhi_read(&["--reader", "No Such Reader", "--lang", "en"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "Insert an NHI card into the reader…\n\
+         No card reader named \"No Such Reader\".\n\
+         Check the --reader name, or leave --reader out to use any reader.\n\
+         (detail: reader not found: No Such Reader)\n"
+    );
 }
 
 #[test]

@@ -149,3 +149,20 @@ fn readers_unplugged_and_others_plugged_across_a_restart_are_followed() {
     );
     watcher.shutdown();
 }
+
+#[test]
+fn nhi_read_without_the_service_exits_1_and_says_how_to_start_it() {
+    let Some(_locks) = both_readers("nhi_read_without_the_service") else {
+        return;
+    };
+    let guard = RestartGuard;
+    pcsc_stack("stop");
+    let out = crate::cli::nhi_read(&["--json", "--timeout", "1"]);
+    drop(guard);
+    assert_eq!(out.status.code(), Some(1));
+    let text = crate::cli::stderr(&out);
+    assert!(
+        text.starts_with("智慧卡服務（PC/SC）沒有執行。\n請啟動 pcscd"),
+        "{text}"
+    );
+}
