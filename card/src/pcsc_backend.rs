@@ -76,8 +76,22 @@ impl Drop for PcscTransport {
 impl Transport for PcscTransport {
     fn begin_transaction(&mut self) -> Result<Box<dyn ApduChannel + '_>, TransportError> {
         let card = self.card.as_mut().ok_or(TransportError::NoCard)?;
-        let tx = card.transaction().map_err(transport_error)?;
-        Ok(Box::new(PcscChannel { tx }))
+        match card.transaction2() {
+            Ok(tx) => Ok(Box::new(PcscChannel { tx })),
+            // Another application reset the card since we connected: reconnect (leaving the
+            // card as it is) and begin again; the read starts with SELECT, so nothing is lost.
+            Err((card, pcsc::Error::ResetCard)) => {
+                card.reconnect(
+                    pcsc::ShareMode::Shared,
+                    pcsc::Protocols::ANY,
+                    pcsc::Disposition::LeaveCard,
+                )
+                .map_err(transport_error)?;
+                let tx = card.transaction().map_err(transport_error)?;
+                Ok(Box::new(PcscChannel { tx }))
+            }
+            Err((_, err)) => Err(transport_error(err)),
+        }
     }
 
     fn atr(&self) -> Option<Vec<u8>> {

@@ -96,9 +96,7 @@ impl ReadError {
 impl From<TransportError> for ReadError {
     fn from(err: TransportError) -> Self {
         match err {
-            TransportError::CardRemoved | TransportError::NoCard | TransportError::CardReset => {
-                ReadError::RemovedTooEarly
-            }
+            TransportError::CardRemoved | TransportError::NoCard => ReadError::RemovedTooEarly,
             TransportError::Unresponsive => ReadError::Unreadable(UnreadableCause::Mute),
             TransportError::ReaderUnavailable => ReadError::ReaderUnplugged,
             TransportError::ServiceUnavailable => ReadError::ServiceNotRunning,
@@ -118,8 +116,21 @@ impl From<ExchangeError> for ReadError {
 }
 
 /// Reads the basic data inside one transaction: SELECT the NHI applet (falling back to GET DATA
-/// directly when SELECT is answered `6D00`), GET DATA, parse.
+/// directly when SELECT is answered `6D00`), GET DATA, parse. A card reset by another
+/// application mid-read is read again once, from SELECT.
 pub fn read_identity(transport: &mut impl Transport) -> Result<Identity, ReadError> {
+    let reset = ReadError::Transport(TransportError::CardReset);
+    match read_attempt(transport) {
+        Err(err) if err == reset => match read_attempt(transport) {
+            // Reset twice in a row: the card is being pulled and pushed, not read.
+            Err(err) if err == reset => Err(ReadError::RemovedTooEarly),
+            other => other,
+        },
+        other => other,
+    }
+}
+
+fn read_attempt(transport: &mut impl Transport) -> Result<Identity, ReadError> {
     let mut session = Session::new(transport.begin_transaction()?);
     let selected = match session.call(&select_nhi()) {
         Ok(_) => true,
@@ -267,6 +278,23 @@ mod tests {
         let err = read_identity(&mut card).unwrap_err();
         assert_eq!(err.kind(), Some(CardErrorKind::RemovedTooEarly));
         assert_eq!(card.transaction_counts(), (1, 1), "transaction ended");
+    }
+
+    #[test]
+    fn a_card_reset_by_another_application_is_read_again_from_select() {
+        let mut card = MemoryTransport::nhi_card(&record())
+            .fail_once(&get_basic_data(), TransportError::CardReset);
+        assert!(read_identity(&mut card).is_ok());
+        assert_eq!(
+            card.sent().len(),
+            4,
+            "SELECT, GET DATA (reset), SELECT, GET DATA"
+        );
+        assert_eq!(card.transaction_counts(), (2, 2));
+
+        let mut card =
+            MemoryTransport::nhi_card(&record()).fail(&get_basic_data(), TransportError::CardReset);
+        assert_eq!(read_identity(&mut card), Err(ReadError::RemovedTooEarly));
     }
 
     #[test]

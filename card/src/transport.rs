@@ -74,6 +74,7 @@ enum Reply {
 #[derive(Clone, Debug, Default)]
 pub struct MemoryTransport {
     replies: HashMap<Vec<u8>, Reply>,
+    fail_once: HashMap<Vec<u8>, TransportError>,
     sent: Vec<Vec<u8>>,
     transactions_begun: usize,
     transactions_ended: usize,
@@ -105,6 +106,12 @@ impl MemoryTransport {
     /// Fails `command` with `error` (e.g. [`TransportError::CardRemoved`] for a pulled card).
     pub fn fail(mut self, command: &Command, error: TransportError) -> MemoryTransport {
         self.replies.insert(command.to_bytes(), Reply::Fail(error));
+        self
+    }
+
+    /// Fails `command` with `error` the first time only; later it gets its normal reply.
+    pub fn fail_once(mut self, command: &Command, error: TransportError) -> MemoryTransport {
+        self.fail_once.insert(command.to_bytes(), error);
         self
     }
 
@@ -143,6 +150,9 @@ impl ApduChannel for MemoryChannel<'_> {
     fn transmit(&mut self, command: &Command) -> Result<Vec<u8>, TransportError> {
         let bytes = command.to_bytes();
         self.card.sent.push(bytes.clone());
+        if let Some(err) = self.card.fail_once.remove(&bytes) {
+            return Err(err);
+        }
         match self.card.replies.get(&bytes) {
             Some(Reply::Bytes(b)) => Ok(b.clone()),
             Some(Reply::Fail(e)) => Err(e.clone()),
