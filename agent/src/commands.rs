@@ -98,7 +98,9 @@ async fn wait_for_signal() {
                 }
             }
             Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
             }
         }
     }

@@ -402,25 +402,44 @@ impl Journal {
 
     /// Records a sale and commits it durably (the WAL is fsync'd before this returns).
     pub fn record_sale(&mut self, sale: &NewSale) -> Result<()> {
+        self.record_sales(std::slice::from_ref(sale))
+    }
+
+    /// Records several sales in one durable commit (imports, tests, benchmarks).
+    pub fn record_sales(&mut self, sales: &[NewSale]) -> Result<()> {
         let tx = self.conn.transaction()?;
-        tx.prepare_cached(
-            "INSERT INTO sales (id, id_no, id_masked, birth_date, kind, quantity, sold_at_ms, \
-             sold_day, source, offline) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?
-        .execute(params![
-            sale.id.to_string(),
-            sale.id_no,
-            nhi_card::mask_id(&sale.id_no),
-            sale.birth_date.map(iso),
-            kind_str(sale.kind),
-            sale.quantity,
-            ms(sale.sold_at),
-            iso(mask_api::taipei_date(sale.sold_at)),
-            source_str(sale.source),
-            sale.offline,
-        ])?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO sales (id, id_no, id_masked, birth_date, kind, quantity, sold_at_ms, \
+                 sold_day, source, offline) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for sale in sales {
+                insert.execute(params![
+                    sale.id.to_string(),
+                    sale.id_no,
+                    nhi_card::mask_id(&sale.id_no),
+                    sale.birth_date.map(iso),
+                    kind_str(sale.kind),
+                    sale.quantity,
+                    ms(sale.sold_at),
+                    iso(mask_api::taipei_date(sale.sold_at)),
+                    source_str(sale.source),
+                    sale.offline,
+                ])?;
+            }
+        }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Sales per sync state, for tests and `doctor`: (queued, accepted, overrun, rejected).
+    pub fn sale_states(&self) -> Result<(u64, u64, u64, u64)> {
+        Ok(self.conn.query_row(
+            "SELECT COALESCE(SUM(sync_state = 'queued'), 0), COALESCE(SUM(sync_state = 'accepted'), 0), \
+                    COALESCE(SUM(sync_state = 'overrun'), 0), COALESCE(SUM(sync_state = 'rejected'), 0) FROM sales",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+        )?)
     }
 
     /// Earlier purchases of one person at this pharmacy (for the offline decision), newest last.

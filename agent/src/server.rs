@@ -19,7 +19,7 @@ use serde::{Serialize, de::DeserializeOwned};
 pub const ELIGIBILITY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Time limit of every other request (a batch of 500 sales on a slow link).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Time limit to open a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -89,32 +89,49 @@ impl ServerError {
         if error.is_timeout() {
             return ServerError::Timeout;
         }
-        // Walk the cause chain: a rustls error anywhere means the handshake failed.
-        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-        while let Some(current) = cause {
-            if let Some(tls) = current.downcast_ref::<rustls::Error>() {
-                return ServerError::Tls(tls.to_string());
-            }
-            if let Some(io) = current.downcast_ref::<std::io::Error>()
-                && let Some(inner) = io.get_ref()
-                && let Some(tls) = inner.downcast_ref::<rustls::Error>()
-            {
-                return ServerError::Tls(tls.to_string());
-            }
-            cause = current.source();
+        if is_tls_failure(&error) {
+            return ServerError::Tls(chain_text(&error));
         }
         if error.is_decode() {
             return ServerError::Garbage(error.to_string());
         }
-        let mut text = error.to_string();
-        let mut source = std::error::Error::source(&error);
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
-        }
-        ServerError::Connect(text)
+        ServerError::Connect(chain_text(&error))
     }
+}
+
+/// Whether a rustls error hides anywhere in the cause chain. `io::Error::source` skips the
+/// error it wraps, so wrapped errors are unpacked with `get_ref` as well.
+fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut pending: Vec<&(dyn std::error::Error + 'static)> = vec![error];
+    while let Some(current) = pending.pop() {
+        if current.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = current.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+        {
+            pending.push(inner);
+        }
+        if let Some(source) = current.source() {
+            pending.push(source);
+        }
+    }
+    false
+}
+
+/// The error and its causes, `: `-separated, without repeating a cause already in the text.
+fn chain_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
 }
 
 /// The central API client of one pharmacy.

@@ -117,38 +117,24 @@ pub async fn drain(core: &Core) -> Result<DrainReport, SyncError> {
                 core.note_server(true, None);
                 batch_size = BATCH_SIZE;
             }
-            Err(error) if is_permanent_error(&error) => {
-                let listed = rejected_by_problem(&batch, &error);
-                if !listed.is_empty() {
-                    tracing::error!(%error, count = listed.len(), "server refused sales for good; kept in the journal as rejected");
-                    apply(core, listed, &mut report).await?;
-                } else if batch.sales.len() > 1 {
-                    // The problem does not say which sale: halve the batch to find it.
+            Err(error) => match classify(&batch, &error) {
+                Failure::Transient => return Err(error.into()),
+                Failure::Split => {
                     batch_size = (batch.sales.len() / 2).max(1);
-                } else {
-                    let id = batch.sales[0].id;
-                    tracing::error!(%error, sale = %id, "server refused a sale for good; kept in the journal as rejected");
-                    let verdict = SaleVerdict {
-                        id,
-                        state: SyncState::Rejected,
-                        detail: Some(
-                            error
-                                .problem()
-                                .map_or_else(|| error.to_string(), |p| p.code.as_str().to_owned()),
-                        ),
-                        server_recorded_at: None,
-                    };
-                    apply(core, vec![verdict], &mut report).await?;
+                    tracing::warn!(%error, batch_size, "server refused the batch size; splitting");
                 }
-            }
-            Err(error) => return Err(error.into()),
+                Failure::Reject(verdicts) => {
+                    tracing::error!(%error, count = verdicts.len(), "server refused sales for good; kept in the journal as rejected");
+                    apply(core, verdicts, &mut report).await?;
+                }
+            },
         }
         core.emit_sync_status().await;
     }
     Ok(report)
 }
 
-/// 4xx other than auth/rate limits: the same request will fail again.
+/// 4xx other than auth, timeouts and rate limits: the same request will fail again.
 fn is_permanent_error(error: &ServerError) -> bool {
     match error {
         ServerError::Status { status, .. } => {
@@ -158,27 +144,70 @@ fn is_permanent_error(error: &ServerError) -> bool {
     }
 }
 
-fn rejected_by_problem(batch: &SaleBatch, error: &ServerError) -> Vec<SaleVerdict> {
-    let Some(problem) = error.problem() else {
-        return Vec::new();
+/// What to do about a failed batch.
+#[derive(Debug)]
+enum Failure {
+    /// Try the same again later (down, slow, 5xx, auth, clock ahead of the server…).
+    Transient,
+    /// The batch is too large: send fewer.
+    Split,
+    /// These sales can never be accepted as they are: keep them as rejected, send the rest.
+    Reject(Vec<SaleVerdict>),
+}
+
+/// Codes that condemn one sale for good. Anything else may heal (a clock set right, a token
+/// renewed, a server fixed), so it is retried rather than written off: a sale written off
+/// never reaches the server.
+fn is_permanent_sale_code(code: mask_api::ErrorCode) -> bool {
+    use mask_api::ErrorCode as C;
+    matches!(
+        code,
+        C::InvalidIdNumber
+            | C::InvalidQuantity
+            | C::KindMismatch
+            | C::IdempotencyConflict
+            | C::SaleTimeTooOld
+    )
+}
+
+fn classify(batch: &SaleBatch, error: &ServerError) -> Failure {
+    let ServerError::Status { status, problem } = error else {
+        return Failure::Transient;
     };
-    problem
-        .errors
-        .iter()
-        .filter_map(|item| {
-            let id = item
-                .id
-                .as_deref()
-                .and_then(|s| uuid::Uuid::parse_str(s).ok())
-                .or_else(|| item.index.and_then(|i| batch.sales.get(i)).map(|s| s.id))?;
-            batch.sales.iter().any(|s| s.id == id).then(|| SaleVerdict {
+    if *status == 413 {
+        return if batch.sales.len() > 1 {
+            Failure::Split
+        } else {
+            Failure::Transient
+        };
+    }
+    let Some(problem) = problem else {
+        return Failure::Transient;
+    };
+    if !is_permanent_error(error) || problem.errors.is_empty() {
+        return Failure::Transient;
+    }
+    let mut verdicts = Vec::new();
+    for item in &problem.errors {
+        if !is_permanent_sale_code(item.code) {
+            return Failure::Transient;
+        }
+        let id = item
+            .id
+            .as_deref()
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+            .or_else(|| item.index.and_then(|i| batch.sales.get(i)).map(|s| s.id));
+        match id {
+            Some(id) if batch.sales.iter().any(|s| s.id == id) => verdicts.push(SaleVerdict {
                 id,
                 state: SyncState::Rejected,
                 detail: Some(item.code.as_str().to_owned()),
                 server_recorded_at: None,
-            })
-        })
-        .collect()
+            }),
+            _ => return Failure::Transient,
+        }
+    }
+    Failure::Reject(verdicts)
 }
 
 fn verdicts_of(

@@ -1,1 +1,16 @@
-//! Integration tests of mask-agent.
+//! Integration tests of `mask-agent`: the real server stub in-process on 127.0.0.1:0, real
+//! SQLite journals in temp dirs, the real binary as a child process for the CLI and kill -9
+//! tests, virtual cards in-process (fixture transport) and over pcscd + vpcd.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+mod cards;
+mod cli;
+mod crash;
+mod disk_full;
+mod faults;
+mod logs;
+mod offline;
+mod online;
+mod protocol;

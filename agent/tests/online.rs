@@ -1,0 +1,162 @@
+//! Selling while the server answers.
+
+use std::time::Duration;
+
+use mask_protocol::{
+    DecisionSource, RefusalReason, RequestBody, ResponseBody, SellBuyer, SellOutcome, StockInForm,
+};
+
+use crate::support::{AgentFiles, InProcessAgent, TestServer, ids, sync_until_empty};
+
+fn manual(id_no: &str) -> SellBuyer {
+    SellBuyer::Manual {
+        id_no: id_no.into(),
+        birth_date: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_online_sale_is_decided_by_the_server_and_reaches_it_once() {
+    let server = TestServer::start().await;
+    let files = AgentFiles::new("online-sale", &server.url(), &server.token);
+    let agent = InProcessAgent::start(&files).await;
+    let mut client = agent.client().await;
+    let buyer = ids::even_id(10);
+
+    let ResponseBody::Eligibility(eligibility) = client
+        .request(RequestBody::CheckEligibility {
+            id_no: buyer.clone(),
+            birth_date: None,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("expected eligibility")
+    };
+    assert_eq!(
+        (eligibility.allowed, eligibility.decided),
+        (3, DecisionSource::Server)
+    );
+
+    let ResponseBody::Sell(SellOutcome::Recorded(receipt)) = client
+        .request(RequestBody::Sell {
+            buyer: manual(&buyer),
+            quantity: 3,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("expected a recorded sale")
+    };
+    assert!(!receipt.offline);
+    assert_eq!(receipt.buyer.masked_id, nhi_card::mask_id(&buyer));
+
+    let status = sync_until_empty(&mut client, Duration::from_secs(20)).await;
+    assert_eq!(status.connectivity, mask_protocol::Connectivity::Online);
+    assert_eq!(server.sold().await, 3);
+    // Asking again sends nothing twice.
+    sync_until_empty(&mut client, Duration::from_secs(20)).await;
+    assert_eq!(server.sold().await, 3);
+    assert_eq!(files.journal().sale_states().unwrap(), (0, 1, 0, 0));
+
+    // The window is used up now: refused, with the next date.
+    let ResponseBody::Sell(SellOutcome::Refused(refused)) = client
+        .request(RequestBody::Sell {
+            buyer: manual(&buyer),
+            quantity: 1,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("expected a refusal")
+    };
+    assert_eq!(refused.reason, Some(RefusalReason::Window));
+    assert_eq!(refused.next_date, Some(time::macros::date!(2020 - 03 - 19)));
+    agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_counts_its_own_unsynced_sales_even_when_the_server_answers() {
+    let mut server = TestServer::start().await;
+    let files = AgentFiles::new("unsynced", &server.url(), &server.token);
+    let agent = InProcessAgent::start(&files).await;
+    let mut client = agent.client().await;
+    let buyer = ids::even_id(40);
+    server.stop().await;
+    let ResponseBody::Sell(SellOutcome::Recorded(first)) = client
+        .request(RequestBody::Sell {
+            buyer: manual(&buyer),
+            quantity: 2,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("expected a recorded sale")
+    };
+    assert!(first.offline);
+    server.restart().await;
+    // The server has not seen the offline sale yet (sync backs off), but the agent has.
+    let ResponseBody::Sell(outcome) = client
+        .request(RequestBody::Sell {
+            buyer: manual(&buyer),
+            quantity: 2,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    match outcome {
+        SellOutcome::Refused(e) => assert_eq!(e.reason, Some(RefusalReason::Quota)),
+        SellOutcome::Recorded(r) => panic!("sold beyond the quota: {r:?}"),
+    }
+    agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_in_and_delisting_are_journaled_and_reach_the_server() {
+    let server = TestServer::start().await;
+    let files = AgentFiles::new("stock", &server.url(), &server.token);
+    let agent = InProcessAgent::start(&files).await;
+    let mut client = agent.client().await;
+    let before = server.inventory().await;
+
+    let form = StockInForm {
+        received_adult: 200,
+        received_child: 50,
+        damaged_adult: 2,
+        damaged_child: 1,
+    };
+    let ResponseBody::Inventory(inventory) =
+        client.request(RequestBody::StockIn(form)).await.unwrap()
+    else {
+        panic!("expected inventory")
+    };
+    assert_eq!(
+        (
+            inventory.adult.received,
+            inventory.adult.damaged,
+            inventory.adult.remaining
+        ),
+        (200, 2, 198)
+    );
+    assert_eq!(inventory.adult.cap, 200);
+
+    let ResponseBody::Listing(listing) = client
+        .request(RequestBody::SetListing { listed: false })
+        .await
+        .unwrap()
+    else {
+        panic!("expected listing")
+    };
+    assert!(!listing.listed);
+    sync_until_empty(&mut client, Duration::from_secs(20)).await;
+    let after = server.inventory().await;
+    assert_eq!(after.received_adult, before.received_adult + 200);
+    assert_eq!(after.damaged_child, before.damaged_child + 1);
+    let ResponseBody::Status(status) = client.request(RequestBody::Status).await.unwrap() else {
+        panic!()
+    };
+    assert!(!status.listing.listed && status.listing.synced);
+    agent.stop().await;
+}
