@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod support;
+mod tmux;
 
 mod demo_e2e;
 mod render;

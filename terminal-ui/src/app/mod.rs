@@ -276,11 +276,19 @@ impl App {
 
     /// True when the server link is up (as last reported by the agent).
     pub fn online(&self) -> bool {
-        self.connected
-            && self
-                .sync
+        self.connectivity() == Some(Connectivity::Online)
+    }
+
+    /// The agent's view of the server link (`None` while the agent itself is not connected).
+    pub fn connectivity(&self) -> Option<Connectivity> {
+        if !self.connected {
+            return None;
+        }
+        Some(
+            self.sync
                 .as_ref()
-                .is_some_and(|s| s.connectivity == Connectivity::Online)
+                .map_or(Connectivity::Unknown, |s| s.connectivity),
+        )
     }
 
     /// True when the pharmacy is delisted ("sold out").
@@ -585,7 +593,7 @@ impl App {
                     selling: false,
                 };
                 if !same_read {
-                    self.notice = None;
+                    self.clear_notice_keeping_demo();
                     self.leave_inventory();
                 }
             }
@@ -594,6 +602,13 @@ impl App {
                 self.leave_inventory();
             }
             CounterState::Unknown => {}
+        }
+    }
+
+    /// A new buyer replaces old messages, but not the demo's note of which card went in.
+    fn clear_notice_keeping_demo(&mut self) {
+        if !matches!(self.notice, Some(Notice::Demo(_))) {
+            self.notice = None;
         }
     }
 

@@ -197,7 +197,9 @@ impl DemoStack {
             .arg(&stack.state.server_data_dir)
             .arg("--plain-http")
             .arg("--as-of")
-            .arg(&as_of_text);
+            .arg(&as_of_text)
+            // Open data every 2 s instead of 30 s, so a delisting shows up while one watches.
+            .args(["--refresh-secs", "2"]);
         let server_started = Instant::now();
         let mut server = ChildGuard::spawn("mask-server-stub", cmd, &server_log)?;
         stack.state.pids.extend(server.pid());

@@ -102,10 +102,7 @@ fn waiting_lines(app: &App, lang: Lang, height: u16) -> Vec<Line<'static>> {
         let text = i18n::sold_line(lang, sale.quantity, sale.kind, &who, sale.offline);
         l.push(
             Line::from(vec![
-                Span::styled(
-                    format!("{}：", Text::LabelLastSale.get(lang)),
-                    Style::new().fg(Color::Gray),
-                ),
+                Span::styled(Text::LabelLastSale.get(lang), Style::new().fg(Color::Gray)),
                 Span::styled(format!("✓ {text}"), Style::new().fg(Color::Green)),
             ])
             .centered(),

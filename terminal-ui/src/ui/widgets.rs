@@ -8,6 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
+use mask_protocol::Connectivity;
+
 use crate::app::{App, Counter, Notice, Screen};
 use crate::i18n::{self, Lang, Text};
 
@@ -175,13 +177,13 @@ pub(super) fn status_bar(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lan
                 .style(Style::new().bg(Color::Red).fg(Color::White).bold()),
         );
     } else {
-        let online = app.online();
-        let link = if online {
-            Span::raw(format!(" ● {} ", Text::Online.get(lang)))
-                .style(Style::new().bg(Color::Green).fg(Color::Black))
-        } else {
-            Span::raw(format!(" ● {} ", Text::Offline.get(lang)))
-                .style(Style::new().bg(Color::Red).fg(Color::White).bold())
+        let link = match app.connectivity() {
+            Some(Connectivity::Online) => Span::raw(format!(" ● {} ", Text::Online.get(lang)))
+                .style(Style::new().bg(Color::Green).fg(Color::Black)),
+            Some(Connectivity::Offline) => Span::raw(format!(" ● {} ", Text::Offline.get(lang)))
+                .style(Style::new().bg(Color::Red).fg(Color::White).bold()),
+            _ => Span::raw(format!(" ○ {} ", Text::Connecting.get(lang)))
+                .style(Style::new().bg(Color::Gray).fg(Color::Black)),
         };
         spans.push(link);
         let (queued, overruns, last) = app
