@@ -184,22 +184,29 @@ fn run(config: &WatcherConfig, shared: &Shared, sink: &Sender<CardEvent>) {
         if !shared.publish(Some(context.clone())) {
             break;
         }
-        delay = config.initial_retry_delay;
         let mut session = Session::new(config, context, sink);
         let outcome = session.watch(shared);
         shared.publish(None);
+        if session.reached_service {
+            // A working session: the next outage is news again, and retries start quickly.
+            service_reported = false;
+            delay = config.initial_retry_delay;
+        }
         match outcome {
             // Workers see their inbox close and exit; no removal events on shutdown.
             Outcome::Stopped => break,
             Outcome::ServiceLost(err) => {
                 tracing::info!(error = %err, "PC/SC service lost; reconnecting");
                 // The cause first, then its effects (each reader's removal, from its worker).
-                service_reported = true;
-                emit_service_down(sink);
+                if !service_reported {
+                    service_reported = true;
+                    emit_service_down(sink);
+                }
                 session.close();
                 if shared.sleep(delay) {
                     break;
                 }
+                delay = (delay * 2).min(config.max_retry_delay);
             }
         }
     }
@@ -239,6 +246,8 @@ struct Session<'a> {
     readers: HashMap<CString, Watched>,
     /// `states[0]` is the PnP pseudo-reader; the rest mirror `readers`.
     states: Vec<ReaderState>,
+    /// Whether the service answered a reader listing in this session.
+    reached_service: bool,
 }
 
 impl<'a> Session<'a> {
@@ -249,6 +258,7 @@ impl<'a> Session<'a> {
             sink,
             readers: HashMap::new(),
             states: vec![ReaderState::new(pcsc::PNP_NOTIFICATION(), State::UNAWARE)],
+            reached_service: false,
         }
     }
 
@@ -256,6 +266,7 @@ impl<'a> Session<'a> {
         if let Err(err) = self.sync_readers() {
             return Outcome::ServiceLost(err);
         }
+        self.reached_service = true;
         loop {
             if shared.stopping() {
                 return Outcome::Stopped;
@@ -268,10 +279,14 @@ impl<'a> Session<'a> {
                 Err(pcsc::Error::Cancelled | pcsc::Error::Timeout) => continue,
                 Err(err) if is_service_loss(err) => return Outcome::ServiceLost(err),
                 Err(err) => {
-                    // Unexpected but not fatal: report at debug level and resynchronise.
+                    // Unexpected but not fatal (e.g. a reader vanished between listing and
+                    // waiting): pause briefly so a persistent error cannot spin, then re-list.
                     tracing::warn!(error = %err, "SCardGetStatusChange failed");
                     if shared.sleep(Duration::from_millis(200)) {
                         return Outcome::Stopped;
+                    }
+                    if let Err(err) = self.sync_readers() {
+                        return Outcome::ServiceLost(err);
                     }
                     continue;
                 }

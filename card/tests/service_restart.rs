@@ -166,3 +166,33 @@ fn nhi_read_without_the_service_exits_1_and_says_how_to_start_it() {
         "{text}"
     );
 }
+
+#[test]
+fn a_watcher_started_before_the_service_reports_it_once_then_finds_the_readers() {
+    let Some(_locks) = both_readers("a_watcher_started_before_the_service") else {
+        return;
+    };
+    let guard = RestartGuard;
+    pcsc_stack("stop");
+    let (tx, rx) = mpsc::channel();
+    let config = WatcherConfig {
+        reader_filter: Some(VPCD_READER.to_owned()),
+        initial_retry_delay: Duration::from_millis(20),
+        max_retry_delay: Duration::from_millis(200),
+        ..WatcherConfig::default()
+    };
+    let watcher = Watcher::spawn(config, tx).unwrap();
+    let mut events = events_until(&rx, SEEN, |e| matches!(e, CardEvent::CardError { .. }));
+    // Several retries happen meanwhile; none is reported again.
+    std::thread::sleep(Duration::from_millis(600));
+    pcsc_stack("start");
+    drop(guard);
+    events.extend(events_until(&rx, SEEN, |e| {
+        matches!(e, CardEvent::ReaderAdded { .. })
+    }));
+    assert_eq!(
+        summary(&events, VPCD_READER),
+        ["error service_not_running", "reader_added"]
+    );
+    watcher.shutdown();
+}
