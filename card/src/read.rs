@@ -330,6 +330,24 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        /// Whatever a card answers, the read ends in an identity or a typed error.
+        #[test]
+        fn arbitrary_card_answers_never_panic(
+            select in proptest::collection::vec(proptest::num::u8::ANY, 0..8),
+            data in proptest::collection::vec(proptest::num::u8::ANY, 0..80),
+            chained in proptest::collection::vec(proptest::num::u8::ANY, 0..80),
+            len in proptest::num::u8::ANY,
+        ) {
+            let mut card = MemoryTransport::new()
+                .reply(&select_nhi(), &select)
+                .reply(&get_basic_data(), &data)
+                .reply(&Command::get_response(len), &chained);
+            let _ = read_identity(&mut card);
+            proptest::prop_assert!(card.sent().len() < 16);
+        }
+    }
+
     #[test]
     fn a_mute_card_and_a_dead_service_map_to_their_kinds() {
         let mut card = MemoryTransport::new().fail_to_begin(TransportError::Unresponsive);

@@ -62,6 +62,23 @@ fn without_show_pii_id_and_name_are_masked() {
 }
 
 #[test]
+fn the_readable_summary_is_localised_and_masked() {
+    let Some(_lock) = reader_1("the_readable_summary_is_localised_and_masked") else {
+        return;
+    };
+    wait_empty(VPCD_READER);
+    let _card = insert("adult", VPCD_PORT);
+    let out = nhi_read(&["--reader", VPCD_READER, "--timeout", "15"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8(out.stdout.clone()).unwrap(),
+        "卡號: 000012345678\n姓名: 王○明\n身分證號: A12****789\n出生日期: 1990-01-01\n\
+         性別: 男\n發卡日期: 2020-01-01\n"
+    );
+    assert_eq!(stderr(&out), "請將健保卡插入讀卡機……\n");
+}
+
+#[test]
 fn a_refused_card_exits_2_with_the_reason_in_both_languages() {
     let Some(_lock) = reader_1("a_refused_card_exits_2_with_the_reason") else {
         return;
