@@ -1,2 +1,399 @@
-//! Load benchmark (being written).
-fn main() {}
+//! Load benchmark of mask-server-stub on loopback (a bench binary, not a timed test).
+//!
+//! 1. Quota transactions: one person's eligibility check + sale (two requests), from many
+//!    concurrent connections, every person new; transactions/s and latency percentiles.
+//! 2. Open data: `GET /maskdata.csv` downloads/s, beside nginx serving the very same bytes as a
+//!    static file, with the same client in the same run (ratio = ours / nginx).
+//!
+//! Both on SQLite, and on PostgreSQL when `MASK_BENCH_POSTGRES_URL` (or
+//! `MASK_TEST_POSTGRES_URL`) is set. Server and load generator each get their own tokio runtime
+//! in this process (2 worker threads each), sharing the machine as they would anyway.
+//!
+//! ```text
+//! cargo bench -p mask-server-stub --bench load -- [--secs 10] [--conns 64] [--no-nginx]
+//! ```
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use mask_server_stub::{Database, ServerConfig, spawn};
+use serde_json::json;
+
+struct Args {
+    secs: u64,
+    conns: usize,
+    nginx: bool,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        secs: 5,
+        conns: 64,
+        nginx: true,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--secs" => a.secs = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.secs),
+            "--conns" => a.conns = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.conns),
+            "--no-nginx" => a.nginx = false,
+            _ => {} // `--bench` from cargo
+        }
+    }
+    a
+}
+
+/// A valid citizen ID number for any `n < 10^8` (`A1` + 7 digits wraps; benches stay below).
+fn valid_id(n: u32) -> String {
+    let body = format!("{}{:07}", 1 + (n / 10_000_000) % 2, n % 10_000_000);
+    let weights = [8u32, 7, 6, 5, 4, 3, 2, 1];
+    let sum: u32 = 1 + body
+        .bytes()
+        .zip(weights)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum::<u32>();
+    format!("A{body}{}", (10 - sum % 10) % 10)
+}
+
+/// Latency summary in milliseconds.
+struct Stats {
+    count: usize,
+    per_sec: f64,
+    p50: f64,
+    p99: f64,
+    max: f64,
+}
+
+fn stats(mut micros: Vec<u32>, elapsed: Duration) -> Stats {
+    micros.sort_unstable();
+    let pick = |q: f64| {
+        if micros.is_empty() {
+            return 0.0;
+        }
+        let i = ((micros.len() as f64 - 1.0) * q).round() as usize;
+        f64::from(micros[i]) / 1000.0
+    };
+    Stats {
+        count: micros.len(),
+        per_sec: micros.len() as f64 / elapsed.as_secs_f64(),
+        p50: pick(0.50),
+        p99: pick(0.99),
+        max: pick(1.0),
+    }
+}
+
+/// Runs `conns` workers for `secs`, each looping `one` and recording its latency.
+async fn drive<F, Fut>(conns: usize, secs: u64, one: F) -> (Stats, u64)
+where
+    F: Fn(u32) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let one = Arc::new(one);
+    let counter = Arc::new(AtomicU32::new(0));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..conns {
+        let (one, counter) = (one.clone(), counter.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            while Instant::now() < deadline {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let t = Instant::now();
+                if one(n).await {
+                    lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+                } else {
+                    errors += 1;
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (lat, e) = t.await.unwrap();
+        all.extend(lat);
+        errors += e;
+    }
+    (stats(all, start.elapsed()), errors)
+}
+
+fn client(conns: usize) -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(conns)
+        .http1_only()
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// nginx serving a directory on 127.0.0.1 (its own config, killed on drop).
+struct Nginx {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_nginx(csv: &[u8]) -> Nginx {
+    let dir = tempfile::Builder::new()
+        .prefix("mask-bench-nginx")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("www")).unwrap();
+    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    std::fs::write(root.join("www/maskdata.csv"), csv).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for p in [root.to_path_buf(), root.join("www")] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        std::fs::set_permissions(
+            root.join("www/maskdata.csv"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let r = root.display();
+    let conf = format!(
+        "worker_processes 2;
+daemon off;
+pid {r}/nginx.pid;
+error_log {r}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on; tcp_nopush on; tcp_nodelay on;
+    keepalive_requests 1000000;
+    client_body_temp_path {r}/tmp; proxy_temp_path {r}/tmp; fastcgi_temp_path {r}/tmp;
+    uwsgi_temp_path {r}/tmp; scgi_temp_path {r}/tmp;
+    types {{ text/csv csv; }}
+    server {{ listen 127.0.0.1:{port}; root {r}/www; }}
+}}
+"
+    );
+    std::fs::write(root.join("nginx.conf"), conf).unwrap();
+    let child = Command::new("nginx")
+        .arg("-c")
+        .arg(root.join("nginx.conf"))
+        .arg("-p")
+        .arg(root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("nginx installed (apt-get install nginx)");
+    // Wait until it accepts connections (bounded), not a fixed sleep.
+    let until = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < until,
+            "nginx did not start; see {r}/error.log"
+        );
+        std::thread::yield_now();
+    }
+    Nginx {
+        child,
+        port,
+        _dir: dir,
+    }
+}
+
+async fn download(http: &reqwest::Client, url: &str) -> bool {
+    match http.get(url).send().await {
+        Ok(r) if r.status().is_success() => r.bytes().await.is_ok_and(|b| b.len() > 100_000),
+        _ => false,
+    }
+}
+
+fn run_backend(name: &str, database: Database, a: &Args, rows: &mut Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = ServerConfig::new(dir.path().join("data"));
+    config.database = database;
+    config.rate_limit_per_sec = 0;
+    // 2020-04-10: odd/even abolished, so every new person may buy.
+    config.as_of = Some(time::macros::datetime!(2020-04-10 09:00 +08:00));
+    let (server, tokens) = server_rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = spawn(config, listener).await.unwrap();
+        let sites = ["0145080011", "2101010013", "592202A296"];
+        let mut tokens = Vec::new();
+        for s in sites {
+            tokens.push(server.issue_token(s, None).await.unwrap());
+        }
+        (server, tokens)
+    });
+    let base = server.url();
+    let tokens = Arc::new(tokens);
+    let conns = a.conns;
+
+    // Quota transactions.
+    let http = client(conns);
+    let (quota, errors) = client_rt.block_on({
+        let (http, base, tokens) = (http.clone(), base.clone(), tokens.clone());
+        drive(conns, a.secs, move |n| {
+            let (http, base, tokens) = (http.clone(), base.clone(), tokens.clone());
+            async move {
+                let token = &tokens[n as usize % tokens.len()];
+                let id = valid_id(n);
+                let e = http
+                    .post(format!("{base}/v1/eligibility"))
+                    .bearer_auth(token)
+                    .json(&json!({"id_no": id}))
+                    .send()
+                    .await;
+                let Ok(e) = e else { return false };
+                let Ok(e) = e.json::<serde_json::Value>().await else {
+                    return false;
+                };
+                if e["allowed"].as_u64().unwrap_or(0) == 0 {
+                    return false;
+                }
+                let sale = json!({"sales": [{
+                    "id": uuid::Uuid::now_v7(), "id_no": id, "kind": "adult", "quantity": 1,
+                    "sold_at": "2020-04-10T09:00:00+08:00", "source": "card", "offline": false,
+                }]});
+                let r = http
+                    .post(format!("{base}/v1/sales"))
+                    .bearer_auth(token)
+                    .json(&sale)
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status().is_success() => r
+                        .json::<serde_json::Value>()
+                        .await
+                        .is_ok_and(|v| v["results"][0]["status"] == "accepted"),
+                    _ => false,
+                }
+            }
+        })
+    });
+    rows.push(format!(
+        "| {name} | quota transaction (eligibility + sale) | {:.0}/s | {:.2} ms | {:.2} ms | {:.2} ms | {} ok, {errors} failed | target ≥ 5,000/s, p99 < 20 ms |",
+        quota.per_sec, quota.p50, quota.p99, quota.max, quota.count
+    ));
+
+    // Open data beside nginx.
+    let csv_url = format!("{base}/maskdata.csv");
+    let csv = client_rt.block_on(async {
+        http.get(&csv_url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+    });
+    let (ours, errors) = client_rt.block_on({
+        let (http, url) = (http.clone(), csv_url.clone());
+        drive(conns, a.secs, move |_| {
+            let (http, url) = (http.clone(), url.clone());
+            async move { download(&http, &url).await }
+        })
+    });
+    rows.push(format!(
+        "| {name} | GET /maskdata.csv ({} bytes) | {:.0}/s | {:.2} ms | {:.2} ms | {:.2} ms | {} ok, {errors} failed | |",
+        csv.len(),
+        ours.per_sec,
+        ours.p50,
+        ours.p99,
+        ours.max,
+        ours.count
+    ));
+    if a.nginx {
+        let nginx = start_nginx(&csv);
+        let url = format!("http://127.0.0.1:{}/maskdata.csv", nginx.port);
+        let check = client_rt
+            .block_on(async { http.get(&url).send().await.unwrap().bytes().await.unwrap() });
+        assert_eq!(check, csv, "nginx serves the same bytes");
+        let (theirs, errors) = client_rt.block_on({
+            let http = http.clone();
+            drive(conns, a.secs, move |_| {
+                let (http, url) = (http.clone(), url.clone());
+                async move { download(&http, &url).await }
+            })
+        });
+        rows.push(format!(
+            "| {name} | nginx static file, same bytes | {:.0}/s | {:.2} ms | {:.2} ms | {:.2} ms | {} ok, {errors} failed | ratio ours/nginx = **{:.2}** (target ≥ 0.5) |",
+            theirs.per_sec,
+            theirs.p50,
+            theirs.p99,
+            theirs.max,
+            theirs.count,
+            ours.per_sec / theirs.per_sec.max(f64::MIN_POSITIVE)
+        ));
+    }
+    drop(http);
+    server_rt.block_on(async { server.shutdown().await.unwrap() });
+}
+
+fn main() {
+    let a = args();
+    let mut rows = Vec::new();
+    println!(
+        "mask-server-stub load bench: {} s per measurement, {} connections, {} CPUs",
+        a.secs,
+        a.conns,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    run_backend("SQLite", Database::Sqlite, &a, &mut rows);
+    let pg = std::env::var("MASK_BENCH_POSTGRES_URL")
+        .or_else(|_| std::env::var("MASK_TEST_POSTGRES_URL"));
+    match pg {
+        Ok(url) => {
+            // A fresh database so counts start from the registry.
+            let name = format!("mask_bench_{}", uuid::Uuid::now_v7().simple());
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            let db_url = rt.block_on(async {
+                let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                c.batch_execute(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .unwrap();
+                format!("{}/{name}", url.rsplit_once('/').unwrap().0)
+            });
+            drop(rt);
+            run_backend("PostgreSQL", Database::Postgres(db_url), &a, &mut rows);
+        }
+        Err(_) => {
+            println!("(PostgreSQL skipped: set MASK_BENCH_POSTGRES_URL or MASK_TEST_POSTGRES_URL)")
+        }
+    }
+    println!();
+    println!("| storage | measurement | rate | p50 | p99 | max | requests | note |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!("{r}");
+    }
+}
