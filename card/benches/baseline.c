@@ -8,8 +8,9 @@
  * SCardBeginTransaction, SELECT the NHI applet, GET DATA (GET RESPONSE on 61xx),
  * SCardEndTransaction, SCardDisconnect(SCARD_LEAVE_CARD), then print "read <us>" (microseconds
  * from the status change to the end of the read) or "error <code>", and wait for the card to
- * leave. The benchmark times insertion -> this line, exactly as it times insertion -> the
- * watcher's IdentityRead event. Exits when stdin closes.
+ * leave. A line "inserted" is printed as soon as the card is seen, before reading, as the
+ * watcher emits CardInserted before its read. The benchmark times insertion -> the "read" line
+ * exactly as it times insertion -> the watcher's IdentityRead event. Exits when stdin closes.
  */
 #include <PCSC/winscard.h>
 #include <PCSC/wintypes.h>
@@ -92,6 +93,8 @@ int main(int argc, char **argv) {
         state.dwCurrentState = state.dwEventState;
         int present = (state.dwEventState & SCARD_STATE_PRESENT) != 0;
         if (present && !had_card) {
+            fputs("inserted\n", stdout);
+            fflush(stdout);
             rv = read_card(ctx, argv[1]);
             if (rv == SCARD_S_SUCCESS)
                 printf("read %.1f\n", now_us() - changed);

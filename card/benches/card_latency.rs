@@ -83,7 +83,9 @@ fn main() {
     watcher.watcher.shutdown();
 }
 
-/// Latency samples of one side, in milliseconds.
+/// Latency samples of one side, in milliseconds. `after_detection` is measured the same way on
+/// both sides: from receiving the "card seen" notice (CardInserted event / "inserted" line) to
+/// receiving the identity.
 struct Side {
     name: &'static str,
     samples: Vec<f64>,
@@ -254,13 +256,14 @@ impl CSide {
         card.reinsert().unwrap();
         let mut line = String::new();
         self.lines.read_line(&mut line).unwrap();
-        let total = start.elapsed();
-        let after_us: f64 = match line.trim().strip_prefix("read ") {
-            Some(us) => us.parse().unwrap(),
-            None => panic!("baseline failed: {line:?}"),
-        };
+        assert_eq!(line, "inserted\n");
+        let detected = Instant::now();
+        line.clear();
+        self.lines.read_line(&mut line).unwrap();
+        let done = Instant::now();
+        assert!(line.starts_with("read "), "baseline failed: {line:?}");
         remove(card);
-        (total, Duration::from_secs_f64(after_us / 1e6))
+        (done - start, done - detected)
     }
 }
 
