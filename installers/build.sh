@@ -80,7 +80,7 @@ package_deb() {
     mkdir -p "$OUT"
     rm -f "$OUT"/mask-agent_*.deb
     # --no-build: the binaries were just built above (with the same CARGO_TARGET_DIR).
-    (cd "$ROOT" && cargo deb -p mask-agent --no-build --output "$OUT/")
+    (cd "$ROOT" && cargo deb -p mask-agent --no-build --strip --output "$OUT/")
 }
 
 package_msi() {
@@ -93,16 +93,15 @@ package_msi() {
     log "packaging MSI $msi_version with wixl"
     rm -rf "$stage"
     mkdir -p "$stage" "$OUT"
-    # Ship stripped copies (the release profile keeps line tables for Linux backtraces).
+    # Ship stripped copies (the release profile keeps line tables for Linux backtraces). Everything
+    # goes into one directory with the .wxs: wixl resolves Source paths relative to the .wxs.
     for exe in mask-agent.exe nhi-read.exe; do
         x86_64-w64-mingw32-strip -o "$stage/$exe" "$TARGET_DIR/$WIN_TRIPLE/release/$exe"
     done
+    cp "$ROOT/installers/windows/mask-agent.wxs" "$ROOT/installers/windows/agent.toml" \
+        "$ROOT/installers/README.md" "$stage/"
     rm -f "$OUT"/mask-agent-*.msi
-    wixl -a x64 \
-        -D Version="$msi_version" \
-        -D BinDir="$stage" \
-        -D SrcDir="$ROOT/installers/windows" \
-        -o "$msi" "$ROOT/installers/windows/mask-agent.wxs"
+    wixl -a x64 -D Version="$msi_version" -o "$msi" "$stage/mask-agent.wxs"
     patch_config_component "$msi"
     cp "$ROOT/installers/windows/install.ps1" "$OUT/install.ps1"
 }

@@ -56,6 +56,18 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 2
 fi
 
+# Tools the checks use (a fresh Debian may lack some; build.sh installs the build tools).
+need=()
+command -v python3 >/dev/null || need+=(python3)
+command -v curl >/dev/null || need+=(curl)
+command -v msiextract >/dev/null || need+=(msitools)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v runuser >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq >>"$LOG" 2>&1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >>"$LOG" 2>&1
+fi
+
 # --- build ------------------------------------------------------------------------------------
 if [ "$NO_BUILD" -eq 0 ]; then
     check "build.sh builds the .deb and the .msi" "$ROOT/installers/build.sh"
@@ -105,7 +117,6 @@ check "installed nhi-read runs" sh -c "/usr/bin/nhi-read --help >/dev/null"
 check "service enabled for boot (multi-user.target.wants)" \
     test -L /etc/systemd/system/multi-user.target.wants/mask-agent.service
 
-if ! command -v systemd-analyze >/dev/null; then apt-get install -y -qq systemd >>"$LOG" 2>&1; fi
 verify_unit() {
     local out
     out="$(systemd-analyze verify "$UNIT" 2>&1)"; local rc=$?
@@ -181,7 +192,7 @@ check "dpkg -i over itself (reinstall)" sh -c "dpkg -i '$DEB' </dev/null"
 check "reinstall kept the edited config (content and 640 root:mask-agent)" config_kept
 DEB2_DIR="$WORK/deb2"
 mkdir -p "$DEB2_DIR"
-(cd "$ROOT" && cargo deb -p mask-agent --no-build --deb-revision 99 --output "$DEB2_DIR/") >>"$LOG" 2>&1
+(cd "$ROOT" && cargo deb -p mask-agent --no-build --strip --deb-revision 99 --output "$DEB2_DIR/") >>"$LOG" 2>&1
 DEB2="$(ls "$DEB2_DIR"/*.deb 2>/dev/null | head -n1)"
 check "dpkg -i upgrades to revision 99" sh -c "dpkg -i '$DEB2' </dev/null && dpkg-query -W -f='\${Version}' mask-agent | grep -q -- '-99$'"
 check "upgrade kept the edited config (content and 640 root:mask-agent)" config_kept
