@@ -10,9 +10,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// How often the screen is polled.
 const POLL: Duration = Duration::from_millis(5);
 
-/// The directory holding mask-terminal, mask-agent and mask-server-stub: the test's own build
-/// when the siblings are there, else `target/release` (what `cargo build --release --workspace`
-/// made, as the acceptance check runs it).
+/// The directory holding mask-terminal, mask-agent and mask-server-stub: of the test's own
+/// build dir, `target/release` (what `cargo build --release --workspace` made, as the acceptance
+/// check runs it) and `target/debug`, the complete one whose oldest binary is the newest (so a
+/// stale build is not picked over a fresh one).
 pub fn bin_dir() -> Option<PathBuf> {
     let own = option_env!("CARGO_BIN_EXE_mask-terminal").map(PathBuf::from);
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -22,12 +23,17 @@ pub fn bin_dir() -> Option<PathBuf> {
         .and_then(|p| p.parent().map(Path::to_path_buf))
         .into_iter()
         .chain([target.join("release"), target.join("debug")]);
-    let complete = |d: &Path| {
+    let oldest = |d: &Path| {
         ["mask-terminal", "mask-agent", "mask-server-stub"]
             .iter()
-            .all(|b| d.join(b).is_file())
+            .map(|b| std::fs::metadata(d.join(b)).and_then(|m| m.modified()).ok())
+            .collect::<Option<Vec<_>>>()
+            .and_then(|times| times.into_iter().min())
     };
-    candidates.into_iter().find(|d| complete(d))
+    candidates
+        .filter_map(|d| oldest(&d).map(|t| (t, d)))
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, d)| d)
 }
 
 /// A running demo in tmux.
