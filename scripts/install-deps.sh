@@ -33,3 +33,13 @@ if command -v rustup >/dev/null 2>&1; then
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 fi
+
+# schemathesis (API fuzzing against the server's OpenAPI document) in a venv outside the clone,
+# pinned so a run is repeatable; scripts/schemathesis.sh looks for it there.
+SCHEMATHESIS_VERSION=4.32.5
+venv=${MASK_VENV:-/var/tmp/mask-venv}
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  echo "install-deps: installing schemathesis $SCHEMATHESIS_VERSION in $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
