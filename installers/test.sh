@@ -213,7 +213,8 @@ check "purge removed the boot symlink" test ! -e /etc/systemd/system/multi-user.
 check "dpkg no longer knows the package" sh -c "! dpkg-query -W mask-agent 2>/dev/null | grep -q ."
 
 # --- .msi --------------------------------------------------------------------------------------------------
-msi_table() { msiinfo export "$MSI" "$1"; }
+# msiinfo exports rows with CRLF line ends: drop the CR so the last column compares as a number.
+msi_table() { msiinfo export "$MSI" "$1" | tr -d '\r'; }
 check "msi: tables include ServiceInstall, ServiceControl, File, Upgrade, CustomAction" sh -c "
     t=\$(msiinfo tables '$MSI') && for n in ServiceInstall ServiceControl File Component Upgrade CustomAction; do
         echo \"\$t\" | grep -qx \$n || { echo missing \$n; exit 1; }; done"
@@ -260,7 +261,7 @@ check "msi: 'service configure' (recovery, ACL) runs as SYSTEM between InstallSe
 # Imports of every shipped .exe: only DLLs that ship with Windows 10 (no mingw runtime DLLs).
 ALLOWED_DLLS="advapi32.dll bcrypt.dll bcryptprimitives.dll crypt32.dll dnsapi.dll gdi32.dll iphlpapi.dll
 kernel32.dll msvcrt.dll ncrypt.dll ntdll.dll ole32.dll oleaut32.dll secur32.dll shell32.dll
-shlwapi.dll ucrtbase.dll user32.dll userenv.dll winscard.dll ws2_32.dll mswsock.dll api-ms-win-core-synch-l1-2-0.dll"
+shlwapi.dll combase.dll ucrtbase.dll user32.dll userenv.dll winscard.dll ws2_32.dll mswsock.dll api-ms-win-core-synch-l1-2-0.dll"
 check "msi: files extract with msiextract" sh -c "mkdir -p '$WORK/msi' && cd '$WORK/msi' && msiextract '$MSI' >/dev/null"
 imports_allowed() {
     local exe="$1" dll bad=0
