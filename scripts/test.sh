@@ -14,7 +14,8 @@ export CARGO_TERM_COLOR=never
 export REQUIRE_PCSC=1
 export REQUIRE_POSTGRES=1
 
-step() { printf '\n==> %s\n' "$*"; }
+started=$SECONDS
+step() { printf '\n==> [%dm%02ds] %s\n' $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)) "$*"; }
 
 step "system packages and Rust targets"
 scripts/install-deps.sh
@@ -52,4 +53,4 @@ step "no unmasked ID number from the fixtures in any log"
 scripts/check-logs.sh "$MASK_TEST_LOG_DIR"
 
 echo
-echo "all checks passed"
+step "all checks passed"
