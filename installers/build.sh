@@ -65,14 +65,16 @@ agent_version() {
     printf '%s\n' "$id"
 }
 
+# The whole workspace, not just the two packaged crates: `-p` would resolve a different feature
+# set and rebuild what the test command's `cargo build --workspace --release` already built.
 build_linux() {
     log "building Linux release binaries"
-    (cd "$ROOT" && cargo build --release -p mask-agent -p nhi-card --bins)
+    (cd "$ROOT" && cargo build --release --locked --workspace --bins)
 }
 
 build_windows() {
     log "cross-building $WIN_TRIPLE release binaries"
-    (cd "$ROOT" && cargo build --release --target "$WIN_TRIPLE" -p mask-agent -p nhi-card --bins)
+    (cd "$ROOT" && cargo build --release --locked --target "$WIN_TRIPLE" --workspace --bins)
 }
 
 package_deb() {
