@@ -55,7 +55,7 @@ impl AgentError {
     /// The protocol error for a client, in `lang`.
     pub fn to_body(&self, lang: Language) -> ErrorBody {
         let (code, msg) = match self {
-            AgentError::InvalidId(e) => (ErrorCode::InvalidId, Msg::InvalidId(e.to_string())),
+            AgentError::InvalidId(e) => (ErrorCode::InvalidId, Msg::InvalidId(*e)),
             AgentError::InvalidQuantity => (ErrorCode::InvalidQuantity, Msg::InvalidQuantity),
             AgentError::StaleBuyer => (ErrorCode::StaleBuyer, Msg::StaleBuyer),
             AgentError::Journal(JournalError::DiskFull(_)) => {

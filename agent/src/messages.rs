@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use nhi_card::IdError;
+
 /// Language of user-facing messages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Language {
@@ -47,8 +49,8 @@ pub enum Msg {
     JournalUnavailable(String),
     /// The agent is not running (local API unreachable).
     AgentNotRunning(String),
-    /// The typed ID number is invalid (detail from the ID validator).
-    InvalidId(String),
+    /// The typed ID number is invalid (the validator's reason, worded per language here).
+    InvalidId(IdError),
     /// Quantity out of range.
     InvalidQuantity,
     /// The sale was refused (reason code, next date).
@@ -74,6 +76,21 @@ pub enum Msg {
     Service(String),
 }
 
+/// What is wrong with a typed ID number, in Traditional Chinese (the English text is
+/// `IdError`'s own `Display`).
+fn id_problem_zh(e: &IdError) -> String {
+    match e {
+        IdError::Empty => "未輸入身分證號".into(),
+        IdError::WrongLength { len } => format!("應為 10 碼，輸入了 {len} 碼"),
+        IdError::BadFirstLetter => "第 1 碼必須是英文字母 A–Z".into(),
+        IdError::BadSecondCharacter => "第 2 碼必須是 1、2（國民）、8、9 或 A–D（居留證）".into(),
+        IdError::NonDigit { position } => format!("第 {position} 碼必須是數字"),
+        IdError::Checksum => "檢查碼不符（可能打錯一碼）".into(),
+        IdError::Masked => "這是遮蔽過的號碼，需要完整身分證號".into(),
+        _ => "格式不符".into(),
+    }
+}
+
 impl Msg {
     /// The text in the given language.
     pub fn text(&self, lang: Language) -> String {
@@ -87,8 +104,8 @@ impl Msg {
             (Msg::JournalUnavailable(d), En) => format!("Cannot write the sale journal ({d}): nothing was recorded. Run `mask-agent doctor`."),
             (Msg::AgentNotRunning(d), ZhTw) => format!("無法連線到 mask-agent 服務（{d}）。請確認服務已啟動（mask-agent run 或系統服務）。"),
             (Msg::AgentNotRunning(d), En) => format!("Cannot reach the mask-agent service ({d}). Make sure it is running (`mask-agent run` or the system service)."),
-            (Msg::InvalidId(d), ZhTw) => format!("身分證號不正確：{d}。請核對證件後重新輸入。"),
-            (Msg::InvalidId(d), En) => format!("Invalid national ID number: {d}. Check the document and type it again."),
+            (Msg::InvalidId(e), ZhTw) => format!("身分證號不正確：{}。請核對證件後重新輸入。", id_problem_zh(e)),
+            (Msg::InvalidId(e), En) => format!("Invalid national ID number: {e}. Check the document and type it again."),
             (Msg::InvalidQuantity, ZhTw) => "數量必須在 1 到 100 之間。".into(),
             (Msg::InvalidQuantity, En) => "The quantity must be between 1 and 100.".into(),
             (Msg::SaleRefused { reason, next_date }, ZhTw) => format!(
@@ -172,5 +189,35 @@ mod tests {
         };
         assert!(msg.text(Language::ZhTw).contains("2020-03-13"));
         assert!(msg.text(Language::En).contains("last digit"));
+    }
+
+    // Regression: the zh-TW message for a mistyped ID used to embed the validator's English text
+    // ("身分證號不正確：ID number check digit does not match…").
+    #[test]
+    fn a_bad_id_is_explained_in_the_chosen_language_only() {
+        let errors = [
+            IdError::Empty,
+            IdError::WrongLength { len: 9 },
+            IdError::BadFirstLetter,
+            IdError::BadSecondCharacter,
+            IdError::NonDigit { position: 4 },
+            IdError::Checksum,
+            IdError::Masked,
+        ];
+        for e in errors {
+            let zh = Msg::InvalidId(e).text(Language::ZhTw);
+            assert!(!zh.contains("ID number"), "{zh}");
+            assert!(
+                zh.starts_with("身分證號不正確：") && zh.ends_with("請核對證件後重新輸入。"),
+                "{zh}"
+            );
+            let en = Msg::InvalidId(e).text(Language::En);
+            assert!(en.contains(&e.to_string()), "{en}");
+        }
+        assert!(
+            Msg::InvalidId(IdError::Checksum)
+                .text(Language::ZhTw)
+                .contains("檢查碼不符")
+        );
     }
 }
