@@ -131,6 +131,13 @@ pub async fn drain(core: &Core) -> Result<DrainReport, SyncError> {
         }
         core.emit_sync_status().await;
     }
+    if report == DrainReport::default() {
+        // Nothing to send: ask the server whether it is there and takes our token, so the
+        // status bar says online or offline from the start (and on every idle round) instead
+        // of "checking" until the first sale.
+        server.whoami().await?;
+        core.note_server(true, None);
+    }
     Ok(report)
 }
 
@@ -407,19 +414,13 @@ pub async fn run(core: Arc<Core>, shutdown: CancellationToken) {
                 () = tokio::time::sleep(delay) => {}
                 () = core.force_wake.notified() => {}
             },
-            // Idle: the next sale, a SyncNow, or the periodic check.
+            // Idle: the next sale, a SyncNow, or the periodic check (the next drain, with
+            // nothing queued, asks the server for its health).
             None => tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = core.sale_wake.notified() => {}
                 () = core.force_wake.notified() => {}
-                () = tokio::time::sleep(IDLE_INTERVAL) => {
-                    if let Some(server) = core.server() {
-                        match server.health().await {
-                            Ok(_) => core.note_server(true, None),
-                            Err(error) => core.note_server(false, Some(error.to_string())),
-                        }
-                    }
-                }
+                () = tokio::time::sleep(IDLE_INTERVAL) => {}
             },
         }
     }
