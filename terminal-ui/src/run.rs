@@ -72,7 +72,10 @@ pub fn run(mut opts: RunOptions) -> Result<(), RunError> {
     );
     ratatui::restore();
     stop.store(true, Ordering::SeqCst);
-    let _ = keys.join();
+    // Not joined: when the terminal is gone (a closed window, tmux kill-session) crossterm's
+    // poll spins on the dead tty and never returns, and joining it would keep the demo from
+    // stopping what it started. The thread ends with the process.
+    drop(keys);
     drop(client);
     result
 }
@@ -139,7 +142,9 @@ fn spawn_key_reader(tx: Sender<Input>, stop: Arc<AtomicBool>) -> std::io::Result
 }
 
 /// Termination signals (SIGTERM, SIGHUP from a closed terminal, SIGINT) end the loop the same
-/// way `q` does, so the demo's guards stop everything it started.
+/// way `q` does, so the demo's guards stop everything it started. A second signal exits at once
+/// (with the handlers installed, the default action is gone, and a stuck shutdown must still be
+/// stoppable).
 mod signals {
     use std::sync::mpsc::Sender;
 
@@ -163,12 +168,20 @@ mod signals {
                     ) else {
                         return;
                     };
-                    tokio::select! {
-                        _ = term.recv() => {}
-                        _ = hup.recv() => {}
-                        _ = int.recv() => {}
+                    let mut first = true;
+                    loop {
+                        tokio::select! {
+                            _ = term.recv() => {}
+                            _ = hup.recv() => {}
+                            _ = int.recv() => {}
+                        }
+                        if !first {
+                            ratatui::restore();
+                            std::process::exit(130);
+                        }
+                        first = false;
+                        let _ = tx.send(Input::Terminate);
                     }
-                    let _ = tx.send(Input::Terminate);
                 });
             })
             .ok()

@@ -224,3 +224,40 @@ fn demo_sells_enters_manually_stocks_in_delists_relists_goes_offline_and_quits_c
         "demo dir {dir} left behind"
     );
 }
+
+// Regression: closing the terminal (tmux kill-session, a closed window) left `mask-terminal`
+// spinning on the dead tty while its key thread was joined, so the demo never stopped the agent
+// and server it started (they stayed as zombies) and a later SIGTERM was swallowed.
+#[test]
+fn closing_the_demo_terminal_stops_everything_it_started() {
+    let Some(_lock) = nhi_fixtures::pcsc_gate(nhi_fixtures::VPCD_PORT, "demo hangup") else {
+        return;
+    };
+    let Some(bins) = tools_present() else { return };
+    let mut demo = DemoSession::start(&bins, &[], 100, 30);
+    demo.wait_for("waiting", STEP, |s| s.contains("請插入健保卡"));
+    let mut pids: Vec<u64> = demo.state["pids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(serde_json::Value::as_u64)
+        .collect();
+    pids.push(demo.state["terminal_pid"].as_u64().unwrap());
+    let dir = demo.state_str("dir");
+    demo.close_terminal();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while pids.iter().any(|&p| process_alive(p)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 30 s after the terminal closed: {:?}",
+            pids.iter()
+                .filter(|&&p| process_alive(p))
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !std::path::Path::new(&dir).exists(),
+        "demo dir {dir} left behind"
+    );
+}

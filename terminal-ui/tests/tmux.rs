@@ -51,7 +51,9 @@ impl DemoSession {
         let dir = tempfile::tempdir().unwrap();
         let state_file = dir.path().join("state.json");
         let trace = dir.path().join("trace.txt");
-        let name = format!("mask-demo-{}", std::process::id());
+        static SESSIONS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("mask-demo-{}-{n}", std::process::id());
         let mut cmd = format!(
             "MASK_TERMINAL_TRACE={} {} --demo --demo-state-file {}",
             trace.display(),
@@ -102,6 +104,15 @@ impl DemoSession {
     /// The timing trace file.
     pub fn trace(&self) -> PathBuf {
         self.dir.path().join("trace.txt")
+    }
+
+    /// Closes the terminal the demo runs in, as a pharmacist closing the window would (the demo
+    /// gets SIGHUP).
+    pub fn close_terminal(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.name])
+            .status();
+        self.ended = true;
     }
 
     /// Whether the tmux session still exists.

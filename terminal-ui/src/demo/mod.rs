@@ -122,6 +122,8 @@ pub struct DemoState {
     pub logs: Vec<PathBuf>,
     /// Pids of the children the demo started (all gone after quitting).
     pub pids: Vec<u32>,
+    /// The demo's own process (`mask-terminal --demo`).
+    pub terminal_pid: u32,
     /// The clock start used by server and agent.
     pub as_of: String,
     /// The demo's temporary directory (removed after quitting).
@@ -174,6 +176,7 @@ impl DemoStack {
                 server_data_dir: root.join("server"),
                 logs: Vec::new(),
                 pids: Vec::new(),
+                terminal_pid: std::process::id(),
                 as_of: as_of_text.clone(),
                 dir: root.clone(),
             },
