@@ -28,6 +28,9 @@ fn ms(ns: u128) -> f64 {
 }
 
 fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
     v.sort_by(|a, b| a.total_cmp(b));
     let q = |p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
     (q(0.5), q(0.9), v[v.len() - 1])
@@ -58,6 +61,7 @@ fn main() {
     .unwrap();
     let (stamp_tx, stamps) = mpsc::channel::<u128>();
     let stamper = std::thread::spawn(move || {
+        let mut others = Vec::new();
         for ev in rx {
             if let CardEvent::IdentityRead { .. } = ev {
                 let ns = SystemTime::now()
@@ -65,8 +69,11 @@ fn main() {
                     .unwrap()
                     .as_nanos();
                 let _ = stamp_tx.send(ns);
+            } else if others.len() < 20 {
+                others.push(format!("{ev:?}"));
             }
         }
+        others
     });
 
     let mut demo = DemoSession::start(&bins, &["--demo-cards", "adult,adult-3"], 100, 30);
@@ -74,19 +81,27 @@ fn main() {
         s.contains("請插入健保卡")
     });
 
-    let names = ["王○明", "陳○強"];
+    // The masked ID appears only once the card was read (the demo's insert notice names the
+    // buyer at once, before any read, so the name alone would time nothing).
+    let buyers = ["A12****789", "H12****317"];
     let mut seen = Vec::new();
     for i in 0..n {
         demo.keys(&["c"]);
-        let t = demo.wait_text(names[i % 2], Duration::from_secs(10));
+        let t = demo.wait_text(buyers[i % 2], Duration::from_secs(10));
         seen.push(t);
         // Let the baseline watcher finish its own read before the next swap.
         std::thread::sleep(Duration::from_millis(50));
     }
     demo.quit();
     watcher.shutdown();
-    let _ = stamper.join();
+    let others = stamper.join().unwrap_or_default();
     let identities: Vec<u128> = stamps.try_iter().collect();
+    if identities.is_empty() {
+        eprintln!("the baseline watcher read no identity; its first other events:");
+        for e in &others {
+            eprintln!("  {e}");
+        }
+    }
 
     let inserted = trace_lines(&demo.trace(), "inserted");
     let events = trace_lines(&demo.trace(), "event");
