@@ -1,7 +1,8 @@
 //! Load benchmark of mask-server-stub on loopback (a bench binary, not a timed test).
 //!
 //! 1. Quota transactions: one person's eligibility check + sale (two requests), from many
-//!    concurrent connections, every person new; transactions/s and latency percentiles.
+//!    concurrent connections (one pharmacy each, from the real registry), every person new;
+//!    transactions/s and latency percentiles.
 //! 2. Open data: `GET /maskdata.csv` downloads/s, beside nginx serving the very same bytes as a
 //!    static file, with the same client in the same run (ratio = ours / nginx).
 //!
@@ -85,10 +86,11 @@ fn stats(mut micros: Vec<u32>, elapsed: Duration) -> Stats {
     }
 }
 
-/// Runs `conns` workers for `secs`, each looping `one` and recording its latency.
+/// Runs `conns` workers for `secs`, each looping `one(worker, n)` (n counts every call of all
+/// workers) and recording its latency.
 async fn drive<F, Fut>(conns: usize, secs: u64, one: F) -> (Stats, u64)
 where
-    F: Fn(u32) -> Fut + Send + Sync + 'static,
+    F: Fn(usize, u32) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
 {
     let one = Arc::new(one);
@@ -96,7 +98,7 @@ where
     let deadline = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..conns {
+    for worker in 0..conns {
         let (one, counter) = (one.clone(), counter.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
@@ -104,7 +106,7 @@ where
             while Instant::now() < deadline {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let t = Instant::now();
-                if one(n).await {
+                if one(worker, n).await {
                     lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
                 } else {
                     errors += 1;
@@ -224,6 +226,16 @@ async fn download(http: &reqwest::Client, url: &str) -> bool {
     }
 }
 
+/// The first `n` site codes of the registry the server loads (the real 2020 open-data file).
+fn registry_sites(n: usize) -> Vec<String> {
+    mask_server_stub::sites::REGISTRY_CSV
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split(',').next().map(str::to_owned))
+        .take(n)
+        .collect()
+}
+
 fn run_backend(name: &str, database: Database, a: &Args, rows: &mut Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let server_rt = tokio::runtime::Builder::new_multi_thread()
@@ -244,10 +256,11 @@ fn run_backend(name: &str, database: Database, a: &Args, rows: &mut Vec<String>)
     let (server, tokens) = server_rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = spawn(config, listener).await.unwrap();
-        let sites = ["0145080011", "2101010013", "592202A296"];
+        // One pharmacy per connection, as on a launch day: each pharmacy's agent sends its
+        // own sales one after another, thousands of pharmacies at once.
         let mut tokens = Vec::new();
-        for s in sites {
-            tokens.push(server.issue_token(s, None).await.unwrap());
+        for s in registry_sites(a.conns) {
+            tokens.push(server.issue_token(&s, None).await.unwrap());
         }
         (server, tokens)
     });
@@ -259,10 +272,10 @@ fn run_backend(name: &str, database: Database, a: &Args, rows: &mut Vec<String>)
     let http = client(conns);
     let (quota, errors) = client_rt.block_on({
         let (http, base, tokens) = (http.clone(), base.clone(), tokens.clone());
-        drive(conns, a.secs, move |n| {
+        drive(conns, a.secs, move |worker, n| {
             let (http, base, tokens) = (http.clone(), base.clone(), tokens.clone());
             async move {
-                let token = &tokens[n as usize % tokens.len()];
+                let token = &tokens[worker % tokens.len()];
                 let id = valid_id(n);
                 let e = http
                     .post(format!("{base}/v1/eligibility"))
@@ -315,7 +328,7 @@ fn run_backend(name: &str, database: Database, a: &Args, rows: &mut Vec<String>)
     });
     let (ours, errors) = client_rt.block_on({
         let (http, url) = (http.clone(), csv_url.clone());
-        drive(conns, a.secs, move |_| {
+        drive(conns, a.secs, move |_, _| {
             let (http, url) = (http.clone(), url.clone());
             async move { download(&http, &url).await }
         })
@@ -337,7 +350,7 @@ fn run_backend(name: &str, database: Database, a: &Args, rows: &mut Vec<String>)
         assert_eq!(check, csv, "nginx serves the same bytes");
         let (theirs, errors) = client_rt.block_on({
             let http = http.clone();
-            drive(conns, a.secs, move |_| {
+            drive(conns, a.secs, move |_, _| {
                 let (http, url) = (http.clone(), url.clone());
                 async move { download(&http, &url).await }
             })
