@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every benchmark of the workspace, each beside the baseline it measures itself against in
+# the same run, and writes the raw output to ${BENCH_OUT:-$CARGO_TARGET_DIR/bench-results}/<name>.txt.
+# BENCHMARKS.md quotes these results, with the command of each section.
+#
+# Usage: scripts/bench.sh [NAME ...]   (names: vpcd_read card_latency journal_commit drain load
+#                                       insert_to_screen; default all)
+# Needs what the test command installs (scripts/install-deps.sh): pcscd + vpcd, tmux, nginx,
+# PostgreSQL. Benchmarks are not timed tests: nothing here fails on a slow machine, and the test
+# command does not run them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/mask-target}"
+export CARGO_TERM_COLOR=never
+out="${BENCH_OUT:-$CARGO_TARGET_DIR/bench-results}"
+mkdir -p "$out"
+
+scripts/install-deps.sh >/dev/null
+scripts/pcsc-stack.sh start >/dev/null
+MASK_BENCH_POSTGRES_URL="$(scripts/postgres-test.sh start)"
+export MASK_BENCH_POSTGRES_URL
+# The terminal bench drives the release binaries of the demo.
+cargo build --workspace --release --locked
+
+run() {
+    local name="$1"; shift
+    printf '\n==> %s: %s\n' "$name" "$*"
+    "$@" 2>&1 | tee "$out/$name.txt"
+}
+
+all=(vpcd_read card_latency journal_commit drain load insert_to_screen)
+selected=("${@:-${all[@]}}")
+for name in "${selected[@]}"; do
+    case "$name" in
+        vpcd_read) run "$name" cargo bench --locked -p nhi-fixtures --bench vpcd_read ;;
+        card_latency) run "$name" cargo bench --locked -p nhi-card --bench card_latency ;;
+        journal_commit) run "$name" cargo bench --locked -p mask-agent --bench journal_commit -- --dir /var/tmp ;;
+        drain) run "$name" cargo bench --locked -p mask-agent --bench drain -- --sales 100000 ;;
+        load) run "$name" cargo bench --locked -p mask-server-stub --bench load -- --secs 10 ;;
+        insert_to_screen) run "$name" cargo bench --locked -p mask-terminal --bench insert_to_screen ;;
+        *) echo "bench.sh: unknown benchmark $name (one of: ${all[*]})" >&2; exit 2 ;;
+    esac
+done
+printf '\nresults in %s\n' "$out"
