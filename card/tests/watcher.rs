@@ -131,6 +131,56 @@ fn each_inserted_card_is_read_exactly_once() {
     watcher.shutdown();
 }
 
+// Regression: with two PC/SC clients on one reader (the agent and another watcher), a card
+// swapped right after the first client's read was taken by pcscd for the old card still present
+// (the virtual card hung up at the second client's command, which is no presence check), and
+// neither watcher ever saw the new card.
+#[test]
+fn two_watchers_on_one_reader_both_see_quick_swaps() {
+    let Some(_lock) = reader_1("two_watchers_on_one_reader_both_see_quick_swaps") else {
+        return;
+    };
+    wait_empty(VPCD_READER);
+    let (first, rx_first) = watch(VPCD_READER);
+    let (second, rx_second) = watch(VPCD_READER);
+    let id_of = |name: &str| {
+        profile(name)
+            .expected_identity()
+            .unwrap()
+            .id_no
+            .as_str()
+            .to_owned()
+    };
+    let read_id = |rx: &mpsc::Receiver<CardEvent>| {
+        events_until(rx, SEEN, is_result)
+            .into_iter()
+            .find_map(|e| match e {
+                CardEvent::IdentityRead { identity, .. } => {
+                    Some(identity.id_no.as_str().to_owned())
+                }
+                _ => None,
+            })
+    };
+    let mut current = "adult";
+    let mut card = insert(current, VPCD_PORT);
+    for next in ["child", "adult", "child", "adult", "child", "adult"] {
+        assert_eq!(read_id(&rx_first), Some(id_of(current)), "first watcher");
+        // Swap as soon as one client has its answer: the other may still be reading.
+        card.swap(&profile(next)).unwrap();
+        let want = id_of(next);
+        events_until(
+            &rx_second,
+            SEEN,
+            |e| matches!(e, CardEvent::IdentityRead { identity, .. } if identity.id_no.as_str() == want),
+        );
+        current = next;
+    }
+    assert_eq!(read_id(&rx_first), Some(id_of(current)), "first watcher");
+    remove(&mut card, VPCD_READER);
+    first.shutdown();
+    second.shutdown();
+}
+
 #[test]
 fn a_card_pulled_mid_read_is_removed_too_early() {
     let Some(_lock) = reader_1("a_card_pulled_mid_read_is_removed_too_early") else {
