@@ -21,7 +21,7 @@ use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nhi_card::{CardEvent, Watcher, WatcherConfig};
-use tmux::{DemoSession, bin_dir, trace_lines};
+use tmux::{DemoSession, release_bin_dir, trace_lines};
 
 fn ms(ns: u128) -> f64 {
     ns as f64 / 1e6
@@ -40,8 +40,8 @@ fn main() {
     let Some(_lock) = nhi_fixtures::pcsc_gate(nhi_fixtures::VPCD_PORT, "insert_to_screen") else {
         return;
     };
-    let Some(bins) = bin_dir() else {
-        eprintln!("build the workspace first: mask-agent / mask-server-stub not found");
+    let Some(bins) = release_bin_dir() else {
+        eprintln!("build the workspace first: cargo build --release --workspace");
         return;
     };
     let n: usize = std::env::var("MASK_BENCH_INSERTS")

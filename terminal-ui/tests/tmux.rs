@@ -36,6 +36,19 @@ pub fn bin_dir() -> Option<PathBuf> {
         .map(|(_, d)| d)
 }
 
+/// The release build dir (`target/release`), when it holds all three binaries: what the
+/// benchmark measures (a debug build there would time unoptimised code).
+pub fn release_bin_dir() -> Option<PathBuf> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir = target.join("release");
+    ["mask-terminal", "mask-agent", "mask-server-stub"]
+        .iter()
+        .all(|b| dir.join(b).is_file())
+        .then_some(dir)
+}
+
 /// A running demo in tmux.
 pub struct DemoSession {
     pub name: String,
