@@ -45,6 +45,16 @@ fn wait_open_data(session: &DemoSession, listed: bool) {
     }
 }
 
+/// Pids of the processes the demo started (its state file).
+fn child_pids(session: &DemoSession) -> Vec<u64> {
+    session.state["pids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(serde_json::Value::as_u64)
+        .collect()
+}
+
 fn tools_present() -> Option<std::path::PathBuf> {
     let tmux = Command::new("tmux")
         .arg("-V")
@@ -77,10 +87,9 @@ fn demo_sells_enters_manually_stocks_in_delists_relists_goes_offline_and_quits_c
     let Some(bins) = tools_present() else { return };
     let mut demo = DemoSession::start(&bins, &[], 100, 30);
 
-    // Connected to the agent, reader ready, waiting for a card. (The agent reports the server
-    // link after its first exchange with it: checked after the first sale.)
-    demo.wait_for("waiting", STEP, |s| {
-        s.contains("請插入健保卡") && s.contains("讀卡機 就緒")
+    // Connected, online (the agent asks the server at start), reader ready, waiting for a card.
+    demo.wait_for("waiting and online", STEP, |s| {
+        s.contains("請插入健保卡") && s.contains("● 連線") && s.contains("讀卡機 就緒")
     });
     wait_open_data(&demo, true);
 
@@ -207,12 +216,7 @@ fn demo_sells_enters_manually_stocks_in_delists_relists_goes_offline_and_quits_c
     );
 
     // Quit: everything the demo started is gone.
-    let pids: Vec<u64> = demo.state["pids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(serde_json::Value::as_u64)
-        .collect();
+    let pids = child_pids(&demo);
     let dir = demo.state_str("dir");
     assert!(pids.len() >= 2, "server and agent pids expected");
     demo.quit();
@@ -236,12 +240,7 @@ fn closing_the_demo_terminal_stops_everything_it_started() {
     let Some(bins) = tools_present() else { return };
     let mut demo = DemoSession::start(&bins, &[], 100, 30);
     demo.wait_for("waiting", STEP, |s| s.contains("請插入健保卡"));
-    let mut pids: Vec<u64> = demo.state["pids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(serde_json::Value::as_u64)
-        .collect();
+    let mut pids = child_pids(&demo);
     pids.push(demo.state["terminal_pid"].as_u64().unwrap());
     let dir = demo.state_str("dir");
     demo.close_terminal();

@@ -396,16 +396,9 @@ impl App {
     fn on_response(&mut self, pending: Pending, body: ResponseBody) -> Vec<Intent> {
         let mut out = Vec::new();
         match (pending, body) {
-            (_, ResponseBody::Subscribed(report)) => {
-                let unknown = report.sync.connectivity == Connectivity::Unknown;
+            (_, ResponseBody::Subscribed(report)) | (_, ResponseBody::Status(report)) => {
                 self.apply_report(report);
-                // The agent learns whether the server answers at its first exchange; ask for
-                // one now so the status bar does not stay undecided until the first sale.
-                if unknown {
-                    out.push(self.request(RequestBody::SyncNow, Pending::Other));
-                }
             }
-            (_, ResponseBody::Status(report)) => self.apply_report(report),
             (Pending::Sell, ResponseBody::Sell(SellOutcome::Recorded(receipt))) => {
                 if let Counter::Buyer {
                     who: BuyerRef::Card(read),

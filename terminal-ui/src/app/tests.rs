@@ -475,14 +475,3 @@ fn reader_state_follows_card_notices() {
     )));
     assert_eq!(app.reader_summary(), ReaderSummary::NoReader);
 }
-
-#[test]
-fn an_undecided_link_at_subscribe_asks_the_agent_to_sync_now() {
-    let mut app = App::new(false);
-    app.handle(Input::Connected(hello()));
-    let mut r = report();
-    r.sync.connectivity = Connectivity::Unknown;
-    let (_, body) = sent(&app.handle(respond(1, ResponseBody::Subscribed(r))));
-    assert_eq!(body, RequestBody::SyncNow);
-    assert!(!app.online());
-}
