@@ -84,7 +84,6 @@ async fn run(n: usize, letter: char) -> (f64, u64) {
         clock: Clock::starting_at(as_of),
     };
     let core = Core::new(settings, journal, Some(client));
-    let rss_before = vm_kib("VmRSS:");
     let started = Instant::now();
     let report = mask_agent::sync::drain(&core).await.unwrap();
     let elapsed = started.elapsed();
@@ -92,7 +91,6 @@ async fn run(n: usize, letter: char) -> (f64, u64) {
     assert_eq!(report.rejected, 0, "{report:?}");
     let queued = core.journal(|j| j.queued_sale_count()).await.unwrap();
     assert_eq!(queued, 0);
-    let _ = rss_before;
     drop(core);
     server.shutdown().await.unwrap();
     (n as f64 / elapsed.as_secs_f64(), vm_kib("VmHWM:"))

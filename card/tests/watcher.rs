@@ -31,6 +31,14 @@ fn is_result(e: &CardEvent) -> bool {
     )
 }
 
+/// The identity of the first `IdentityRead` among `events`.
+fn identity_in(events: &[CardEvent]) -> Option<nhi_card::Identity> {
+    events.iter().find_map(|e| match e {
+        CardEvent::IdentityRead { identity, .. } => Some(identity.clone()),
+        _ => None,
+    })
+}
+
 fn is_removed(e: &CardEvent) -> bool {
     matches!(e, CardEvent::CardRemoved { .. })
 }
@@ -45,10 +53,7 @@ fn insert_read_remove_swap_sequence() {
 
     let mut card = insert("adult", VPCD_PORT);
     let mut events = events_until(&rx, SEEN, is_result);
-    let read = events.iter().find_map(|e| match e {
-        CardEvent::IdentityRead { identity, .. } => Some(identity.clone()),
-        _ => None,
-    });
+    let read = identity_in(&events);
     assert_eq!(
         serde_json::to_value(read.unwrap()).unwrap(),
         serde_json::to_value(profile("adult").expected_identity().unwrap()).unwrap()
@@ -152,14 +157,7 @@ fn two_watchers_on_one_reader_both_see_quick_swaps() {
             .to_owned()
     };
     let read_id = |rx: &mpsc::Receiver<CardEvent>| {
-        events_until(rx, SEEN, is_result)
-            .into_iter()
-            .find_map(|e| match e {
-                CardEvent::IdentityRead { identity, .. } => {
-                    Some(identity.id_no.as_str().to_owned())
-                }
-                _ => None,
-            })
+        identity_in(&events_until(rx, SEEN, is_result)).map(|i| i.id_no.as_str().to_owned())
     };
     let mut current = "adult";
     let mut card = insert(current, VPCD_PORT);

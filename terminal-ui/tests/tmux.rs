@@ -10,21 +10,29 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// How often the screen is polled.
 const POLL: Duration = Duration::from_millis(5);
 
+/// The binaries the demo runs, side by side.
+const DEMO_BINS: [&str; 3] = ["mask-terminal", "mask-agent", "mask-server-stub"];
+
+/// Cargo's target directory (`CARGO_TARGET_DIR`, else the workspace's `target`).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
 /// The directory holding mask-terminal, mask-agent and mask-server-stub: of the test's own
 /// build dir, `target/release` (what `cargo build --release --workspace` made, as the acceptance
 /// check runs it) and `target/debug`, the complete one whose oldest binary is the newest (so a
 /// stale build is not picked over a fresh one).
 pub fn bin_dir() -> Option<PathBuf> {
     let own = option_env!("CARGO_BIN_EXE_mask-terminal").map(PathBuf::from);
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let target = target_dir();
     let candidates = own
         .and_then(|p| p.parent().map(Path::to_path_buf))
         .into_iter()
         .chain([target.join("release"), target.join("debug")]);
     let oldest = |d: &Path| {
-        ["mask-terminal", "mask-agent", "mask-server-stub"]
+        DEMO_BINS
             .iter()
             .map(|b| std::fs::metadata(d.join(b)).and_then(|m| m.modified()).ok())
             .collect::<Option<Vec<_>>>()
@@ -39,11 +47,8 @@ pub fn bin_dir() -> Option<PathBuf> {
 /// The release build dir (`target/release`), when it holds all three binaries: what the
 /// benchmark measures (a debug build there would time unoptimised code).
 pub fn release_bin_dir() -> Option<PathBuf> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let dir = target.join("release");
-    ["mask-terminal", "mask-agent", "mask-server-stub"]
+    let dir = target_dir().join("release");
+    DEMO_BINS
         .iter()
         .all(|b| dir.join(b).is_file())
         .then_some(dir)
@@ -198,9 +203,7 @@ impl DemoSession {
 impl Drop for DemoSession {
     fn drop(&mut self) {
         if !self.ended {
-            let _ = Command::new("tmux")
-                .args(["kill-session", "-t", &self.name])
-                .status();
+            self.close_terminal();
         }
     }
 }
