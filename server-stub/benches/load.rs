@@ -12,6 +12,7 @@
 //!
 //! ```text
 //! cargo bench -p mask-server-stub --bench load -- [--secs 10] [--conns 64] [--no-nginx]
+//!     [--quota-only] [--backend sqlite|postgres]
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -27,6 +28,10 @@ struct Args {
     secs: u64,
     conns: usize,
     nginx: bool,
+    /// Measure open data too (`--quota-only` leaves it out, for profiling).
+    open_data: bool,
+    /// Only this backend (`--backend sqlite|postgres`).
+    backend: Option<String>,
 }
 
 fn args() -> Args {
@@ -34,6 +39,8 @@ fn args() -> Args {
         secs: 5,
         conns: 64,
         nginx: true,
+        open_data: true,
+        backend: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -41,6 +48,8 @@ fn args() -> Args {
             "--secs" => a.secs = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.secs),
             "--conns" => a.conns = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.conns),
             "--no-nginx" => a.nginx = false,
+            "--quota-only" => a.open_data = false,
+            "--backend" => a.backend = it.next(),
             _ => {} // `--bench` from cargo
         }
     }
@@ -313,6 +322,11 @@ fn run_backend(name: &str, database: Database, a: &Args, rows: &mut Vec<String>)
         quota.per_sec, quota.p50, quota.p99, quota.max, quota.count
     ));
 
+    if !a.open_data {
+        drop(http);
+        server_rt.block_on(async { server.shutdown().await.unwrap() });
+        return;
+    }
     // Open data beside nginx.
     let csv_url = format!("{base}/maskdata.csv");
     let csv = client_rt.block_on(async {
@@ -376,11 +390,16 @@ fn main() {
         a.conns,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    run_backend("SQLite", Database::Sqlite, &a, &mut rows);
+    let wanted = |name: &str| a.backend.as_deref().is_none_or(|b| b == name);
+    if wanted("sqlite") {
+        run_backend("SQLite", Database::Sqlite, &a, &mut rows);
+    }
     let pg = std::env::var("MASK_BENCH_POSTGRES_URL")
-        .or_else(|_| std::env::var("MASK_TEST_POSTGRES_URL"));
+        .or_else(|_| std::env::var("MASK_TEST_POSTGRES_URL"))
+        .ok()
+        .filter(|_| wanted("postgres"));
     match pg {
-        Ok(url) => {
+        Some(url) => {
             // A fresh database so counts start from the registry.
             let name = format!("mask_bench_{}", uuid::Uuid::now_v7().simple());
             let rt = tokio::runtime::Runtime::new().unwrap();
@@ -397,7 +416,7 @@ fn main() {
             drop(rt);
             run_backend("PostgreSQL", Database::Postgres(db_url), &a, &mut rows);
         }
-        Err(_) => {
+        None => {
             println!("(PostgreSQL skipped: set MASK_BENCH_POSTGRES_URL or MASK_TEST_POSTGRES_URL)")
         }
     }

@@ -37,6 +37,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod open_data;
+pub mod person_key;
 pub mod sites;
 pub mod store;
 pub mod tls;
@@ -70,6 +71,9 @@ pub enum ServerError {
     /// The embedded site registry does not parse (a build problem).
     #[error("site registry: {0}")]
     Registry(#[from] open_data::OpenDataError),
+    /// The buyer keys could not be set up (the data dir's secret).
+    #[error("person keys: {0}")]
+    PersonKey(#[from] person_key::PersonKeyError),
     /// TLS setup failed.
     #[error("TLS: {0}")]
     Tls(#[from] tls::TlsError),
@@ -142,6 +146,14 @@ pub async fn issue_token(
 async fn build_state(config: &ServerConfig) -> Result<Arc<AppState>, ServerError> {
     let registry = Registry::embedded()?;
     let store = open_store(config, &registry).await?;
+    let person_keys = person_key::PersonKeys::open(store.as_ref(), &config.data_dir).await?;
+    if person_keys.is_legacy() {
+        tracing::warn!(
+            "this database files buyers under unkeyed SHA-256 keys (made before schema 2); \
+             anyone with a copy of it can try every ID number. Start new databases with this \
+             version to get keyed hashes"
+        );
+    }
     let clock = config.as_of.map_or_else(Clock::system, Clock::starting_at);
     let rows = store.stock_rows().await?;
     let reg = registry.clone();
@@ -151,6 +163,7 @@ async fn build_state(config: &ServerConfig) -> Result<Arc<AppState>, ServerError
         .map_err(|e| ServerError::Task(e.to_string()))?;
     Ok(Arc::new(AppState {
         store,
+        person_keys,
         registry,
         policy_json: Bytes::from(serde_json::to_vec(&config.policies).unwrap_or_default()),
         policies: Arc::new(config.policies.clone()),

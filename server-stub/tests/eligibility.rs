@@ -114,7 +114,7 @@ on_both_backends!(
         let s = s; // capture the whole server (not just the fields used below), keeping it running
         let id = "A123456789";
         let mut tasks = Vec::new();
-        for i in 0..16 {
+        for i in 0..32 {
             let token = if i % 2 == 0 {
                 s.token.clone()
             } else {

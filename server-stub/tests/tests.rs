@@ -11,6 +11,7 @@ mod cli;
 mod crash;
 mod eligibility;
 mod open_data;
+mod person_keys;
 mod sales;
 mod stock;
 mod transport;

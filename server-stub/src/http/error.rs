@@ -92,9 +92,10 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "storage error");
         let (status, code) = match e {
-            StoreError::Pool(_) | StoreError::WorkerGone | StoreError::Commit(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
-            }
+            StoreError::Pool(_)
+            | StoreError::WorkerGone
+            | StoreError::Commit(_)
+            | StoreError::Busy => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         };
         let mut err = Self::new(

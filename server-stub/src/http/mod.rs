@@ -24,6 +24,8 @@ use crate::store::DynStore;
 pub struct AppState {
     /// Storage.
     pub store: DynStore,
+    /// How buyers are keyed in the store.
+    pub person_keys: crate::person_key::PersonKeys,
     /// Site registry.
     pub registry: Registry,
     /// Rules.

@@ -19,9 +19,7 @@ use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder, ResponsesBuilder};
 use super::AppState;
 use super::auth::Authed;
 use super::error::{ApiError, ApiJson};
-use crate::store::{
-    DayTotals, PreparedSale, SalesOutcome, SalesWrite, StockOutcome, StockWrite, person_key,
-};
+use crate::store::{DayTotals, PreparedSale, SalesOutcome, SalesWrite, StockOutcome, StockWrite};
 
 /// Most sales in one batch.
 pub const MAX_BATCH: usize = 500;
@@ -104,7 +102,7 @@ pub async fn eligibility(
         parse_id(&req.id_no).map_err(|d| ApiError::unprocessable(ErrorCode::InvalidIdNumber, d))?;
     check_birth(req.birth_date, now)
         .map_err(|d| ApiError::unprocessable(ErrorCode::InvalidBody, d))?;
-    let history = st.store.purchases(person_key(id.as_str())).await?;
+    let history = st.store.purchases(st.person_keys.key(id.as_str())).await?;
     let buyer = Buyer::from_id(&id, req.birth_date);
     Ok(Json(decide(&st.policies, &buyer, &history, now)))
 }
@@ -196,7 +194,7 @@ fn prepare(
     }
     Ok(PreparedSale {
         id: sale.id,
-        person: person_key(id.as_str()),
+        person: st.person_keys.key(id.as_str()),
         id_masked: id.masked(),
         buyer: Buyer::from_id(&id, sale.birth_date),
         kind,

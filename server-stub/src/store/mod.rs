@@ -21,6 +21,7 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use crate::open_data::StockRow;
+use crate::person_key::PersonKey;
 use crate::sites::Site;
 
 /// Storage failures. Each keeps its raw cause.
@@ -56,6 +57,10 @@ pub enum StoreError {
     /// The group commit failed (the write was rolled back; retry).
     #[error("commit failed: {0}")]
     Commit(String),
+    /// A batch's histories changed although it held the locks of its persons (a bug); nothing
+    /// was written.
+    #[error("purchase histories changed under the batch's locks; nothing was written")]
+    Busy,
     /// Internal: sales of a batch reuse ids with other content (indices); rolls the batch back.
     #[error("sale ids reused with other content")]
     Conflict(Vec<usize>),
@@ -78,22 +83,13 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Key under which a person's purchases are stored: SHA-256 of the normalised ID number, so the
-/// database holds no plain ID numbers (audit displays use the masked form stored beside it).
-pub fn person_key(id_no: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"mask-person-v1:");
-    h.update(id_no.as_bytes());
-    hex::encode(h.finalize())
-}
-
 /// A validated sale ready to be written.
 #[derive(Clone, Debug)]
 pub struct PreparedSale {
     /// Client UUIDv7.
     pub id: Uuid,
-    /// [`person_key`] of the buyer.
-    pub person: String,
+    /// Key the buyer's purchases are filed under.
+    pub person: PersonKey,
     /// Masked ID for audit (`A12****789`).
     pub id_masked: String,
     /// Facts for the rules.
@@ -222,8 +218,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Looks a token hash up.
     fn find_token(&self, hash: String) -> BoxFuture<'_, Result<Option<TokenRecord>, StoreError>>;
+    /// A value of the server's own settings table (`server_meta`).
+    fn meta(&self, key: &'static str) -> BoxFuture<'_, Result<Option<String>, StoreError>>;
+    /// Stores a `server_meta` value unless the key has one; returns the value now stored
+    /// (the given one, or the earlier one).
+    fn meta_insert_absent(
+        &self,
+        key: &'static str,
+        value: String,
+    ) -> BoxFuture<'_, Result<String, StoreError>>;
     /// Every purchase of a person (any site).
-    fn purchases(&self, person: String) -> BoxFuture<'_, Result<Vec<Purchase>, StoreError>>;
+    fn purchases(&self, person: PersonKey) -> BoxFuture<'_, Result<Vec<Purchase>, StoreError>>;
     /// Records a batch of sales atomically, checking each against the rules.
     fn record_sales(&self, write: SalesWrite) -> BoxFuture<'_, Result<SalesOutcome, StoreError>>;
     /// Records a stock-in idempotently.
@@ -243,6 +248,39 @@ pub trait Store: Send + Sync + 'static {
 
 /// Shared handle to a store.
 pub type DynStore = Arc<dyn Store>;
+
+/// Masks sold by a batch's new sales, per Asia/Taipei day (for the day totals) and in all (for
+/// the site's stock), so each total is written once per batch rather than once per sale.
+#[derive(Debug, Default)]
+pub(crate) struct SoldTotals {
+    /// Adult and child masks per day.
+    pub by_day: std::collections::BTreeMap<Date, (i64, i64)>,
+    /// Adult masks in all.
+    pub adult: i64,
+    /// Child masks in all.
+    pub child: i64,
+}
+
+impl SoldTotals {
+    /// Counts one new sale.
+    pub fn add(&mut self, sale: &PreparedSale) {
+        let quantity = i64::from(sale.quantity);
+        let day = self
+            .by_day
+            .entry(mask_api::taipei_date(sale.sold_at))
+            .or_default();
+        match sale.kind {
+            BuyerKind::Adult => {
+                day.0 += quantity;
+                self.adult += quantity;
+            }
+            BuyerKind::Child => {
+                day.1 += quantity;
+                self.child += quantity;
+            }
+        }
+    }
+}
 
 /// Sale status and overrun reason from the rules, for the record of a new sale.
 pub(crate) fn judge(

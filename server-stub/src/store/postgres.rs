@@ -1,27 +1,33 @@
 //! PostgreSQL store (tokio-postgres + deadpool), for when one SQLite file is not enough.
 //!
 //! Same operations and semantics as the SQLite store. Concurrency: each sales batch runs in one
-//! transaction that first takes transaction-scoped advisory locks on every person and sale id
-//! it touches (sorted, so two batches never deadlock), then reads the history and writes. A
-//! commit is durable with PostgreSQL's default `synchronous_commit = on`.
+//! call that takes transaction-scoped advisory locks on every person and sale id it touches
+//! (sorted, so two batches never deadlock), checks that nothing changed since the histories
+//! were read, and writes ([`sales`]). A commit is durable with PostgreSQL's default
+//! `synchronous_commit = on`.
 
 use std::str::FromStr;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures::future::BoxFuture;
-use mask_api::{Purchase, SaleResult};
+use mask_api::Purchase;
 use time::{Date, OffsetDateTime};
 use tokio_postgres::{NoTls, Transaction};
 
 use super::{
-    DayTotals, Listing, PreparedSale, SalesOutcome, SalesWrite, StockOutcome, StockWrite, Store,
-    StoreError, TokenRecord, codes, judge,
+    DayTotals, Listing, SalesOutcome, SalesWrite, StockOutcome, StockWrite, Store, StoreError,
+    TokenRecord,
 };
 use crate::open_data::StockRow;
+use crate::person_key::PersonKey;
+
+mod sales;
 use crate::sites::Site;
 
 /// Ordered migrations; `schema_migrations` remembers how many ran.
-const MIGRATIONS: &[&str] = &["CREATE TABLE sites (
+const MIGRATIONS: &[&str] = &[
+    // Schema 1.
+    "CREATE TABLE sites (
         code TEXT PRIMARY KEY,
         adult BIGINT NOT NULL,
         child BIGINT NOT NULL,
@@ -72,7 +78,65 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE sites (
         damaged_adult BIGINT NOT NULL DEFAULT 0,
         damaged_child BIGINT NOT NULL DEFAULT 0,
         PRIMARY KEY (site, day)
-    );"];
+    );",
+    // Schema 2: 16-byte binary person keys (see `person_key`) and a settings table naming the
+    // key scheme. Rows from schema 1 keep the first half of their hex SHA-256 key, and such a
+    // database stays on that unkeyed scheme so its histories still match. The person index
+    // carries the quantity, so history reads can be index-only.
+    "CREATE TABLE server_meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    INSERT INTO server_meta (key, value)
+        SELECT 'person_key_scheme',
+               CASE WHEN EXISTS (SELECT 1 FROM sales) THEN 'sha256-v1' ELSE 'hmac-sha256-v2' END;
+    DROP INDEX sales_by_person;
+    ALTER TABLE sales ALTER COLUMN person TYPE BYTEA USING decode(substr(person, 1, 32), 'hex');
+    ALTER TABLE sales ADD CONSTRAINT sales_person_is_16_bytes CHECK (octet_length(person) = 16);
+    CREATE INDEX sales_by_person ON sales (person, sold_at) INCLUDE (quantity);",
+    // Schema 3: the write half of a sales batch as one call (see `sales`).
+    r"CREATE OR REPLACE FUNCTION mask_record_sales(
+        p_site TEXT, p_now TIMESTAMPTZ, p_lock_keys BIGINT[], p_persons BYTEA[], p_seen BIGINT[],
+        p_id UUID[], p_person BYTEA[], p_id_masked TEXT[], p_kind TEXT[], p_quantity BIGINT[],
+        p_sold_at TIMESTAMPTZ[], p_sold_day DATE[], p_source TEXT[], p_offline BOOLEAN[],
+        p_content_hash TEXT[], p_status TEXT[], p_overrun_reason TEXT[],
+        p_days DATE[], p_day_adult BIGINT[], p_day_child BIGINT[], p_adult BIGINT, p_child BIGINT
+    ) RETURNS BOOLEAN LANGUAGE plpgsql VOLATILE AS $fn$
+    BEGIN
+        PERFORM pg_advisory_xact_lock(k) FROM unnest(p_lock_keys) AS k ORDER BY k;
+        -- Each statement from here on sees every sale committed before the locks were granted
+        -- (READ COMMITTED: a new snapshot per statement of a volatile function). The caller
+        -- judged the sales on histories of p_seen purchases, read without locks: if any person
+        -- has more now, or any id was recorded meanwhile, write nothing and let it read again.
+        -- The scalar subqueries stay per-key index probes whatever the table statistics say.
+        IF EXISTS (
+            SELECT 1 FROM unnest(p_persons, p_seen) AS p (person, seen)
+            WHERE (SELECT count(*) FROM sales WHERE sales.person = p.person) <> p.seen
+        ) OR EXISTS (
+            SELECT 1 FROM unnest(p_id) AS k (id)
+            WHERE (SELECT count(*) FROM sales WHERE sales.id = k.id) > 0
+        ) THEN
+            RETURN FALSE;
+        END IF;
+        INSERT INTO sales (id, site, person, id_masked, kind, quantity, sold_at, sold_day, source,
+            offline, content_hash, status, overrun_reason, recorded_at)
+        SELECT s.id, p_site, s.person, s.id_masked, s.kind, s.quantity, s.sold_at, s.sold_day,
+            s.source, s.offline, s.content_hash, s.status, s.overrun_reason, p_now
+        FROM unnest(p_id, p_person, p_id_masked, p_kind, p_quantity, p_sold_at, p_sold_day,
+            p_source, p_offline, p_content_hash, p_status, p_overrun_reason)
+            AS s (id, person, id_masked, kind, quantity, sold_at, sold_day, source, offline,
+                content_hash, status, overrun_reason);
+        INSERT INTO daily (site, day, sold_adult, sold_child)
+        SELECT p_site, d.day, d.adult, d.child
+        FROM unnest(p_days, p_day_adult, p_day_child) AS d (day, adult, child)
+        ON CONFLICT (site, day) DO UPDATE SET
+            sold_adult = daily.sold_adult + excluded.sold_adult,
+            sold_child = daily.sold_child + excluded.sold_child;
+        UPDATE sites SET adult = adult - p_adult, child = child - p_child WHERE code = p_site;
+        RETURN TRUE;
+    END
+    $fn$;",
+];
 
 /// Advisory-lock key space of this server's migrations.
 const MIGRATION_LOCK: i64 = 0x6d61_736b_0001;
@@ -85,7 +149,20 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects (`postgres://user:pass@host:port/db`) and runs pending migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let config = tokio_postgres::Config::from_str(url)?;
+        let mut config = tokio_postgres::Config::from_str(url)?;
+        // Every statement here is a key lookup or a write whose best plan does not depend on
+        // the values. Left to choose, PostgreSQL re-plans the array statements of a sales batch
+        // on every execution (a generic plan assumes ten array elements, so it always looks
+        // dearer than a custom one for the one element of a counter sale), which was a tenth
+        // of its CPU under load.
+        let options = match config.get_options() {
+            Some(given) => format!("{given} -c plan_cache_mode=force_generic_plan"),
+            None => "-c plan_cache_mode=force_generic_plan".to_owned(),
+        };
+        config.options(options);
+        if config.get_application_name().is_none() {
+            config.application_name("mask-server-stub");
+        }
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -94,7 +171,7 @@ impl PostgresStore {
             },
         );
         let pool = Pool::builder(manager)
-            .max_size(32)
+            .max_size(8)
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::PoolSetup(e.to_string()))?;
@@ -132,28 +209,13 @@ impl PostgresStore {
     }
 }
 
-fn lock_key(s: &str) -> i64 {
+/// Advisory-lock key of a value (the first 8 bytes of its SHA-256).
+fn lock_key(bytes: &[u8]) -> i64 {
     use sha2::{Digest, Sha256};
-    let d = Sha256::digest(s.as_bytes());
+    let d = Sha256::digest(bytes);
     let mut b = [0u8; 8];
     b.copy_from_slice(&d[..8]);
     i64::from_be_bytes(b)
-}
-
-async fn history(tx: &Transaction<'_>, person: &str) -> Result<Vec<Purchase>, StoreError> {
-    let rows = tx
-        .query(
-            "SELECT sold_at, quantity FROM sales WHERE person = $1",
-            &[&person],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Purchase {
-            sold_at: r.get::<_, OffsetDateTime>(0),
-            quantity: u32::try_from(r.get::<_, i64>(1)).unwrap_or(0),
-        })
-        .collect())
 }
 
 async fn day_add(
@@ -170,56 +232,6 @@ async fn day_add(
     );
     tx.execute(&sql, &[&site, &day, &n]).await?;
     Ok(())
-}
-
-async fn record_sale(
-    tx: &Transaction<'_>,
-    w: &SalesWrite,
-    sale: &PreparedSale,
-) -> Result<SaleResult, StoreError> {
-    let hist = history(tx, &sale.person).await?;
-    let (status, reason) = judge(&w.policies, sale, &hist);
-    let day = mask_api::taipei_date(sale.sold_at);
-    let quantity = i64::from(sale.quantity);
-    tx.execute(
-        "INSERT INTO sales (id, site, person, id_masked, kind, quantity, sold_at, sold_day, source,
-            offline, content_hash, status, overrun_reason, recorded_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        &[
-            &sale.id,
-            &w.site,
-            &sale.person,
-            &sale.id_masked,
-            &codes::kind(sale.kind),
-            &quantity,
-            &sale.sold_at,
-            &day,
-            &codes::source(sale.source),
-            &sale.offline,
-            &sale.content_hash,
-            &codes::status(status),
-            &reason.map(|r| r.as_str()),
-            &w.now,
-        ],
-    )
-    .await?;
-    let (column, stock) = match sale.kind {
-        mask_api::BuyerKind::Adult => ("sold_adult", "adult"),
-        mask_api::BuyerKind::Child => ("sold_child", "child"),
-    };
-    day_add(tx, &w.site, day, column, quantity).await?;
-    tx.execute(
-        &format!("UPDATE sites SET {stock} = {stock} - $2 WHERE code = $1"),
-        &[&w.site, &quantity],
-    )
-    .await?;
-    Ok(SaleResult {
-        id: sale.id,
-        status,
-        overrun_reason: reason,
-        recorded_at: w.now,
-        replayed: false,
-    })
 }
 
 impl Store for PostgresStore {
@@ -288,13 +300,43 @@ impl Store for PostgresStore {
         })
     }
 
-    fn purchases(&self, person: String) -> BoxFuture<'_, Result<Vec<Purchase>, StoreError>> {
+    fn meta(&self, key: &'static str) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        Box::pin(async move {
+            let client = self.pool.get().await?;
+            let row = client
+                .query_opt("SELECT value FROM server_meta WHERE key = $1", &[&key])
+                .await?;
+            Ok(row.map(|r| r.get(0)))
+        })
+    }
+
+    fn meta_insert_absent(
+        &self,
+        key: &'static str,
+        value: String,
+    ) -> BoxFuture<'_, Result<String, StoreError>> {
+        Box::pin(async move {
+            let client = self.pool.get().await?;
+            client
+                .execute(
+                    "INSERT INTO server_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                    &[&key, &value],
+                )
+                .await?;
+            let row = client
+                .query_one("SELECT value FROM server_meta WHERE key = $1", &[&key])
+                .await?;
+            Ok(row.get(0))
+        })
+    }
+
+    fn purchases(&self, person: PersonKey) -> BoxFuture<'_, Result<Vec<Purchase>, StoreError>> {
         Box::pin(async move {
             let client = self.pool.get().await?;
             let stmt = client
                 .prepare_cached("SELECT sold_at, quantity FROM sales WHERE person = $1")
                 .await?;
-            let rows = client.query(&stmt, &[&person]).await?;
+            let rows = client.query(&stmt, &[&&person.as_bytes()[..]]).await?;
             Ok(rows
                 .iter()
                 .map(|r| Purchase {
@@ -307,49 +349,9 @@ impl Store for PostgresStore {
 
     fn record_sales(&self, w: SalesWrite) -> BoxFuture<'_, Result<SalesOutcome, StoreError>> {
         Box::pin(async move {
-            let mut client = self.pool.get().await?;
-            let tx = client.transaction().await?;
-            let mut keys: Vec<i64> = w
-                .sales
-                .iter()
-                .flat_map(|s| [lock_key(&s.person), lock_key(&s.id.to_string())])
-                .collect();
-            keys.sort_unstable();
-            keys.dedup();
-            tx.execute(
-                "SELECT pg_advisory_xact_lock(k) FROM unnest($1::BIGINT[]) AS k ORDER BY k",
-                &[&keys],
-            )
-            .await?;
-            let mut results = Vec::with_capacity(w.sales.len());
-            let mut conflicts = Vec::new();
-            for (i, sale) in w.sales.iter().enumerate() {
-                let existing = tx
-                    .query_opt(
-                        "SELECT content_hash, status, overrun_reason, recorded_at FROM sales WHERE id = $1",
-                        &[&sale.id],
-                    )
-                    .await?;
-                match existing {
-                    Some(row) if row.get::<_, String>(0) == sale.content_hash => {
-                        results.push(SaleResult {
-                            id: sale.id,
-                            status: codes::parse_status(row.get(1)),
-                            overrun_reason: codes::parse_reason(row.get(2)),
-                            recorded_at: row.get(3),
-                            replayed: true,
-                        })
-                    }
-                    Some(_) => conflicts.push(i),
-                    None => results.push(record_sale(&tx, &w, sale).await?),
-                }
-            }
-            if !conflicts.is_empty() {
-                tx.rollback().await?;
-                return Ok(SalesOutcome::Conflict(conflicts));
-            }
-            tx.commit().await?;
-            Ok(SalesOutcome::Recorded(results))
+            let client = self.pool.get().await?;
+            let statements = sales::Statements::prepare(&client).await?;
+            sales::record(&client, &statements, &w).await
         })
     }
 
@@ -359,7 +361,7 @@ impl Store for PostgresStore {
             let tx = client.transaction().await?;
             tx.execute(
                 "SELECT pg_advisory_xact_lock($1)",
-                &[&lock_key(&w.id.to_string())],
+                &[&lock_key(w.id.as_bytes())],
             )
             .await?;
             if let Some(row) = tx
@@ -501,5 +503,77 @@ impl Store for PostgresStore {
                 })
                 .collect())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::person_key::{META_SCHEME, PersonKeys, SCHEME_LEGACY};
+
+    /// A fresh database on the test server, or `None` when none is configured.
+    async fn fresh_database() -> Option<String> {
+        let Ok(base) = std::env::var("MASK_TEST_POSTGRES_URL") else {
+            assert_ne!(
+                std::env::var("REQUIRE_POSTGRES").as_deref(),
+                Ok("1"),
+                "REQUIRE_POSTGRES=1 but MASK_TEST_POSTGRES_URL is not set"
+            );
+            return None;
+        };
+        let (client, conn) = tokio_postgres::connect(&base, NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let name = format!("mask_u_{}", uuid::Uuid::now_v7().simple());
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        let (prefix, _) = base.rsplit_once('/').expect("URL with a database name");
+        Some(format!("{prefix}/{name}"))
+    }
+
+    #[tokio::test]
+    async fn a_schema_1_database_keeps_its_purchase_histories_after_the_upgrade() {
+        let Some(url) = fresh_database().await else {
+            return;
+        };
+        let id = "A123456789";
+        {
+            // A database as schema 1 left it, with one sale under the old hex key.
+            let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+            tokio::spawn(conn);
+            client.batch_execute(MIGRATIONS[0]).await.unwrap();
+            client
+                .batch_execute(
+                    "CREATE TABLE schema_migrations (version INTEGER NOT NULL);
+                     INSERT INTO schema_migrations VALUES (1);",
+                )
+                .await
+                .unwrap();
+            let old_key = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+                format!("mask-person-v1:{id}").as_bytes(),
+            ));
+            client
+                .execute(
+                    "INSERT INTO sales VALUES ('0190a000-0000-7000-8000-000000000001',
+                     '0145080011', $1, 'A12****789', 'adult', 3, '2020-03-12T12:00:00+08:00',
+                     '2020-03-12', 'card', FALSE, 'h', 'accepted', NULL, now())",
+                    &[&old_key],
+                )
+                .await
+                .unwrap();
+        }
+        let store = PostgresStore::connect(&url).await.unwrap();
+        assert_eq!(
+            store.meta(META_SCHEME).await.unwrap(),
+            Some(SCHEME_LEGACY.to_owned())
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let keys = PersonKeys::open(&store, dir.path()).await.unwrap();
+        assert!(keys.is_legacy());
+        let history = store.purchases(keys.key(id)).await.unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].quantity, 3);
     }
 }

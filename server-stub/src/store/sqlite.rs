@@ -16,10 +16,11 @@ use time::{Date, OffsetDateTime};
 use tokio::sync::oneshot;
 
 use super::{
-    DayTotals, Listing, PreparedSale, SalesOutcome, SalesWrite, StockOutcome, StockWrite, Store,
-    StoreError, TokenRecord, codes, day_text, from_ms, judge, parse_day, to_ms,
+    DayTotals, Listing, PreparedSale, SalesOutcome, SalesWrite, SoldTotals, StockOutcome,
+    StockWrite, Store, StoreError, TokenRecord, codes, day_text, from_ms, judge, parse_day, to_ms,
 };
 use crate::open_data::StockRow;
+use crate::person_key::PersonKey;
 use crate::sites::Site;
 
 /// Name of the database file inside the data dir.
@@ -30,8 +31,14 @@ const MAX_GROUP: usize = 512;
 const MAX_IDLE_READERS: usize = 8;
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        "CREATE TABLE sites (
+    Migrations::new(migration_steps())
+}
+
+fn migration_steps() -> Vec<M<'static>> {
+    vec![
+        // Schema 1.
+        M::up(
+            "CREATE TABLE sites (
             code TEXT PRIMARY KEY NOT NULL,
             adult INTEGER NOT NULL,
             child INTEGER NOT NULL,
@@ -84,7 +91,47 @@ fn migrations() -> Migrations<'static> {
             damaged_child INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (site, day)
         ) STRICT;",
-    )])
+        ),
+        // Schema 2: 16-byte binary person keys (see `person_key`) and a settings table naming
+        // the key scheme. Rows from schema 1 keep the first half of their hex SHA-256 key, and
+        // such a database stays on that unkeyed scheme so its histories still match. The person
+        // index covers the history query (sold_at, quantity) so eligibility reads no table rows.
+        M::up(
+            "CREATE TABLE server_meta (
+                key TEXT PRIMARY KEY NOT NULL,
+                value TEXT NOT NULL
+            ) STRICT;
+            INSERT INTO server_meta (key, value)
+                SELECT 'person_key_scheme',
+                       CASE WHEN EXISTS (SELECT 1 FROM sales) THEN 'sha256-v1' ELSE 'hmac-sha256-v2' END;
+            CREATE TABLE sales_v2 (
+                id TEXT PRIMARY KEY NOT NULL,
+                site TEXT NOT NULL,
+                person BLOB NOT NULL CHECK (length(person) = 16),
+                id_masked TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                quantity INTEGER NOT NULL,
+                sold_at_ms INTEGER NOT NULL,
+                sold_day TEXT NOT NULL,
+                source TEXT NOT NULL,
+                offline INTEGER NOT NULL,
+                content_hash TEXT NOT NULL,
+                status TEXT NOT NULL,
+                overrun_reason TEXT,
+                recorded_at_ms INTEGER NOT NULL
+            ) STRICT;
+            INSERT INTO sales_v2 (id, site, person, id_masked, kind, quantity, sold_at_ms,
+                    sold_day, source, offline, content_hash, status, overrun_reason, recorded_at_ms)
+                SELECT id, site, unhex(substr(person, 1, 32)), id_masked, kind, quantity,
+                    sold_at_ms, sold_day, source, offline, content_hash, status, overrun_reason,
+                    recorded_at_ms
+                FROM sales ORDER BY rowid;
+            DROP TABLE sales;
+            ALTER TABLE sales_v2 RENAME TO sales;
+            CREATE INDEX sales_by_person ON sales (person, sold_at_ms, quantity);
+            CREATE INDEX sales_overrun ON sales (status) WHERE status = 'overrun';",
+        ),
+    ]
 }
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -236,10 +283,12 @@ fn writer_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
     }
 }
 
-fn history(conn: &Connection, person: &str) -> Result<Vec<Purchase>, StoreError> {
+fn history(conn: &Connection, person: &PersonKey) -> Result<Vec<Purchase>, StoreError> {
     let mut stmt =
         conn.prepare_cached("SELECT sold_at_ms, quantity FROM sales WHERE person = ?1")?;
-    let rows = stmt.query_map([person], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+    let rows = stmt.query_map([person.as_bytes()], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+    })?;
     let mut out = Vec::new();
     for row in rows {
         let (ms, quantity) = row?;
@@ -284,7 +333,7 @@ fn record_sale(
     .execute(params![
         sale.id.to_string(),
         write.site,
-        sale.person,
+        sale.person.as_bytes(),
         sale.id_masked,
         codes::kind(sale.kind),
         i64::from(sale.quantity),
@@ -297,15 +346,6 @@ fn record_sale(
         reason.map(|r| r.as_str()),
         to_ms(write.now),
     ])?;
-    let (column, stock_column) = match sale.kind {
-        mask_api::BuyerKind::Adult => ("sold_adult", "adult"),
-        mask_api::BuyerKind::Child => ("sold_child", "child"),
-    };
-    day_column_add(conn, &write.site, day, column, i64::from(sale.quantity))?;
-    conn.prepare_cached(&format!(
-        "UPDATE sites SET {stock_column} = {stock_column} - ?2 WHERE code = ?1"
-    ))?
-    .execute(params![write.site, i64::from(sale.quantity)])?;
     Ok(SaleResult {
         id: sale.id,
         status,
@@ -349,17 +389,33 @@ fn existing_sale(conn: &Connection, id: &str) -> Result<Option<(String, SaleResu
 fn record_sales(conn: &Connection, write: &SalesWrite) -> Result<SalesOutcome, StoreError> {
     let mut conflicts = Vec::new();
     let mut results = Vec::with_capacity(write.sales.len());
+    let mut sold = SoldTotals::default();
     for (i, sale) in write.sales.iter().enumerate() {
         match existing_sale(conn, &sale.id.to_string())? {
             Some((hash, result)) if hash == sale.content_hash => results.push(result),
             Some(_) => conflicts.push(i),
-            None => results.push(record_sale(conn, write, sale)?),
+            None => {
+                results.push(record_sale(conn, write, sale)?);
+                sold.add(sale);
+            }
         }
     }
     if !conflicts.is_empty() {
         // The savepoint is rolled back by returning an error; say which were in conflict.
         return Err(StoreError::Conflict(conflicts));
     }
+    // The day totals and the stock change once per batch, not once per sale.
+    for (day, (adult, child)) in &sold.by_day {
+        conn.prepare_cached(
+            "INSERT INTO daily (site, day, sold_adult, sold_child) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (site, day) DO UPDATE SET
+                sold_adult = sold_adult + excluded.sold_adult,
+                sold_child = sold_child + excluded.sold_child",
+        )?
+        .execute(params![write.site, day_text(*day), adult, child])?;
+    }
+    conn.prepare_cached("UPDATE sites SET adult = adult - ?2, child = child - ?3 WHERE code = ?1")?
+        .execute(params![write.site, sold.adult, sold.child])?;
     Ok(SalesOutcome::Recorded(results))
 }
 
@@ -519,7 +575,34 @@ impl Store for SqliteStore {
         })
     }
 
-    fn purchases(&self, person: String) -> BoxFuture<'_, Result<Vec<Purchase>, StoreError>> {
+    fn meta(&self, key: &'static str) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached("SELECT value FROM server_meta WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn meta_insert_absent(
+        &self,
+        key: &'static str,
+        value: String,
+    ) -> BoxFuture<'_, Result<String, StoreError>> {
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO server_meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+                params![key, value],
+            )?;
+            Ok(
+                conn.query_row("SELECT value FROM server_meta WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+    }
+
+    fn purchases(&self, person: PersonKey) -> BoxFuture<'_, Result<Vec<Purchase>, StoreError>> {
         self.read(move |conn| history(conn, &person))
     }
 
@@ -584,5 +667,63 @@ impl Store for SqliteStore {
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::person_key::{PersonKeys, SCHEME_KEYED, SCHEME_LEGACY};
+
+    #[tokio::test]
+    async fn a_schema_1_database_keeps_its_purchase_histories_after_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        let id = "A123456789";
+        {
+            // A database as schema 1 left it, with one sale under the old hex key.
+            let mut conn = Connection::open(&path).unwrap();
+            let mut steps = migration_steps();
+            steps.truncate(1);
+            Migrations::new(steps).to_latest(&mut conn).unwrap();
+            let old_key = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+                format!("mask-person-v1:{id}").as_bytes(),
+            ));
+            conn.execute(
+                "INSERT INTO sales VALUES ('0190a000-0000-7000-8000-000000000001', '0145080011',
+                 ?1, 'A12****789', 'adult', 3, 1583985600000, '2020-03-12', 'card', 0, 'h',
+                 'accepted', NULL, 1583985600000)",
+                [old_key],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.meta(crate::person_key::META_SCHEME).await.unwrap(),
+            Some(SCHEME_LEGACY.to_owned())
+        );
+        let keys = PersonKeys::open(&store, dir.path()).await.unwrap();
+        assert!(keys.is_legacy());
+        let history = store.purchases(keys.key(id)).await.unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].quantity, 3);
+        // No secret is made for a database that cannot use it.
+        assert!(!dir.path().join(crate::person_key::SECRET_FILE).exists());
+    }
+
+    #[tokio::test]
+    async fn a_new_database_uses_keyed_person_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.meta(crate::person_key::META_SCHEME).await.unwrap(),
+            Some(SCHEME_KEYED.to_owned())
+        );
+        let keys = PersonKeys::open(&store, dir.path()).await.unwrap();
+        assert!(!keys.is_legacy());
+        // The same secret opens it again.
+        let again = PersonKeys::open(&store, dir.path()).await.unwrap();
+        assert_eq!(keys.key("A123456789"), again.key("A123456789"));
     }
 }
