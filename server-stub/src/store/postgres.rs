@@ -94,13 +94,15 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE sales ALTER COLUMN person TYPE BYTEA USING decode(substr(person, 1, 32), 'hex');
     ALTER TABLE sales ADD CONSTRAINT sales_person_is_16_bytes CHECK (octet_length(person) = 16);
     CREATE INDEX sales_by_person ON sales (person, sold_at) INCLUDE (quantity);",
-    // Schema 3: the write half of a sales batch as one call (see `sales`).
+    // Schema 3: the write half of a group of sales batches as one call (see `sales`).
     r"CREATE OR REPLACE FUNCTION mask_record_sales(
-        p_site TEXT, p_now TIMESTAMPTZ, p_lock_keys BIGINT[], p_persons BYTEA[], p_seen BIGINT[],
-        p_id UUID[], p_person BYTEA[], p_id_masked TEXT[], p_kind TEXT[], p_quantity BIGINT[],
-        p_sold_at TIMESTAMPTZ[], p_sold_day DATE[], p_source TEXT[], p_offline BOOLEAN[],
-        p_content_hash TEXT[], p_status TEXT[], p_overrun_reason TEXT[],
-        p_days DATE[], p_day_adult BIGINT[], p_day_child BIGINT[], p_adult BIGINT, p_child BIGINT
+        p_lock_keys BIGINT[], p_persons BYTEA[], p_seen BIGINT[],
+        p_id UUID[], p_site TEXT[], p_person BYTEA[], p_id_masked TEXT[], p_kind TEXT[],
+        p_quantity BIGINT[], p_sold_at TIMESTAMPTZ[], p_sold_day DATE[], p_source TEXT[],
+        p_offline BOOLEAN[], p_content_hash TEXT[], p_status TEXT[], p_overrun_reason TEXT[],
+        p_recorded_at TIMESTAMPTZ[],
+        p_day_site TEXT[], p_day DATE[], p_day_adult BIGINT[], p_day_child BIGINT[],
+        p_stock_site TEXT[], p_stock_adult BIGINT[], p_stock_child BIGINT[]
     ) RETURNS BOOLEAN LANGUAGE plpgsql VOLATILE AS $fn$
     BEGIN
         PERFORM pg_advisory_xact_lock(k) FROM unnest(p_lock_keys) AS k ORDER BY k;
@@ -120,19 +122,19 @@ const MIGRATIONS: &[&str] = &[
         END IF;
         INSERT INTO sales (id, site, person, id_masked, kind, quantity, sold_at, sold_day, source,
             offline, content_hash, status, overrun_reason, recorded_at)
-        SELECT s.id, p_site, s.person, s.id_masked, s.kind, s.quantity, s.sold_at, s.sold_day,
-            s.source, s.offline, s.content_hash, s.status, s.overrun_reason, p_now
-        FROM unnest(p_id, p_person, p_id_masked, p_kind, p_quantity, p_sold_at, p_sold_day,
-            p_source, p_offline, p_content_hash, p_status, p_overrun_reason)
-            AS s (id, person, id_masked, kind, quantity, sold_at, sold_day, source, offline,
-                content_hash, status, overrun_reason);
+        SELECT * FROM unnest(p_id, p_site, p_person, p_id_masked, p_kind, p_quantity, p_sold_at,
+            p_sold_day, p_source, p_offline, p_content_hash, p_status, p_overrun_reason,
+            p_recorded_at);
         INSERT INTO daily (site, day, sold_adult, sold_child)
-        SELECT p_site, d.day, d.adult, d.child
-        FROM unnest(p_days, p_day_adult, p_day_child) AS d (day, adult, child)
+        SELECT * FROM unnest(p_day_site, p_day, p_day_adult, p_day_child)
         ON CONFLICT (site, day) DO UPDATE SET
             sold_adult = daily.sold_adult + excluded.sold_adult,
             sold_child = daily.sold_child + excluded.sold_child;
-        UPDATE sites SET adult = adult - p_adult, child = child - p_child WHERE code = p_site;
+        -- One keyed update per site: a join with the array could plan as a scan of every site.
+        FOR i IN 1 .. coalesce(array_length(p_stock_site, 1), 0) LOOP
+            UPDATE sites SET adult = adult - p_stock_adult[i], child = child - p_stock_child[i]
+            WHERE code = p_stock_site[i];
+        END LOOP;
         RETURN TRUE;
     END
     $fn$;",
@@ -144,6 +146,7 @@ const MIGRATION_LOCK: i64 = 0x6d61_736b_0001;
 /// The PostgreSQL store.
 pub struct PostgresStore {
     pool: Pool,
+    sales: sales::GroupWriter,
 }
 
 impl PostgresStore {
@@ -175,38 +178,41 @@ impl PostgresStore {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::PoolSetup(e.to_string()))?;
-        let store = Self { pool };
-        store.migrate().await?;
-        Ok(store)
+        migrate(&pool).await?;
+        Ok(Self {
+            sales: sales::GroupWriter::spawn(pool.clone()),
+            pool,
+        })
     }
+}
 
-    async fn migrate(&self) -> Result<(), StoreError> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .await?;
-        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL)")
-            .await?;
-        let done: i64 = tx
-            .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
-            .await?
-            .get(0);
-        for (i, sql) in MIGRATIONS
-            .iter()
-            .enumerate()
-            .skip(usize::try_from(done).unwrap_or(0))
-        {
-            tx.batch_execute(sql).await?;
-            let version = i32::try_from(i + 1).unwrap_or(i32::MAX);
-            tx.execute(
-                "INSERT INTO schema_migrations (version) VALUES ($1)",
-                &[&version],
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+/// Runs pending migrations (one server at a time: a transaction-scoped advisory lock).
+async fn migrate(pool: &Pool) -> Result<(), StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL)")
+        .await?;
+    let done: i64 = tx
+        .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
+        .await?
+        .get(0);
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(done).unwrap_or(0))
+    {
+        tx.batch_execute(sql).await?;
+        let version = i32::try_from(i + 1).unwrap_or(i32::MAX);
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&version],
+        )
+        .await?;
     }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Advisory-lock key of a value (the first 8 bytes of its SHA-256).
@@ -348,11 +354,7 @@ impl Store for PostgresStore {
     }
 
     fn record_sales(&self, w: SalesWrite) -> BoxFuture<'_, Result<SalesOutcome, StoreError>> {
-        Box::pin(async move {
-            let client = self.pool.get().await?;
-            let statements = sales::Statements::prepare(&client).await?;
-            sales::record(&client, &statements, &w).await
-        })
+        Box::pin(async move { self.sales.record(w).await })
     }
 
     fn record_stock(&self, w: StockWrite) -> BoxFuture<'_, Result<StockOutcome, StoreError>> {
