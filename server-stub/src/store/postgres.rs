@@ -21,6 +21,7 @@ use super::{
 use crate::open_data::StockRow;
 use crate::person_key::PersonKey;
 
+mod histories;
 mod sales;
 use crate::sites::Site;
 
@@ -147,6 +148,7 @@ const MIGRATION_LOCK: i64 = 0x6d61_736b_0001;
 pub struct PostgresStore {
     pool: Pool,
     sales: sales::GroupWriter,
+    histories: histories::GroupReader,
 }
 
 impl PostgresStore {
@@ -181,6 +183,7 @@ impl PostgresStore {
         migrate(&pool).await?;
         Ok(Self {
             sales: sales::GroupWriter::spawn(pool.clone()),
+            histories: histories::GroupReader::spawn(pool.clone()),
             pool,
         })
     }
@@ -337,20 +340,7 @@ impl Store for PostgresStore {
     }
 
     fn purchases(&self, person: PersonKey) -> BoxFuture<'_, Result<Vec<Purchase>, StoreError>> {
-        Box::pin(async move {
-            let client = self.pool.get().await?;
-            let stmt = client
-                .prepare_cached("SELECT sold_at, quantity FROM sales WHERE person = $1")
-                .await?;
-            let rows = client.query(&stmt, &[&&person.as_bytes()[..]]).await?;
-            Ok(rows
-                .iter()
-                .map(|r| Purchase {
-                    sold_at: r.get::<_, OffsetDateTime>(0),
-                    quantity: u32::try_from(r.get::<_, i64>(1)).unwrap_or(0),
-                })
-                .collect())
-        })
+        Box::pin(self.histories.history(person))
     }
 
     fn record_sales(&self, w: SalesWrite) -> BoxFuture<'_, Result<SalesOutcome, StoreError>> {

@@ -46,7 +46,7 @@ const EXISTING: &str = "SELECT s.id, s.content_hash, s.status, s.overrun_reason,
         SELECT id, content_hash, status, overrun_reason, recorded_at FROM sales
         WHERE sales.id = k.id OFFSET 0
     ) AS s";
-const HISTORY: &str = "SELECT s.person, s.sold_at, s.quantity
+pub(super) const HISTORY: &str = "SELECT s.person, s.sold_at, s.quantity
     FROM unnest($1::BYTEA[]) AS p (person)
     CROSS JOIN LATERAL (
         SELECT person, sold_at, quantity FROM sales WHERE sales.person = p.person OFFSET 0

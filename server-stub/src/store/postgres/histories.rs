@@ -1,0 +1,100 @@
+//! Purchase histories for eligibility checks, read in groups.
+//!
+//! Every eligibility request needs one person's history. Concurrent requests queue here and
+//! two reader tasks each take every request waiting and answer them with one statement (the
+//! sales batches' own history lookup), so PostgreSQL's per-statement work is shared out as the
+//! sales writer shares it (`sales`). Reads need no locks: eligibility is advice, and the sale
+//! itself is judged again when it is written.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use mask_api::Purchase;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::sales::HISTORY;
+use crate::person_key::PersonKey;
+use crate::store::StoreError;
+
+/// Most requests answered by one statement.
+const MAX_GROUP: usize = 256;
+/// Reader tasks (statements in flight at once).
+const READERS: usize = 2;
+
+type Reply = oneshot::Sender<Result<Vec<Purchase>, StoreError>>;
+
+/// The queue to the reader tasks; they end when this is dropped.
+pub(super) struct GroupReader {
+    requests: mpsc::UnboundedSender<(PersonKey, Reply)>,
+}
+
+impl GroupReader {
+    /// Starts the reader tasks on the current runtime.
+    pub(super) fn spawn(pool: Pool) -> Self {
+        let (requests, queue) = mpsc::unbounded_channel();
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..READERS {
+            tokio::spawn(reader_loop(pool.clone(), Arc::clone(&queue)));
+        }
+        Self { requests }
+    }
+
+    /// Every purchase of `person`, read with the next group.
+    pub(super) async fn history(&self, person: PersonKey) -> Result<Vec<Purchase>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send((person, reply))
+            .map_err(|_| StoreError::WorkerGone)?;
+        answer.await.map_err(|_| StoreError::WorkerGone)?
+    }
+}
+
+async fn reader_loop(pool: Pool, queue: Arc<Mutex<mpsc::UnboundedReceiver<(PersonKey, Reply)>>>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    loop {
+        // Holding the lock only while taking a group lets the other reader take the next one
+        // while this one's statement runs.
+        let taken = queue.lock().await.recv_many(&mut group, MAX_GROUP).await;
+        if taken == 0 {
+            return;
+        }
+        match read_group(&pool, &group).await {
+            Ok(by_person) => {
+                for (person, reply) in group.drain(..) {
+                    // Cloned: one person may be asked for twice in a group.
+                    let history = by_person.get(&person).cloned().unwrap_or_default();
+                    let _ = reply.send(Ok(history));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for (_, reply) in group.drain(..) {
+                    let _ = reply.send(Err(StoreError::Commit(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+async fn read_group(
+    pool: &Pool,
+    group: &[(PersonKey, Reply)],
+) -> Result<HashMap<PersonKey, Vec<Purchase>>, StoreError> {
+    let client = pool.get().await?;
+    let statement = client.prepare_cached(HISTORY).await?;
+    let mut persons: Vec<&[u8]> = group.iter().map(|(p, _)| &p.as_bytes()[..]).collect();
+    persons.sort_unstable();
+    persons.dedup();
+    let rows = client.query(&statement, &[&persons]).await?;
+    let mut by_person: HashMap<PersonKey, Vec<Purchase>> = HashMap::new();
+    for r in &rows {
+        let person = PersonKey::from_slice(r.get(0))
+            .ok_or_else(|| StoreError::Corrupt("a person key is not 16 bytes".into()))?;
+        by_person.entry(person).or_default().push(Purchase {
+            sold_at: r.get(1),
+            quantity: u32::try_from(r.get::<_, i64>(2)).unwrap_or(0),
+        });
+    }
+    Ok(by_person)
+}
