@@ -58,7 +58,7 @@ struct RunArgs {
     /// Address to listen on, e.g. 127.0.0.1:8443.
     #[arg(long)]
     listen: Option<SocketAddr>,
-    /// Data directory (created if missing): database, generated certificate.
+    /// Data directory (created if missing): database, buyer-key secret, generated certificate.
     #[arg(long, default_value = "mask-server-data")]
     data_dir: PathBuf,
     /// Serve plain HTTP instead of HTTPS (loopback addresses only).
