@@ -7,9 +7,11 @@
 //! itself is judged again when it is written.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
+use futures::FutureExt;
 use mask_api::Purchase;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -59,7 +61,11 @@ async fn reader_loop(pool: Pool, queue: Arc<Mutex<mpsc::UnboundedReceiver<(Perso
         if taken == 0 {
             return;
         }
-        match read_group(&pool, &group).await {
+        let read = AssertUnwindSafe(read_group(&pool, &group))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Commit("a history reader panicked".into())));
+        match read {
             Ok(by_person) => {
                 for (person, reply) in group.drain(..) {
                     // Cloned: one person may be asked for twice in a group.

@@ -22,8 +22,10 @@
 //! transactions, and a group shares it out (one sale per request at the counter).
 
 use std::collections::{BTreeMap, HashMap};
+use std::panic::AssertUnwindSafe;
 
 use deadpool_postgres::Pool;
+use futures::FutureExt;
 use mask_api::{Purchase, SaleResult};
 use time::{Date, OffsetDateTime};
 use tokio::sync::{mpsc, oneshot};
@@ -95,7 +97,11 @@ async fn writer_loop(pool: Pool, mut queue: mpsc::UnboundedReceiver<Job>) {
     while queue.recv_many(&mut jobs, MAX_GROUP).await > 0 {
         let group = std::mem::take(&mut jobs);
         let writes: Vec<&SalesWrite> = group.iter().map(|j| &j.write).collect();
-        let outcome = record_group(&pool, &writes).await;
+        // A panic (a bug) must not take the writer down with it: every later sale would fail.
+        let outcome = AssertUnwindSafe(record_group(&pool, &writes))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Commit("the sales writer panicked".into())));
         drop(writes);
         match outcome {
             Ok(outcomes) => {
