@@ -414,8 +414,12 @@ fn record_sales(conn: &Connection, write: &SalesWrite) -> Result<SalesOutcome, S
         )?
         .execute(params![write.site, day_text(*day), adult, child])?;
     }
-    conn.prepare_cached("UPDATE sites SET adult = adult - ?2, child = child - ?3 WHERE code = ?1")?
+    if !sold.by_day.is_empty() {
+        conn.prepare_cached(
+            "UPDATE sites SET adult = adult - ?2, child = child - ?3 WHERE code = ?1",
+        )?
         .execute(params![write.site, sold.adult, sold.child])?;
+    }
     Ok(SalesOutcome::Recorded(results))
 }
 
