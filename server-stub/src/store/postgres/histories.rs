@@ -15,7 +15,7 @@ use futures::FutureExt;
 use mask_api::Purchase;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::sales::HISTORY;
+use super::sales::{HISTORY, histories_of};
 use crate::person_key::PersonKey;
 use crate::store::StoreError;
 
@@ -93,14 +93,5 @@ async fn read_group(
     persons.sort_unstable();
     persons.dedup();
     let rows = client.query(&statement, &[&persons]).await?;
-    let mut by_person: HashMap<PersonKey, Vec<Purchase>> = HashMap::new();
-    for r in &rows {
-        let person = PersonKey::from_slice(r.get(0))
-            .ok_or_else(|| StoreError::Corrupt("a person key is not 16 bytes".into()))?;
-        by_person.entry(person).or_default().push(Purchase {
-            sold_at: r.get(1),
-            quantity: u32::try_from(r.get::<_, i64>(2)).unwrap_or(0),
-        });
-    }
-    Ok(by_person)
+    histories_of(&rows)
 }

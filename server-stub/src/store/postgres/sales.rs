@@ -256,15 +256,7 @@ async fn attempt_once(
         };
         known.insert(id, (r.get(1), result));
     }
-    let mut histories: HashMap<PersonKey, Vec<Purchase>> = HashMap::new();
-    for r in &history_rows {
-        let person = PersonKey::from_slice(r.get(0))
-            .ok_or_else(|| StoreError::Corrupt("a person key is not 16 bytes".into()))?;
-        histories.entry(person).or_default().push(Purchase {
-            sold_at: r.get(1),
-            quantity: u32::try_from(r.get::<_, i64>(2)).unwrap_or(0),
-        });
-    }
+    let mut histories = histories_of(&history_rows)?;
     // What the write checks: how many purchases each person had when judged.
     let seen: Vec<i64> = persons
         .iter()
@@ -327,6 +319,22 @@ async fn attempt_once(
     ];
     let written: bool = client.query_one(&st.write, &params).await?.get(0);
     Ok(written.then_some(outcomes))
+}
+
+/// The rows of [`HISTORY`] as each person's purchases.
+pub(super) fn histories_of(
+    rows: &[tokio_postgres::Row],
+) -> Result<HashMap<PersonKey, Vec<Purchase>>, StoreError> {
+    let mut histories: HashMap<PersonKey, Vec<Purchase>> = HashMap::new();
+    for r in rows {
+        let person = PersonKey::from_slice(r.get(0))
+            .ok_or_else(|| StoreError::Corrupt("a person key is not 16 bytes".into()))?;
+        histories.entry(person).or_default().push(Purchase {
+            sold_at: r.get(1),
+            quantity: u32::try_from(r.get::<_, i64>(2)).unwrap_or(0),
+        });
+    }
+    Ok(histories)
 }
 
 /// Judges one batch of the group: its replays, or its conflicts (then nothing of it is kept),
