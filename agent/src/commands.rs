@@ -41,8 +41,11 @@ pub fn run_service(config: &Config, shutdown: CancellationToken, stderr_logs: bo
             Err(error) => {
                 eprintln!(
                     "{}",
-                    Msg::JournalUnavailable(format!("{}: {error}", config.log_dir().display()))
-                        .text(lang)
+                    Msg::JournalUnavailable {
+                        cause: crate::messages::JournalCause::of_io(&error),
+                        detail: format!("{}: {error}", config.log_dir().display()),
+                    }
+                    .text(lang)
                 );
                 return EXIT_JOURNAL;
             }
@@ -73,7 +76,7 @@ pub fn run_service(config: &Config, shutdown: CancellationToken, stderr_logs: bo
                 RunError::Journal(crate::journal::JournalError::DiskFull(_)) => {
                     (Msg::JournalDiskFull, EXIT_JOURNAL)
                 }
-                RunError::Journal(e) => (Msg::JournalUnavailable(e.to_string()), EXIT_JOURNAL),
+                RunError::Journal(e) => (Msg::journal(e), EXIT_JOURNAL),
                 RunError::Server(e) => (Msg::Config(e.to_string()), EXIT_UNAVAILABLE),
                 RunError::Listen(crate::local_api::ListenError::AlreadyRunning(e)) => {
                     (Msg::AlreadyRunning(e.clone()), EXIT_UNAVAILABLE)
@@ -378,10 +381,7 @@ pub fn journal_export(config: &Config, date: Option<Date>, output: Option<&Path>
     let rows = match rows {
         Ok(rows) => rows,
         Err(error) => {
-            return fail(
-                lang,
-                (Msg::JournalUnavailable(error.to_string()), EXIT_JOURNAL),
-            );
+            return fail(lang, (Msg::journal(&error), EXIT_JOURNAL));
         }
     };
     let sink: Box<dyn Write> = match output {

@@ -61,10 +61,7 @@ impl AgentError {
             AgentError::Journal(JournalError::DiskFull(_)) => {
                 (ErrorCode::JournalUnavailable, Msg::JournalDiskFull)
             }
-            AgentError::Journal(e) => (
-                ErrorCode::JournalUnavailable,
-                Msg::JournalUnavailable(e.to_string()),
-            ),
+            AgentError::Journal(e) => (ErrorCode::JournalUnavailable, Msg::journal(e)),
             AgentError::Task(e) => (ErrorCode::Internal, Msg::Internal(e.clone())),
         };
         ErrorBody {

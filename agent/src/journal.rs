@@ -121,6 +121,27 @@ pub enum JournalError {
     },
 }
 
+impl JournalError {
+    /// What went wrong, in terms the user can act on.
+    pub fn cause(&self) -> crate::messages::JournalCause {
+        use crate::messages::JournalCause;
+        use rusqlite::ErrorCode as C;
+        match self {
+            JournalError::DiskFull(_) => JournalCause::DiskFull,
+            JournalError::Io { source, .. } => JournalCause::of_io(source),
+            JournalError::Sqlite(e) => match e.sqlite_error_code() {
+                Some(C::ReadOnly) => JournalCause::ReadOnly,
+                Some(C::PermissionDenied) => JournalCause::Permission,
+                Some(C::DatabaseBusy | C::DatabaseLocked) => JournalCause::Locked,
+                Some(C::DatabaseCorrupt | C::NotADatabase) => JournalCause::Corrupt,
+                Some(C::CannotOpen) => JournalCause::Missing,
+                _ => JournalCause::Other,
+            },
+            JournalError::Migration(_) | JournalError::Corrupt { .. } => JournalCause::Corrupt,
+        }
+    }
+}
+
 impl From<rusqlite::Error> for JournalError {
     fn from(error: rusqlite::Error) -> Self {
         if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {

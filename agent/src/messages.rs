@@ -37,6 +37,50 @@ impl Language {
     }
 }
 
+/// Why the journal could not be used, in terms the user can act on (the zh-TW message names
+/// it in Chinese; the OS or SQLite text follows as technical detail).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JournalCause {
+    /// The agent's account may not write the data directory or file.
+    Permission,
+    /// The disk or file is read-only.
+    ReadOnly,
+    /// The data directory or a file in it is missing.
+    Missing,
+    /// Another program holds the journal.
+    Locked,
+    /// The disk is full.
+    DiskFull,
+    /// The journal file is damaged (or from a newer version).
+    Corrupt,
+    /// Anything else.
+    Other,
+}
+
+impl JournalCause {
+    /// From an OS error.
+    pub fn of_io(error: &std::io::Error) -> Self {
+        match error.kind() {
+            std::io::ErrorKind::PermissionDenied => Self::Permission,
+            std::io::ErrorKind::ReadOnlyFilesystem => Self::ReadOnly,
+            std::io::ErrorKind::NotFound => Self::Missing,
+            _ => Self::Other,
+        }
+    }
+
+    fn zh(self) -> &'static str {
+        match self {
+            Self::Permission => "沒有寫入資料目錄的權限",
+            Self::ReadOnly => "磁碟或檔案為唯讀",
+            Self::Missing => "找不到資料目錄或日誌檔",
+            Self::Locked => "日誌正被其他程式使用",
+            Self::DiskFull => "磁碟已滿",
+            Self::Corrupt => "日誌檔已損毀或來自較新版本",
+            Self::Other => "發生未預期的錯誤",
+        }
+    }
+}
+
 /// A user-facing message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -45,8 +89,13 @@ pub enum Msg {
     Config(String),
     /// The journal cannot be written because the disk is full.
     JournalDiskFull,
-    /// The journal cannot be opened or written (detail).
-    JournalUnavailable(String),
+    /// The journal cannot be opened or written: the cause in words, and the technical detail.
+    JournalUnavailable {
+        /// What went wrong, as the user can act on it.
+        cause: JournalCause,
+        /// The underlying error (OS or SQLite text, in English).
+        detail: String,
+    },
     /// The agent is not running (local API unreachable).
     AgentNotRunning(String),
     /// The typed ID number is invalid (the validator's reason, worded per language here).
@@ -92,6 +141,14 @@ fn id_problem_zh(e: &IdError) -> String {
 }
 
 impl Msg {
+    /// The message for a journal that cannot be opened or written.
+    pub fn journal(error: &crate::journal::JournalError) -> Self {
+        Self::JournalUnavailable {
+            cause: error.cause(),
+            detail: error.to_string(),
+        }
+    }
+
     /// The text in the given language.
     pub fn text(&self, lang: Language) -> String {
         use Language::{En, ZhTw};
@@ -100,8 +157,8 @@ impl Msg {
             (Msg::Config(d), En) => format!("Configuration problem: {d}. Fix the config file (`mask-agent config` shows the effective settings)."),
             (Msg::JournalDiskFull, ZhTw) => "磁碟已滿，銷售未記錄。請清出磁碟空間後再試；口罩請先不要交付。".into(),
             (Msg::JournalDiskFull, En) => "The disk is full: the sale was NOT recorded. Free disk space and try again; do not hand the masks over yet.".into(),
-            (Msg::JournalUnavailable(d), ZhTw) => format!("無法寫入銷售日誌（{d}），銷售未記錄。請執行 mask-agent doctor 檢查。"),
-            (Msg::JournalUnavailable(d), En) => format!("Cannot write the sale journal ({d}): nothing was recorded. Run `mask-agent doctor`."),
+            (Msg::JournalUnavailable { cause, detail }, ZhTw) => format!("無法寫入銷售日誌：{}，銷售未記錄。請執行 mask-agent doctor 檢查。（技術細節：{detail}）", cause.zh()),
+            (Msg::JournalUnavailable { detail, .. }, En) => format!("Cannot write the sale journal ({detail}): nothing was recorded. Run `mask-agent doctor`."),
             (Msg::AgentNotRunning(d), ZhTw) => format!("無法連線到 mask-agent 服務（{d}）。請確認服務已啟動（mask-agent run 或系統服務）。"),
             (Msg::AgentNotRunning(d), En) => format!("Cannot reach the mask-agent service ({d}). Make sure it is running (`mask-agent run` or the system service)."),
             (Msg::InvalidId(e), ZhTw) => format!("身分證號不正確：{}。請核對證件後重新輸入。", id_problem_zh(e)),
@@ -171,6 +228,7 @@ impl fmt::Display for Localized<'_> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     #[test]
@@ -189,6 +247,56 @@ mod tests {
         };
         assert!(msg.text(Language::ZhTw).contains("2020-03-13"));
         assert!(msg.text(Language::En).contains("last digit"));
+    }
+
+    #[test]
+    fn journal_problems_are_named_in_chinese_with_the_detail_kept_apart() {
+        let causes = [
+            JournalCause::Permission,
+            JournalCause::ReadOnly,
+            JournalCause::Missing,
+            JournalCause::Locked,
+            JournalCause::DiskFull,
+            JournalCause::Corrupt,
+            JournalCause::Other,
+        ];
+        for cause in causes {
+            let msg = Msg::JournalUnavailable {
+                cause,
+                detail: "database disk image is malformed".into(),
+            };
+            let zh = msg.text(Language::ZhTw);
+            let (words, detail) = zh.split_once("（技術細節：").unwrap();
+            assert!(words.contains(cause.zh()), "{zh}");
+            // No English but the command to run.
+            let prose = words.replace("mask-agent doctor", "");
+            assert!(!prose.chars().any(|c| c.is_ascii_alphabetic()), "{zh}");
+            assert!(detail.starts_with("database disk image"), "{zh}");
+            assert!(
+                msg.text(Language::En)
+                    .contains("database disk image is malformed")
+            );
+        }
+    }
+
+    #[test]
+    fn a_journal_file_that_is_not_a_database_is_called_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.sqlite3");
+        std::fs::write(
+            &path,
+            b"this is not an SQLite file, just forty-odd bytes of text",
+        )
+        .unwrap();
+        let error = crate::journal::Journal::open(&path)
+            .err()
+            .expect("a text file is no journal");
+        assert_eq!(error.cause(), JournalCause::Corrupt, "{error}");
+        assert!(
+            Msg::journal(&error)
+                .text(Language::ZhTw)
+                .contains("日誌檔已損毀")
+        );
     }
 
     // Regression: the zh-TW message for a mistyped ID used to embed the validator's English text
