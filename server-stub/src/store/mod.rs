@@ -249,16 +249,12 @@ pub trait Store: Send + Sync + 'static {
 /// Shared handle to a store.
 pub type DynStore = Arc<dyn Store>;
 
-/// Masks sold by a batch's new sales, per Asia/Taipei day (for the day totals) and in all (for
-/// the site's stock), so each total is written once per batch rather than once per sale.
+/// Masks one site's new sales sold, per Asia/Taipei day, so the day totals and the stock are
+/// written once per batch rather than once per sale.
 #[derive(Debug, Default)]
 pub(crate) struct SoldTotals {
     /// Adult and child masks per day.
     pub by_day: std::collections::BTreeMap<Date, (i64, i64)>,
-    /// Adult masks in all.
-    pub adult: i64,
-    /// Child masks in all.
-    pub child: i64,
 }
 
 impl SoldTotals {
@@ -270,15 +266,16 @@ impl SoldTotals {
             .entry(mask_api::taipei_date(sale.sold_at))
             .or_default();
         match sale.kind {
-            BuyerKind::Adult => {
-                day.0 += quantity;
-                self.adult += quantity;
-            }
-            BuyerKind::Child => {
-                day.1 += quantity;
-                self.child += quantity;
-            }
+            BuyerKind::Adult => day.0 += quantity,
+            BuyerKind::Child => day.1 += quantity,
         }
+    }
+
+    /// Adult and child masks over all days (what leaves the site's stock).
+    pub fn total(&self) -> (i64, i64) {
+        self.by_day
+            .values()
+            .fold((0, 0), |(a, c), (da, dc)| (a + da, c + dc))
     }
 }
 

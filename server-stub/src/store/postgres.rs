@@ -1,9 +1,10 @@
 //! PostgreSQL store (tokio-postgres + deadpool), for when one SQLite file is not enough.
 //!
-//! Same operations and semantics as the SQLite store. Concurrency: each sales batch runs in one
-//! call that takes transaction-scoped advisory locks on every person and sale id it touches
-//! (sorted, so two batches never deadlock), checks that nothing changed since the histories
-//! were read, and writes ([`sales`]). A commit is durable with PostgreSQL's default
+//! Same operations and semantics as the SQLite store. Concurrency: concurrent sales batches are
+//! written in groups by one call that takes transaction-scoped advisory locks on every person,
+//! sale id and site it touches (sorted, so writers never deadlock), checks that nothing changed
+//! since the histories were read, and writes ([`sales`]); eligibility histories are read in
+//! groups too ([`histories`]). A commit is durable with PostgreSQL's default
 //! `synchronous_commit = on`.
 
 use std::str::FromStr;
@@ -20,10 +21,10 @@ use super::{
 };
 use crate::open_data::StockRow;
 use crate::person_key::PersonKey;
+use crate::sites::Site;
 
 mod histories;
 mod sales;
-use crate::sites::Site;
 
 /// Ordered migrations; `schema_migrations` remembers how many ran.
 const MIGRATIONS: &[&str] = &[

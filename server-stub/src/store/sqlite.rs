@@ -415,10 +415,11 @@ fn record_sales(conn: &Connection, write: &SalesWrite) -> Result<SalesOutcome, S
         .execute(params![write.site, day_text(*day), adult, child])?;
     }
     if !sold.by_day.is_empty() {
+        let (adult, child) = sold.total();
         conn.prepare_cached(
             "UPDATE sites SET adult = adult - ?2, child = child - ?3 WHERE code = ?1",
         )?
-        .execute(params![write.site, sold.adult, sold.child])?;
+        .execute(params![write.site, adult, child])?;
     }
     Ok(SalesOutcome::Recorded(results))
 }

@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 use super::lock_key;
 use crate::person_key::PersonKey;
-use crate::store::{SalesOutcome, SalesWrite, StoreError, codes, judge};
+use crate::store::{SalesOutcome, SalesWrite, SoldTotals, StoreError, codes, judge};
 
 // The two lookups are index probes per key, whatever the table statistics say. With
 // `key = ANY($1)` a connection's cached generic plan, made while the table was still empty (a
@@ -64,7 +64,7 @@ const MAX_GROUP: usize = 128;
 type Params<'a> = [&'a (dyn ToSql + Sync); 1];
 
 /// A request waiting for the writer.
-pub(super) struct Job {
+struct Job {
     write: SalesWrite,
     reply: oneshot::Sender<Result<SalesOutcome, StoreError>>,
 }
@@ -177,17 +177,12 @@ async fn under_locks(
     st: &Statements,
     writes: &[&SalesWrite],
 ) -> Result<Vec<SalesOutcome>, StoreError> {
-    let mut keys: Vec<i64> = writes
-        .iter()
-        .flat_map(|w| {
-            w.sales
-                .iter()
-                .flat_map(|s| [lock_key(s.person.as_bytes()), lock_key(s.id.as_bytes())])
-                .chain([lock_key(w.site.as_bytes())])
-        })
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
+    let keys = lock_keys(writes.iter().flat_map(|w| {
+        w.sales
+            .iter()
+            .flat_map(|s| [&s.person.as_bytes()[..], &s.id.as_bytes()[..]])
+            .chain([w.site.as_bytes()])
+    }));
     let lock_params: Params<'_> = [&keys];
     let ((), _) = futures::try_join!(
         client.batch_execute("BEGIN"),
@@ -200,6 +195,15 @@ async fn under_locks(
         }
         None => Err(StoreError::Busy),
     }
+}
+
+/// The advisory-lock keys of `values`, sorted (every writer takes them in one order, so none
+/// deadlocks) and without repeats.
+fn lock_keys<'v>(values: impl IntoIterator<Item = &'v [u8]>) -> Vec<i64> {
+    let mut keys: Vec<i64> = values.into_iter().map(lock_key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// Column arrays of the new sales, in order.
@@ -219,10 +223,8 @@ struct NewRows<'a> {
     status: Vec<&'static str>,
     overrun_reason: Vec<Option<&'static str>>,
     recorded_at: Vec<OffsetDateTime>,
-    /// Adult and child masks per site and Asia/Taipei day.
-    by_day: BTreeMap<(&'a str, Date), (i64, i64)>,
-    /// Adult and child masks per site.
-    by_site: BTreeMap<&'a str, (i64, i64)>,
+    /// Masks sold per site (and day).
+    sold: BTreeMap<&'a str, SoldTotals>,
 }
 
 /// One read, judgement and write of the group; `None` when the histories changed before the
@@ -276,21 +278,28 @@ async fn attempt_once(
         return Ok(Some(outcomes));
     }
 
-    let mut lock_keys: Vec<i64> = persons
-        .iter()
-        .map(|p| lock_key(p))
-        .chain(rows.id.iter().map(|id| lock_key(id.as_bytes())))
-        .chain(rows.by_site.keys().map(|site| lock_key(site.as_bytes())))
-        .collect();
-    lock_keys.sort_unstable();
-    lock_keys.dedup();
-    let day_site: Vec<&str> = rows.by_day.keys().map(|k| k.0).collect();
-    let day: Vec<Date> = rows.by_day.keys().map(|k| k.1).collect();
-    let day_adult: Vec<i64> = rows.by_day.values().map(|d| d.0).collect();
-    let day_child: Vec<i64> = rows.by_day.values().map(|d| d.1).collect();
-    let stock_site: Vec<&str> = rows.by_site.keys().copied().collect();
-    let stock_adult: Vec<i64> = rows.by_site.values().map(|d| d.0).collect();
-    let stock_child: Vec<i64> = rows.by_site.values().map(|d| d.1).collect();
+    let lock_keys = lock_keys(
+        persons
+            .iter()
+            .copied()
+            .chain(rows.id.iter().map(|id| &id.as_bytes()[..]))
+            .chain(rows.sold.keys().map(|site| site.as_bytes())),
+    );
+    // Day totals and stock changes, in (site, day) order.
+    let (mut day_site, mut day, mut day_adult, mut day_child) = (vec![], vec![], vec![], vec![]);
+    let (mut stock_site, mut stock_adult, mut stock_child) = (vec![], vec![], vec![]);
+    for (&site, sold) in &rows.sold {
+        for (&d, &(adult, child)) in &sold.by_day {
+            day_site.push(site);
+            day.push(d);
+            day_adult.push(adult);
+            day_child.push(child);
+        }
+        let (adult, child) = sold.total();
+        stock_site.push(site);
+        stock_adult.push(adult);
+        stock_child.push(child);
+    }
     let params: [&(dyn ToSql + Sync); 24] = [
         &lock_keys,
         &persons,
@@ -396,30 +405,15 @@ fn judge_batch<'a>(
             ),
         );
         results.push(result);
-        let quantity = i64::from(sale.quantity);
-        let day = mask_api::taipei_date(sale.sold_at);
-        let (per_day, per_site) = (
-            rows.by_day.entry((&w.site, day)).or_default(),
-            rows.by_site.entry(&w.site).or_default(),
-        );
-        match sale.kind {
-            mask_api::BuyerKind::Adult => {
-                per_day.0 += quantity;
-                per_site.0 += quantity;
-            }
-            mask_api::BuyerKind::Child => {
-                per_day.1 += quantity;
-                per_site.1 += quantity;
-            }
-        }
+        rows.sold.entry(&w.site).or_default().add(sale);
         rows.id.push(sale.id);
         rows.site.push(&w.site);
         rows.person.push(sale.person.as_bytes());
         rows.id_masked.push(&sale.id_masked);
         rows.kind.push(codes::kind(sale.kind));
-        rows.quantity.push(quantity);
+        rows.quantity.push(i64::from(sale.quantity));
         rows.sold_at.push(sale.sold_at);
-        rows.sold_day.push(day);
+        rows.sold_day.push(mask_api::taipei_date(sale.sold_at));
         rows.source.push(codes::source(sale.source));
         rows.offline.push(sale.offline);
         rows.content_hash.push(&sale.content_hash);
