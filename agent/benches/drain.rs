@@ -68,6 +68,7 @@ async fn run(n: usize, letter: char) -> (f64, u64) {
             sold_at,
             source: SaleSource::Manual,
             offline: true,
+            pc_sold_at: None,
         });
         if batch.len() == 5000 {
             journal.record_sales(&batch).unwrap();

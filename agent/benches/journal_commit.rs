@@ -101,6 +101,7 @@ fn main() {
                 sold_at: NewSale::truncate_time(now),
                 source: SaleSource::Card,
                 offline: false,
+                pc_sold_at: None,
             };
             journal.record_sale(&sale).unwrap();
             ours.push(started.elapsed());

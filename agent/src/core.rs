@@ -305,6 +305,8 @@ impl Core {
             last_sync: sync.last_sync,
             last_error: sync.last_error.clone(),
             overruns,
+            attention: 0,
+            clock_offset_s: None,
         })
     }
 
@@ -633,6 +635,7 @@ impl Core {
             sold_at: NewSale::truncate_time(self.now()),
             source,
             offline: decision.source == DecisionSource::Local,
+            pc_sold_at: None,
         };
         let stored = sale.clone();
         if let Err(error) = self.journal(move |j| j.record_sale(&stored)).await {

@@ -63,6 +63,7 @@ pub async fn decide(
         let request = EligibilityRequest {
             id_no: id_no.as_str().to_owned(),
             birth_date,
+            unsynced: Vec::new(),
         };
         match server.eligibility(&request).await {
             Ok(answer) => {

@@ -17,8 +17,9 @@ use uuid::Uuid;
 use crate::fsutil;
 
 /// The schema, one migration per entry; never edit a shipped entry, append a new one.
-const MIGRATIONS: &[M<'static>] = &[M::up(
-    r#"
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        r#"
 CREATE TABLE sales (
     id               TEXT PRIMARY KEY NOT NULL,        -- UUIDv7, the idempotency key
     id_no            TEXT,                             -- NULL once purged (retention)
@@ -84,7 +85,11 @@ CREATE TABLE sale_flags (
     flagged_at_ms    INTEGER NOT NULL
 ) STRICT;
 "#,
-)];
+    ),
+    // The PC's own clock reading at the sale, kept beside `sold_at_ms` (which is corrected by
+    // the offset to the server's clock) for the audit of a wrong PC clock.
+    M::up("ALTER TABLE sales ADD COLUMN pc_sold_at_ms INTEGER;"),
+];
 
 /// The pragmas every connection gets (also used by the raw-insert baseline of the benchmark).
 pub const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
@@ -173,6 +178,9 @@ pub struct NewSale {
     pub source: SaleSource,
     /// Decided locally (server unreachable).
     pub offline: bool,
+    /// The PC's own clock reading at the sale, when `sold_at` was corrected to the server's
+    /// clock (None: no correction known).
+    pub pc_sold_at: Option<OffsetDateTime>,
 }
 
 impl NewSale {
@@ -432,7 +440,8 @@ impl Journal {
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO sales (id, id_no, id_masked, birth_date, kind, quantity, sold_at_ms, \
-                 sold_day, source, offline) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 sold_day, source, offline, pc_sold_at_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             for sale in sales {
                 insert.execute(params![
@@ -446,6 +455,7 @@ impl Journal {
                     iso(mask_api::taipei_date(sale.sold_at)),
                     source_str(sale.source),
                     sale.offline,
+                    sale.pc_sold_at.map(ms),
                 ])?;
             }
         }
@@ -952,6 +962,7 @@ mod tests {
             sold_at: at,
             source: SaleSource::Card,
             offline: true,
+            pc_sold_at: None,
         }
     }
 

@@ -201,6 +201,9 @@ fn refusal_zh(code: &str) -> &'static str {
         "hours" => "不在販售時段",
         "not_started" => "實名制尚未開始",
         "quota" => "購買數量超過可購買數量",
+        "offline_limit" => "離線販售已達上限，請待恢復連線",
+        "token_refused" => "中央伺服器拒絕本藥局憑證，請聯絡中央服務台",
+        "server_refused" => "中央伺服器拒絕此查詢",
         _ => "不符合購買規則",
     }
 }
@@ -213,6 +216,9 @@ fn refusal_en(code: &str) -> &'static str {
         "hours" => "outside sales hours",
         "not_started" => "rationing has not started",
         "quota" => "more than the quantity still allowed",
+        "offline_limit" => "the offline selling limit is reached; wait for the server",
+        "token_refused" => "the server refuses this pharmacy's token; call the central helpdesk",
+        "server_refused" => "the server refused this check",
         _ => "not allowed by the rules",
     }
 }

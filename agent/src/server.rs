@@ -5,8 +5,8 @@
 //! [`crate::config::check_server_url`]).
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use mask_api::{
     Eligibility, EligibilityRequest, Health, ListingRequest, ListingState, PolicySet, Problem,
@@ -134,12 +134,22 @@ fn chain_text(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// The server's clock as read from the `Date` header of its latest answer (any status).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerDate {
+    /// The server's time (whole seconds, as HTTP dates are).
+    pub date: time::OffsetDateTime,
+    /// When the answer arrived, to age the reading.
+    pub received: Instant,
+}
+
 /// The central API client of one pharmacy.
 #[derive(Clone)]
 pub struct ServerClient {
     http: reqwest::Client,
     base: reqwest::Url,
     token: String,
+    last_date: Arc<Mutex<Option<ServerDate>>>,
 }
 
 impl std::fmt::Debug for ServerClient {
@@ -208,7 +218,34 @@ impl ServerClient {
             http,
             base,
             token: token.to_owned(),
+            last_date: Arc::new(Mutex::new(None)),
         })
+    }
+
+    /// The server's clock from its latest answer that carried a valid `Date` header.
+    pub fn last_server_date(&self) -> Option<ServerDate> {
+        *self
+            .last_date
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn note_date(&self, headers: &reqwest::header::HeaderMap) {
+        let Some(date) = headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+        else {
+            return;
+        };
+        let date = time::OffsetDateTime::from(date);
+        *self
+            .last_date
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ServerDate {
+            date,
+            received: Instant::now(),
+        });
     }
 
     /// The base URL.
@@ -227,6 +264,7 @@ impl ServerClient {
         request: reqwest::RequestBuilder,
     ) -> Result<T, ServerError> {
         let response = request.send().await.map_err(ServerError::from_reqwest)?;
+        self.note_date(response.headers());
         let status = response.status();
         let bytes = response.bytes().await.map_err(ServerError::from_reqwest)?;
         if !status.is_success() {

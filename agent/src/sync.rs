@@ -244,6 +244,7 @@ fn verdicts_of(
                 state: match r.status {
                     SaleStatus::Accepted => SyncState::Accepted,
                     SaleStatus::Overrun => SyncState::Overrun,
+                    SaleStatus::Rejected | SaleStatus::Conflict => SyncState::Rejected,
                 },
                 detail: r.overrun_reason.map(|reason| reason.as_str().to_owned()),
                 server_recorded_at: Some(r.recorded_at),

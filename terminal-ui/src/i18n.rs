@@ -104,6 +104,7 @@ pub enum Text {
     AgentDisconnected,
     Online,
     Offline,
+    TokenRefused,
     Connecting,
     Queued,
     LastSync,
@@ -260,6 +261,10 @@ impl Text {
             AgentDisconnected => ("未連上本機服務", "agent not connected"),
             Online => ("連線", "online"),
             Offline => ("離線", "OFFLINE"),
+            TokenRefused => (
+                "憑證遭拒 請聯絡中央服務台",
+                "TOKEN REFUSED: call the helpdesk",
+            ),
             Connecting => ("連線確認中", "checking link"),
             Queued => ("待上傳", "queued"),
             LastSync => ("上次同步", "last sync"),
@@ -364,6 +369,22 @@ pub fn refusal(lang: Lang, r: &RefusalReason) -> String {
         (RefusalReason::NotStarted, Lang::En) => "Rationing has not started: no rule in force",
         (RefusalReason::Quota, Lang::ZhTw) => "數量超過可購買上限",
         (RefusalReason::Quota, Lang::En) => "More than the allowed quantity",
+        (RefusalReason::OfflineLimit, Lang::ZhTw) => {
+            "離線販售已達上限（離線時數或今日配額），請待恢復連線後再販售"
+        }
+        (RefusalReason::OfflineLimit, Lang::En) => {
+            "Offline selling limit reached (hours offline or today's allocation); sell again once back online"
+        }
+        (RefusalReason::TokenRefused, Lang::ZhTw) => {
+            "中央伺服器拒絕本藥局的憑證，請聯絡中央服務台（暫停販售）"
+        }
+        (RefusalReason::TokenRefused, Lang::En) => {
+            "The central server refuses this pharmacy's token: call the central helpdesk (selling stopped)"
+        }
+        (RefusalReason::ServerRefused, Lang::ZhTw) => "中央伺服器拒絕此查詢，請檢查身分資料",
+        (RefusalReason::ServerRefused, Lang::En) => {
+            "The central server refused this check; verify the buyer's details"
+        }
         (RefusalReason::Other(code), Lang::ZhTw) => return format!("不可購買（代碼 {code}）"),
         (RefusalReason::Other(code), Lang::En) => return format!("Refused (code {code})"),
     };

@@ -74,6 +74,8 @@ pub fn sync(connectivity: Connectivity, queued: u64) -> SyncStatus {
         last_sync: Some(datetime!(2020-03-09 02:03:04 UTC)),
         last_error: None,
         overruns: 0,
+        attention: 0,
+        clock_offset_s: None,
     }
 }
 

@@ -74,6 +74,14 @@ pub enum RefusalReason {
     NotStarted,
     /// `quota`: the quantity asked is more than still allowed.
     Quota,
+    /// `offline_limit`: past the offline budget (hours since the server last answered, or the
+    /// day's allocation sold offline); selling resumes when the server answers.
+    OfflineLimit,
+    /// `token_refused`: the server refuses this pharmacy's token; call the central helpdesk.
+    TokenRefused,
+    /// `server_refused`: the server refused the eligibility request itself (4xx); the detail
+    /// is in the agent's log.
+    ServerRefused,
     /// Any other code, kept verbatim.
     Other(String),
 }
@@ -88,6 +96,9 @@ impl RefusalReason {
             Self::Hours => "hours",
             Self::NotStarted => "not_started",
             Self::Quota => "quota",
+            Self::OfflineLimit => "offline_limit",
+            Self::TokenRefused => "token_refused",
+            Self::ServerRefused => "server_refused",
             Self::Other(code) => code,
         }
     }
@@ -102,6 +113,9 @@ impl From<String> for RefusalReason {
             "hours" => Self::Hours,
             "not_started" => Self::NotStarted,
             "quota" => Self::Quota,
+            "offline_limit" => Self::OfflineLimit,
+            "token_refused" => Self::TokenRefused,
+            "server_refused" => Self::ServerRefused,
             _ => Self::Other(code),
         }
     }
@@ -144,7 +158,8 @@ pub enum SaleSyncState {
     /// Recorded by the server but over the buyer's quota (e.g. two pharmacies selling offline):
     /// kept for audit and shown to the pharmacist.
     Overrun,
-    /// The server rejected it for good (e.g. conflicting content); kept in the journal.
+    /// The server would not take it (e.g. conflicting content): it needs attention. It stays
+    /// in the journal and still counts locally; it never holds back other sales.
     Rejected,
     /// A state this build does not know.
     #[serde(other)]
@@ -181,6 +196,9 @@ pub enum Connectivity {
     Offline,
     /// Not tried yet since start.
     Unknown,
+    /// The server answers but refuses this pharmacy's token (401/403): not an outage. Sales are
+    /// refused until IT fixes the token (call the central helpdesk).
+    TokenRefused,
 }
 
 /// The sync (outbox) state.
@@ -201,6 +219,14 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     /// Sales the server flagged as overrun (all time, kept for audit).
     pub overruns: u64,
+    /// Records (sales, stock-ins, listing changes) the server would not take and that need a
+    /// person to look at them; they still count locally and never hold back other records.
+    #[serde(default)]
+    pub attention: u64,
+    /// The server's clock minus this PC's, in seconds, from the last answer (None: not known
+    /// yet). The agent stamps records with the corrected time; the screen warns beyond 2 min.
+    #[serde(default)]
+    pub clock_offset_s: Option<i64>,
 }
 
 /// One reader as the agent sees it.

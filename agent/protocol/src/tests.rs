@@ -60,6 +60,8 @@ fn sync_status() -> SyncStatus {
         last_sync: Some(datetime!(2020-03-12 00:59:00 UTC)),
         last_error: Some("server unreachable".into()),
         overruns: 1,
+        attention: 0,
+        clock_offset_s: None,
     }
 }
 

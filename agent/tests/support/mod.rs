@@ -192,6 +192,7 @@ impl AgentFiles {
                 sold_at: NewSale::truncate_time(AS_OF - time::Duration::minutes(30)),
                 source: SaleSource::Manual,
                 offline: true,
+                pc_sold_at: None,
             })
             .collect();
         let mut journal = self.journal();

@@ -1,10 +1,11 @@
 //! `POST /v1/eligibility`: may this person buy now, and how many?
 
 use serde::{Deserialize, Serialize};
-use time::Date;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
 
 use crate::policy::{BuyerKind, RefusalReason};
-use crate::time_fmt::iso_date;
+use crate::time_fmt::{iso_date, rfc3339};
 
 /// Request body of `POST /v1/eligibility`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +23,25 @@ pub struct EligibilityRequest {
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date, example = "1990-01-01"))]
     pub birth_date: Option<Date>,
+    /// This pharmacy's sales of this buyer that the server may not hold yet (queued in the
+    /// agent's outbox). The server decides over the union of its history and these,
+    /// deduplicated by sale id, so the two histories are added, never compared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsynced: Vec<UnsyncedPurchase>,
+}
+
+/// A sale the agent recorded and has not had acknowledged yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UnsyncedPurchase {
+    /// The sale's UUIDv7 (the same id the sale will carry to `/v1/sales`).
+    pub id: Uuid,
+    /// When it was sold.
+    #[serde(with = "rfc3339")]
+    pub sold_at: OffsetDateTime,
+    /// Masks sold.
+    pub quantity: u32,
 }
 
 /// The answer: kind, quantity still allowed now, and when refused the reason and next day.

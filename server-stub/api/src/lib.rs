@@ -26,7 +26,7 @@ mod sites;
 mod stock;
 pub mod time_fmt;
 
-pub use eligibility::{Eligibility, EligibilityRequest};
+pub use eligibility::{Eligibility, EligibilityRequest, UnsyncedPurchase};
 pub use health::Health;
 pub use policy::{Buyer, Purchase, SaleCheck, check_sale};
 pub use policy::{
@@ -34,7 +34,7 @@ pub use policy::{
     decide,
 };
 pub use problem::{ErrorCode, PROBLEM_CONTENT_TYPE, Problem, ProblemItem};
-pub use sales::{Sale, SaleBatch, SaleBatchResult, SaleResult, SaleSource, SaleStatus};
+pub use sales::{Sale, SaleBatch, SaleBatchResult, SaleFlag, SaleResult, SaleSource, SaleStatus};
 pub use sites::{ListingRequest, ListingState, SiteStock, SitesSnapshot, WhoAmI};
 pub use stock::{Inventory, InventoryWarning, InventoryWarningCode, StockIn, StockInResult};
 pub use time_fmt::{TAIPEI, iso_date, rfc3339, taipei_date};

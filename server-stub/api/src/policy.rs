@@ -58,6 +58,10 @@ pub enum RefusalReason {
     /// `"quota"`: the requested quantity is more than still allowed (sales only; eligibility
     /// itself answers with the allowed quantity instead).
     Quota,
+    /// `"offline_limit"`: the agent is past its offline budget (hours since the last contact
+    /// with the server, or the day's allocation sold offline): no local decision until the
+    /// server answers again. Decided by the agent only.
+    OfflineLimit,
     /// A code this version does not know (sent by a newer peer).
     #[serde(other)]
     Unknown,
@@ -73,6 +77,7 @@ impl RefusalReason {
             Self::Hours => "hours",
             Self::NotStarted => "not_started",
             Self::Quota => "quota",
+            Self::OfflineLimit => "offline_limit",
             Self::Unknown => "unknown",
         }
     }
@@ -142,9 +147,19 @@ pub struct PolicyVersion {
     pub site_daily_child: u32,
     /// Extra cards a proxy buyer may bring (informational: every card is its own sale).
     pub proxy_cards: u8,
+    /// The offline budget: hours an agent may go on selling on local decisions since its last
+    /// successful contact with the server. Beyond it the counter refuses (`offline_limit`).
+    /// While offline a site also sells at most its daily allocation (`site_daily_*`) per kind
+    /// and day. Anchors: Square's 24 h offline window, Stripe and Adyen offline limits.
+    #[serde(default = "default_offline_max_hours")]
+    pub offline_max_hours: u32,
     /// Human note on what changed.
     #[serde(default)]
     pub note: String,
+}
+
+fn default_offline_max_hours() -> u32 {
+    24
 }
 
 impl PolicyVersion {

@@ -58,8 +58,10 @@ pub struct SaleBatch {
     /// The site the sales belong to; when given it must be the token's own site (else 403).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
-    /// 1..=500 sales. The batch is validated as a whole: one invalid sale (bad ID, bad time,
-    /// id reused with other content) rejects the batch with a problem listing it, changing nothing.
+    /// 1..=500 sales. Each sale gets its own result: one that cannot be a sale (bad ID
+    /// checksum, quantity out of range) or that reuses an id with other content is answered
+    /// `rejected` / `conflict` without holding back the others; late rule findings (over quota,
+    /// wrong kind, odd times) are recorded with flags.
     pub sales: Vec<Sale>,
 }
 
@@ -71,8 +73,76 @@ pub enum SaleStatus {
     /// Recorded, within the rules.
     Accepted,
     /// Recorded but it broke the quota (e.g. two pharmacies sold offline to one person):
-    /// flagged for audit. The masks are handed over already; the record is kept.
+    /// flagged for audit. The masks are handed over already; the record is kept. A sale that
+    /// arrives late, dated before sales already held for that person, makes the server re-judge
+    /// the person's window: the overrun is flagged on the sale that broke it, whichever arrived
+    /// later, so a replay of an earlier sale may answer `overrun` where it first answered
+    /// `accepted`.
     Overrun,
+    /// Not recorded: this cannot be a sale at all (the ID number fails its checksum, the
+    /// quantity is out of range, the id is not a UUIDv7). `problem` says why. The other sales
+    /// of the batch are unaffected. The agent checks all of this before recording, so this
+    /// needs a human.
+    Rejected,
+    /// Not recorded: this id was recorded before with different content. `problem` says so.
+    Conflict,
+}
+
+impl SaleStatus {
+    /// Whether the server holds the sale (it counts against the quota centrally).
+    pub fn is_recorded(self) -> bool {
+        matches!(self, Self::Accepted | Self::Overrun)
+    }
+}
+
+/// Something about a recorded sale that the central audit should look at. The sale is
+/// recorded and counts whatever its flags: the masks were handed over.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SaleFlag {
+    /// `sold_in_future`: dated later than the server clock allows (the pharmacy PC's clock is
+    /// ahead).
+    SoldInFuture,
+    /// `sold_long_ago`: older than the server's accepted sale age (a PC clock far behind, or a
+    /// sale kept offline for weeks).
+    SoldLongAgo,
+    /// `before_rationing`: dated before name-based rationing began (a PC clock in 2019).
+    BeforeRationing,
+    /// `kind_mismatch`: adult/child masks that contradict the birth date.
+    KindMismatch,
+    /// `birth_date_in_future`: a typed birth date later than today.
+    BirthDateInFuture,
+    /// A flag this version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl SaleFlag {
+    /// The stable wire code.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::SoldInFuture => "sold_in_future",
+            Self::SoldLongAgo => "sold_long_ago",
+            Self::BeforeRationing => "before_rationing",
+            Self::KindMismatch => "kind_mismatch",
+            Self::BirthDateInFuture => "birth_date_in_future",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// The flag of a stable wire code ([`SaleFlag::Unknown`] for codes of a newer peer).
+    pub fn from_code(code: &str) -> Self {
+        match code {
+            "sold_in_future" => Self::SoldInFuture,
+            "sold_long_ago" => Self::SoldLongAgo,
+            "before_rationing" => Self::BeforeRationing,
+            "kind_mismatch" => Self::KindMismatch,
+            "birth_date_in_future" => Self::BirthDateInFuture,
+            _ => Self::Unknown,
+        }
+    }
 }
 
 /// Result of one sale of a batch, in request order. A replay returns the original result.
@@ -92,6 +162,12 @@ pub struct SaleResult {
     /// True when this id had been recorded before (nothing new was written).
     #[serde(default)]
     pub replayed: bool,
+    /// Audit flags of a recorded sale (empty for most).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<SaleFlag>,
+    /// For `rejected` and `conflict`: what is wrong with this sale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<crate::ProblemItem>,
 }
 
 /// Response body of `POST /v1/sales`.

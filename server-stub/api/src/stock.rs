@@ -99,6 +99,12 @@ pub struct Inventory {
     pub remaining_adult: i64,
     /// Child masks on hand at the end of that day.
     pub remaining_child: i64,
+    /// Adult masks on hand at the start of that day (the opening stock the agent starts from).
+    #[serde(default)]
+    pub opening_adult: i64,
+    /// Child masks on hand at the start of that day.
+    #[serde(default)]
+    pub opening_child: i64,
     /// Daily per-site allocation of adult masks (the sales cap).
     pub cap_adult: u32,
     /// Daily per-site allocation of child masks.

@@ -326,6 +326,8 @@ fn inventory_of(st: &AppState, site: &str, day: Date, t: DayTotals) -> Inventory
         damaged_child: to_u32(t.damaged_child),
         remaining_adult: t.remaining_adult,
         remaining_child: t.remaining_child,
+        opening_adult: t.remaining_adult - t.received_adult + t.damaged_adult + t.sold_adult,
+        opening_child: t.remaining_child - t.received_child + t.damaged_child + t.sold_child,
         cap_adult,
         cap_child,
         warnings: warn,

@@ -308,6 +308,9 @@ pub(crate) mod codes {
         match s {
             SaleStatus::Accepted => "accepted",
             SaleStatus::Overrun => "overrun",
+            // Never stored: these are answers about sales that were not recorded.
+            SaleStatus::Rejected => "rejected",
+            SaleStatus::Conflict => "conflict",
         }
     }
     pub fn parse_status(s: &str) -> SaleStatus {

@@ -352,6 +352,8 @@ fn record_sale(
         overrun_reason: reason,
         recorded_at: write.now,
         replayed: false,
+        flags: Vec::new(),
+        problem: None,
     })
 }
 
@@ -382,6 +384,8 @@ fn existing_sale(conn: &Connection, id: &str) -> Result<Option<(String, SaleResu
             overrun_reason: codes::parse_reason(reason),
             recorded_at: from_ms(recorded_ms)?,
             replayed: true,
+            flags: Vec::new(),
+            problem: None,
         },
     )))
 }

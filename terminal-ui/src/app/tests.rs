@@ -41,6 +41,8 @@ fn report() -> StatusReport {
             last_sync: None,
             last_error: None,
             overruns: 0,
+            attention: 0,
+            clock_offset_s: None,
         },
         readers: vec![mask_protocol::ReaderState {
             name: "Virtual PCD 00 00".into(),

@@ -182,6 +182,10 @@ pub(super) fn status_bar(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lan
                 .style(Style::new().bg(Color::Green).fg(Color::Black)),
             Some(Connectivity::Offline) => Span::raw(format!(" ● {} ", Text::Offline.get(lang)))
                 .style(Style::new().bg(Color::Red).fg(Color::White).bold()),
+            Some(Connectivity::TokenRefused) => {
+                Span::raw(format!(" ✗ {} ", Text::TokenRefused.get(lang)))
+                    .style(Style::new().bg(Color::Red).fg(Color::White).bold())
+            }
             _ => Span::raw(format!(" ○ {} ", Text::Connecting.get(lang)))
                 .style(Style::new().bg(Color::Gray).fg(Color::Black)),
         };

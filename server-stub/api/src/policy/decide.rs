@@ -167,11 +167,14 @@ fn remaining_on(
 }
 
 /// Masks bought in the window still open on `day` (0 when none is open).
+///
+/// A purchase dated after `day` counts as bought on `day`: it was recorded already, so either
+/// a clock was set back (the counter's, or the pharmacy that sold it) or `day` is in the past.
+/// Ignoring it would let a clock set back a day reopen a quota.
 fn used_in_open_window(policies: &PolicySet, history: &[Purchase], day: Date) -> u32 {
     let mut days: Vec<(Date, u32)> = history
         .iter()
-        .map(|p| (taipei_date(p.sold_at), p.quantity))
-        .filter(|(d, _)| *d <= day)
+        .map(|p| (taipei_date(p.sold_at).min(day), p.quantity))
         .collect();
     days.sort_unstable();
     let mut window: Option<(Date, u32)> = None; // (end exclusive, used)

@@ -255,6 +255,8 @@ async fn attempt_once(
             overrun_reason: codes::parse_reason(r.get(3)),
             recorded_at: r.get(4),
             replayed: true,
+            flags: Vec::new(),
+            problem: None,
         };
         known.insert(id, (r.get(1), result));
     }
@@ -392,6 +394,8 @@ fn judge_batch<'a>(
             overrun_reason: reason,
             recorded_at: w.now,
             replayed: false,
+            flags: Vec::new(),
+            problem: None,
         };
         // A second copy of this id later in the group replays this one.
         known.insert(
