@@ -35,6 +35,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod content_hash;
 pub mod http;
 pub mod open_data;
 pub mod person_key;
@@ -59,7 +60,7 @@ pub use store::{DynStore, PostgresStore, SqliteStore, Store, StoreError};
 use http::AppState;
 use open_data::Snapshot;
 use sites::Registry;
-use store::{TokenRecord, token_hash};
+use store::{TokenRecord, TokenRole, token_hash};
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -124,10 +125,37 @@ pub async fn issue_token_in(
     let now = OffsetDateTime::now_utc();
     let record = TokenRecord {
         site: site.to_owned(),
+        role: TokenRole::Pharmacy,
         expires_at: expires_in.map(|d| now + d),
     };
     store.insert_token(token_hash(&token), record, now).await?;
     Ok(token)
+}
+
+/// Issues a central audit token (read-only, audit routes only) on an opened store.
+pub async fn issue_audit_token_in(
+    store: &dyn Store,
+    expires_in: Option<time::Duration>,
+) -> Result<String, ServerError> {
+    let token = http::auth::new_token();
+    let now = OffsetDateTime::now_utc();
+    let record = TokenRecord {
+        site: String::new(),
+        role: TokenRole::Audit,
+        expires_at: expires_in.map(|d| now + d),
+    };
+    store.insert_token(token_hash(&token), record, now).await?;
+    Ok(token)
+}
+
+/// Issues an audit token in the store `config` names (no server needed).
+pub async fn issue_audit_token(
+    config: &ServerConfig,
+    expires_in: Option<time::Duration>,
+) -> Result<String, ServerError> {
+    let registry = Registry::embedded()?;
+    let store = open_store(config, &registry).await?;
+    issue_audit_token_in(store.as_ref(), expires_in).await
 }
 
 /// Issues a token for `site` in the store `config` names (no server needed; a running server
@@ -286,6 +314,14 @@ impl ServerHandle {
             expires_in,
         )
         .await
+    }
+
+    /// Issues a central audit token.
+    pub async fn issue_audit_token(
+        &self,
+        expires_in: Option<time::Duration>,
+    ) -> Result<String, ServerError> {
+        issue_audit_token_in(self.state.store.as_ref(), expires_in).await
     }
 
     /// The server clock's current time.

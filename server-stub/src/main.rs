@@ -36,14 +36,18 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum TokenAction {
-    /// Issue a new bearer token for a site and print it (stored hashed only).
+    /// Issue a new bearer token for a site (or, with --audit, for the central audit) and print
+    /// it (stored hashed only).
     Issue {
         /// Data directory of the server.
-        #[arg(long)]
+        #[arg(long, default_value = "mask-server-data")]
         data_dir: PathBuf,
         /// Site code (10 characters, e.g. 0145080011 or 592202A296).
+        #[arg(long, required_unless_present = "audit", conflicts_with = "audit")]
+        site: Option<String>,
+        /// A central auditor's read-only token (the audit routes only) instead of a pharmacy's.
         #[arg(long)]
-        site: String,
+        audit: bool,
         /// Days until the token expires (default: never).
         #[arg(long)]
         expires_days: Option<u32>,
@@ -140,16 +144,25 @@ async fn token(lang: Lang, action: TokenAction) -> Result<(), Failure> {
     let TokenAction::Issue {
         data_dir,
         site,
+        audit,
         expires_days,
         database: db,
     } = action;
     let mut config = ServerConfig::new(data_dir);
     config.database = database(lang, &db)?;
     let expires = expires_days.map(|d| time::Duration::days(i64::from(d)));
-    let token = mask_server_stub::issue_token(&config, &site, expires)
-        .await
-        .map_err(|e| server_failure(lang, &e))?;
-    eprintln!("{}", text(lang, &Msg::TokenIssued(&site)));
+    let (token, holder) = match site {
+        Some(site) if !audit => (
+            mask_server_stub::issue_token(&config, &site, expires).await,
+            site,
+        ),
+        _ => (
+            mask_server_stub::issue_audit_token(&config, expires).await,
+            text(lang, &Msg::AuditHolder),
+        ),
+    };
+    let token = token.map_err(|e| server_failure(lang, &e))?;
+    eprintln!("{}", text(lang, &Msg::TokenIssued(&holder)));
     println!("{token}");
     Ok(())
 }

@@ -50,6 +50,8 @@ pub enum Msg<'a> {
     Certificate(&'a str),
     /// Token issued (stderr note; the token itself goes to stdout alone).
     TokenIssued(&'a str),
+    /// Who an audit token is for (in the token-issued note).
+    AuditHolder,
 }
 
 /// The text of a message.
@@ -78,5 +80,7 @@ pub fn text(lang: Lang, msg: &Msg<'_>) -> String {
         (Lang::En, Certificate(p)) => format!("certificate (pin it in the agent): {p}"),
         (Lang::ZhTw, TokenIssued(s)) => format!("已為 {s} 發出權杖（只顯示這一次，請妥善保存）。"),
         (Lang::En, TokenIssued(s)) => format!("token issued for {s} (shown only once; keep it safe)."),
+        (Lang::ZhTw, AuditHolder) => "中央稽核（唯讀）".into(),
+        (Lang::En, AuditHolder) => "the central audit (read-only)".into(),
     }
 }

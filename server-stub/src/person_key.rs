@@ -98,15 +98,16 @@ pub struct PersonKeys {
 enum Scheme {
     /// Truncated SHA-256 of a tag and the ID number (databases from schema 1).
     Legacy,
-    /// HMAC-SHA256 under the data dir's secret.
-    Keyed(HmacSha256),
+    /// HMAC-SHA256 under the data dir's secret; the second key (derived from the same secret)
+    /// keys the content hashes of sales and stock-ins, so a person key can never equal one.
+    Keyed(HmacSha256, HmacSha256),
 }
 
 impl std::fmt::Debug for PersonKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let scheme = match self.scheme {
             Scheme::Legacy => SCHEME_LEGACY,
-            Scheme::Keyed(_) => SCHEME_KEYED,
+            Scheme::Keyed(..) => SCHEME_KEYED,
         };
         f.debug_struct("PersonKeys")
             .field("scheme", &scheme)
@@ -118,7 +119,7 @@ impl PersonKeys {
     /// Keyed hashes under `secret` (what a new database gets).
     pub fn keyed(secret: &[u8; 32]) -> Self {
         Self {
-            scheme: Scheme::Keyed(hmac_of(secret)),
+            scheme: keyed_scheme(hmac_of(secret)),
         }
     }
 
@@ -143,7 +144,7 @@ impl PersonKeys {
                 h.update(id_no.as_bytes());
                 h.finalize().into()
             }
-            Scheme::Keyed(mac) => {
+            Scheme::Keyed(mac, _) => {
                 let mut mac = mac.clone();
                 mac.update(b"person:");
                 mac.update(id_no.as_bytes());
@@ -186,9 +187,36 @@ impl PersonKeys {
             return Err(PersonKeyError::Mismatch { path });
         }
         Ok(Self {
-            scheme: Scheme::Keyed(mac),
+            scheme: keyed_scheme(mac),
         })
     }
+
+    /// Hex content hash of a record's canonical encoding (replay vs conflict): HMAC under a key
+    /// derived from the secret, so a stored hash cannot be matched by trying ID numbers and
+    /// birth dates without the secret. Databases on the unkeyed legacy person scheme have no
+    /// secret; their content hashes are plain SHA-256 (their person keys are no better).
+    pub fn content_hash(&self, canonical: &[u8]) -> String {
+        match &self.scheme {
+            Scheme::Legacy => {
+                let mut h = Sha256::new();
+                h.update(b"mask-content-v2:");
+                h.update(canonical);
+                hex::encode(h.finalize())
+            }
+            Scheme::Keyed(_, content) => {
+                let mut mac = content.clone();
+                mac.update(canonical);
+                hex::encode(mac.finalize().into_bytes())
+            }
+        }
+    }
+}
+
+fn keyed_scheme(person: HmacSha256) -> Scheme {
+    let mut derive = person.clone();
+    derive.update(b"content-hash-key-v2");
+    let derived: [u8; 32] = derive.finalize().into_bytes().into();
+    Scheme::Keyed(person, hmac_of(&derived))
 }
 
 fn hmac_of(secret: &[u8; 32]) -> HmacSha256 {

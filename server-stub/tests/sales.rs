@@ -1,4 +1,4 @@
-//! Sales batches: idempotency, conflicts, time and content checks, all-or-nothing.
+//! Sales batches: idempotency, per-sale conflicts and rejections, flags for rule findings.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -28,7 +28,7 @@ on_both_backends!(
 );
 
 on_both_backends!(
-    same_id_with_other_content_is_409_and_the_batch_changes_nothing,
+    same_id_with_other_content_is_a_conflict_of_that_sale_alone,
     NOW,
     |s: TestServer| async move {
         let original = sale("A123456789", 2, "2020-03-13T11:00:00+08:00");
@@ -40,35 +40,27 @@ on_both_backends!(
         let (status, body) = s
             .post("/v1/sales", &json!({"sales": [innocent, changed]}))
             .await;
-        assert_eq!(status, StatusCode::CONFLICT, "{body}");
-        assert_eq!(body["code"], "idempotency_conflict");
-        assert_eq!(body["errors"][0]["index"], 1);
-        assert_eq!(body["errors"][0]["id"], original["id"]);
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let results = &body["results"];
+        assert_ne!(results[0]["status"], "conflict", "{body}");
+        assert_eq!(results[0]["replayed"], false, "{body}");
+        assert_eq!(results[1]["status"], "conflict", "{body}");
+        assert_eq!(results[1]["id"], original["id"]);
+        assert_eq!(results[1]["problem"]["code"], "idempotency_conflict");
+        assert_eq!(results[1]["problem"]["index"], 1);
         assert_eq!(
             s.sold_adult(DAY).await,
-            2,
-            "the innocent sale of the batch was not recorded"
+            3,
+            "the innocent sale was recorded, the changed copy was not"
         );
     }
 );
 
 on_both_backends!(
-    bad_sales_reject_the_batch_and_change_nothing,
+    sales_that_cannot_be_sales_are_rejected_alone,
     NOW,
     |s: TestServer| async move {
         let cases = [
-            (
-                "sale_time_in_future",
-                sale("A123456789", 1, "2020-03-13T12:30:00+08:00"),
-            ),
-            (
-                "sale_time_too_old",
-                sale("A123456789", 1, "2020-02-20T10:00:00+08:00"),
-            ),
-            (
-                "sale_time_too_old",
-                sale("A123456789", 1, "2020-01-01T10:00:00+08:00"),
-            ),
             (
                 "invalid_id_number",
                 sale("A123456788", 1, "2020-03-13T11:00:00+08:00"),
@@ -81,30 +73,90 @@ on_both_backends!(
                 "invalid_quantity",
                 sale("A123456789", 101, "2020-03-13T11:00:00+08:00"),
             ),
-            ("kind_mismatch", {
-                let mut s = sale("A123456789", 1, "2020-03-13T11:00:00+08:00");
-                s["kind"] = json!("child");
-                s
-            }),
             ("invalid_body", {
                 let mut s = sale("A123456789", 1, "2020-03-13T11:00:00+08:00");
                 s["id"] = json!("7f1c9b2e-4d3a-4b5c-8d6e-0f1a2b3c4d5e");
                 s
             }),
         ];
+        let mut sold = 0;
         for (code, bad) in cases {
-            let good = sale("B123456780", 1, "2020-03-13T11:00:00+08:00");
+            let good = sale(&valid_id(sold + 1), 1, "2020-03-13T11:00:00+08:00");
             let (status, body) = s.post("/v1/sales", &json!({"sales": [good, bad]})).await;
-            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{code}: {body}");
-            assert_eq!(body["errors"][0]["code"], code, "{body}");
-            assert_eq!(body["errors"][0]["index"], 1);
+            sold += 1;
+            assert_eq!(status, StatusCode::OK, "{code}: {body}");
+            // Recorded (valid_id's last digit may be the weekday's wrong one: overrun).
+            assert_eq!(body["results"][0]["replayed"], false, "{body}");
+            assert!(body["results"][0]["problem"].is_null(), "{body}");
+            assert_eq!(body["results"][1]["status"], "rejected", "{body}");
+            assert_eq!(body["results"][1]["problem"]["code"], code, "{body}");
+            assert_eq!(body["results"][1]["problem"]["index"], 1);
         }
         let (status, body) = s.post("/v1/sales", &json!({"sales": []})).await;
         assert_eq!(
             (status, body["code"].clone()),
             (StatusCode::UNPROCESSABLE_ENTITY, json!("invalid_quantity"))
         );
-        assert_eq!(s.sold_adult(DAY).await, 0, "nothing was recorded");
+        assert_eq!(
+            s.sold_adult(DAY).await,
+            u64::from(sold),
+            "only the good sales were recorded"
+        );
+    }
+);
+
+on_both_backends!(
+    rule_findings_are_recorded_with_flags_and_replayed_identically,
+    NOW,
+    |s: TestServer| async move {
+        let child_without_birth_date = {
+            let mut s = sale(&valid_id(101), 1, "2020-03-13T11:00:00+08:00");
+            s["kind"] = json!("child");
+            s
+        };
+        let born_tomorrow = {
+            let mut s = sale(&valid_id(102), 1, "2020-03-13T11:00:00+08:00");
+            s["birth_date"] = json!("2020-03-14");
+            s["kind"] = json!("child");
+            s
+        };
+        let cases = [
+            (
+                "sold_in_future",
+                sale("A123456789", 1, "2020-03-13T12:30:00+08:00"),
+            ),
+            (
+                "sold_long_ago",
+                sale("B123456780", 1, "2020-02-20T10:00:00+08:00"),
+            ),
+            (
+                "before_rationing",
+                sale(&valid_id(103), 1, "2020-01-01T10:00:00+08:00"),
+            ),
+            ("kind_mismatch", child_without_birth_date),
+            ("birth_date_in_future", born_tomorrow),
+        ];
+        let batch: Vec<_> = cases.iter().map(|(_, sale)| sale.clone()).collect();
+        let (status, body) = s.post("/v1/sales", &json!({"sales": batch})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        for (i, (flag, _)) in cases.iter().enumerate() {
+            let result = &body["results"][i];
+            assert!(
+                result["status"] == "accepted" || result["status"] == "overrun",
+                "{flag}: {result}"
+            );
+            let flags = result["flags"].as_array().unwrap();
+            assert!(flags.contains(&json!(flag)), "{flag}: {result}");
+        }
+        let (_, again) = s.post("/v1/sales", &json!({"sales": batch})).await;
+        for i in 0..cases.len() {
+            assert_eq!(again["results"][i]["replayed"], true);
+            assert_eq!(again["results"][i]["flags"], body["results"][i]["flags"]);
+            assert_eq!(again["results"][i]["status"], body["results"][i]["status"]);
+        }
+        // The kind is recorded as sold: the child mask left the child stock.
+        let (_, inv) = s.get(&format!("/v1/inventory?date={DAY}")).await;
+        assert_eq!(inv["sold_child"], 2, "{inv}");
     }
 );
 

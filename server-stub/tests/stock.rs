@@ -114,3 +114,32 @@ on_both_backends!(
         assert_eq!(row(&s.maskdata().await), before - 3);
     }
 );
+
+on_both_backends!(
+    a_stock_in_with_a_clock_far_off_is_recorded_on_a_clamped_day,
+    NOW,
+    |s: TestServer| async move {
+        let mut ahead = delivery(10, 0, 0);
+        ahead["recorded_at"] = json!("2020-03-20T08:00:00+08:00");
+        let (status, body) = s.post("/v1/stock", &ahead).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["inventory"]["date"], "2020-03-13", "counted today");
+        let mut behind = delivery(20, 0, 0);
+        behind["recorded_at"] = json!("2019-12-31T08:00:00+08:00");
+        let (status, body) = s.post("/v1/stock", &behind).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body["inventory"]["date"], "2020-02-28",
+            "counted on the oldest day the server accepts"
+        );
+        assert_eq!(body["inventory"]["received_adult"], 20);
+        let (_, again) = s.post("/v1/stock", &behind).await;
+        assert_eq!(again["replayed"], true, "{again}");
+        let too_many = delivery(1_000_001, 0, 0);
+        let (status, body) = s.post("/v1/stock", &too_many).await;
+        assert_eq!(
+            (status, body["code"].clone()),
+            (StatusCode::UNPROCESSABLE_ENTITY, json!("invalid_quantity"))
+        );
+    }
+);

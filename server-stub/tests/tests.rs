@@ -10,6 +10,7 @@ mod bad_input;
 mod cli;
 mod crash;
 mod eligibility;
+mod integrity;
 mod open_data;
 mod person_keys;
 mod sales;

@@ -1,4 +1,6 @@
-//! Per-pharmacy bearer tokens: issuing (stored as SHA-256 only), checking, and rate limiting.
+//! Bearer tokens: issuing (stored as SHA-256 only), checking, and rate limiting. A pharmacy
+//! token opens the pharmacy routes for its own site; an audit token (central, read-only) opens
+//! only the audit routes. Each kind gets 403 on the other's routes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::store::{TokenRecord, token_hash};
+use crate::store::{TokenRecord, TokenRole, token_hash};
 
 /// How long a looked-up token is trusted without asking the store again.
 const TOKEN_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -114,6 +116,19 @@ fn unauthorized(code: ErrorCode, detail: &str) -> ApiError {
     e
 }
 
+/// An authenticated central auditor (audit token).
+#[derive(Clone, Debug)]
+pub struct AuditAuthed;
+
+fn wrong_kind(detail: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        ErrorCode::Forbidden,
+        "Not allowed for this token",
+        detail,
+    )
+}
+
 impl FromRequestParts<Arc<AppState>> for Authed {
     type Rejection = ApiError;
 
@@ -121,57 +136,85 @@ impl FromRequestParts<Arc<AppState>> for Authed {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                unauthorized(
-                    ErrorCode::Unauthorized,
-                    "Send the pharmacy's token as `Authorization: Bearer <token>` (issue one with `mask-server-stub token issue`).",
-                )
-            })?;
-        let hash = token_hash(token);
-        let record = match state.tokens.get(&hash) {
-            Some(r) => r,
-            None => {
-                let found = state.store.find_token(hash.clone()).await?;
-                let record = found.ok_or_else(|| {
-                    unauthorized(
-                        ErrorCode::InvalidToken,
-                        "The token is not known to this server; ask for a new one.",
-                    )
-                })?;
-                state.tokens.put(hash.clone(), record.clone());
-                record
-            }
-        };
-        // Token expiry is a security matter: real time, not the (possibly shifted) rules clock.
-        if record
-            .expires_at
-            .is_some_and(|exp| exp <= OffsetDateTime::now_utc())
-        {
-            return Err(unauthorized(
-                ErrorCode::TokenExpired,
-                "The token has expired; ask for a new one.",
+        let record = authenticate(parts, state).await?;
+        if record.role != TokenRole::Pharmacy {
+            return Err(wrong_kind(
+                "An audit token may read the audit routes only; pharmacy routes need a pharmacy's token.",
             ));
-        }
-        if let Err(wait) = state.limiter.take(&hash) {
-            let mut e = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                ErrorCode::RateLimited,
-                "Too many requests",
-                "This token sends more requests than allowed; retry after the given seconds.",
-            );
-            e.retry_after = Some(wait);
-            return Err(e);
         }
         Ok(Self {
             site: record.site,
             expires_at: record.expires_at,
         })
     }
+}
+
+impl FromRequestParts<Arc<AppState>> for AuditAuthed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let record = authenticate(parts, state).await?;
+        if record.role != TokenRole::Audit {
+            return Err(wrong_kind(
+                "The audit routes need an audit token (`mask-server-stub token issue --audit`); a pharmacy token cannot read them.",
+            ));
+        }
+        Ok(Self)
+    }
+}
+
+/// The token's record: known, unexpired, within its rate.
+async fn authenticate(parts: &Parts, state: &Arc<AppState>) -> Result<TokenRecord, ApiError> {
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            unauthorized(
+                ErrorCode::Unauthorized,
+                "Send the pharmacy's token as `Authorization: Bearer <token>` (issue one with `mask-server-stub token issue`).",
+            )
+        })?;
+    let hash = token_hash(token);
+    let record = match state.tokens.get(&hash) {
+        Some(r) => r,
+        None => {
+            let found = state.store.find_token(hash.clone()).await?;
+            let record = found.ok_or_else(|| {
+                unauthorized(
+                    ErrorCode::InvalidToken,
+                    "The token is not known to this server; ask for a new one.",
+                )
+            })?;
+            state.tokens.put(hash.clone(), record.clone());
+            record
+        }
+    };
+    // Token expiry is a security matter: real time, not the (possibly shifted) rules clock.
+    if record
+        .expires_at
+        .is_some_and(|exp| exp <= OffsetDateTime::now_utc())
+    {
+        return Err(unauthorized(
+            ErrorCode::TokenExpired,
+            "The token has expired; ask for a new one.",
+        ));
+    }
+    if let Err(wait) = state.limiter.take(&hash) {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            "Too many requests",
+            "This token sends more requests than allowed; retry after the given seconds.",
+        );
+        e.retry_after = Some(wait);
+        return Err(e);
+    }
+    Ok(record)
 }

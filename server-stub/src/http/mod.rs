@@ -1,5 +1,6 @@
 //! The HTTP surface: state, router, OpenAPI document.
 
+mod audit;
 pub mod auth;
 pub mod error;
 mod feeds;
@@ -10,7 +11,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use axum::routing::{get, post};
 use mask_api::PolicySet;
 use utoipa::OpenApi;
@@ -84,6 +87,7 @@ impl AppState {
         v1::inventory,
         v1::listing,
         v1::whoami,
+        audit::audit_sales,
         feeds::policy,
         feeds::sites,
         feeds::health,
@@ -95,6 +99,8 @@ impl AppState {
         mask_api::ErrorCode,
         mask_api::PolicySet,
         mask_api::PolicyVersion,
+        mask_api::AuditSale,
+        mask_api::AuditSales,
     )),
     modifiers(&BearerAuth)
 )]
@@ -113,6 +119,19 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// `Date` of every answer, errors included, from the server's own clock (which honours
+/// `--as-of`), so an agent can set its clock by the server's.
+async fn server_date(State(st): State<Arc<AppState>>, mut response: Response) -> Response {
+    let now = st.clock.now().to_offset(time::UtcOffset::UTC);
+    let text = now.format(time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    ));
+    if let Ok(value) = text.map_err(|_| ()).and_then(|t| HeaderValue::from_str(&t).map_err(|_| ())) {
+        response.headers_mut().insert(header::DATE, value);
+    }
+    response
+}
+
 /// The full router.
 pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
     Router::new()
@@ -122,6 +141,7 @@ pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         .route("/v1/inventory", get(v1::inventory))
         .route("/v1/listing", post(v1::listing))
         .route("/v1/whoami", get(v1::whoami))
+        .route("/v1/audit/sales", get(audit::audit_sales))
         .route("/v1/policy", get(feeds::policy))
         .route("/v1/sites", get(feeds::sites))
         .route("/v1/health", get(feeds::health))
@@ -130,6 +150,10 @@ pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         .fallback(|| async { error::ApiError::not_found() })
         .method_not_allowed_fallback(|| async { error::ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response_with_state(
+            Arc::clone(&state),
+            server_date,
+        ))
         .with_state(state)
 }
 

@@ -7,18 +7,21 @@ use axum::Json;
 use axum::extract::{Query, State, rejection::QueryRejection};
 use mask_api::{
     Buyer, BuyerKind, Eligibility, EligibilityRequest, ErrorCode, Inventory, InventoryWarning,
-    InventoryWarningCode, ListingRequest, ListingState, ProblemItem, Sale, SaleBatch,
-    SaleBatchResult, StockIn, StockInResult, WhoAmI, decide, taipei_date,
+    InventoryWarningCode, ListingRequest, ListingState, ProblemItem, Purchase, Sale, SaleBatch,
+    SaleBatchResult, SaleFlag, SaleResult, SaleStatus, StockIn, StockInResult, WhoAmI, decide,
+    taipei_date,
 };
 use nhi_card::IdNumber;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use time::{Date, OffsetDateTime};
 use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder, ResponsesBuilder};
 
 use super::AppState;
 use super::auth::Authed;
 use super::error::{ApiError, ApiJson};
+use crate::content_hash::{
+    ContentHashes, legacy_sale_tail, legacy_stock_tail, sale_canonical, stock_canonical,
+};
 use crate::store::{DayTotals, PreparedSale, SalesOutcome, SalesWrite, StockOutcome, StockWrite};
 
 /// Most sales in one batch.
@@ -27,6 +30,8 @@ pub const MAX_BATCH: usize = 500;
 pub const MAX_QUANTITY: u32 = 100;
 /// Most masks in one stock-in field.
 pub const MAX_STOCK: u32 = 1_000_000;
+/// Most unsynced sales one eligibility request may carry.
+pub const MAX_UNSYNCED: usize = 100;
 
 /// The problem answers every authenticated route may give (documented once).
 pub struct Problems;
@@ -44,9 +49,9 @@ impl utoipa::IntoResponses for Problems {
         for (status, text) in [
             ("400", "Malformed JSON or query"),
             ("401", "Missing, unknown or expired token"),
-            ("403", "Acting for another site"),
+            ("403", "Acting for another site, or a token of the wrong kind (pharmacy / audit)"),
             ("404", "Unknown resource"),
-            ("409", "Id reused with different content"),
+            ("409", "Id reused with different content (stock-in)"),
             ("413", "Body too large"),
             ("415", "Body is not application/json"),
             ("422", "Invalid content (ID number, times, quantities)"),
@@ -83,7 +88,9 @@ fn now_ms(st: &AppState) -> OffsetDateTime {
         .unwrap_or(now)
 }
 
-/// May this person buy now, and how many? Quota is per person across all pharmacies.
+/// May this person buy now, and how many? Quota is per person across all pharmacies: decided
+/// over the server's history of the person and the request's `unsynced` sales (at most 100),
+/// deduplicated by sale id.
 #[utoipa::path(
     post,
     path = "/v1/eligibility",
@@ -102,29 +109,38 @@ pub async fn eligibility(
         parse_id(&req.id_no).map_err(|d| ApiError::unprocessable(ErrorCode::InvalidIdNumber, d))?;
     check_birth(req.birth_date, now)
         .map_err(|d| ApiError::unprocessable(ErrorCode::InvalidBody, d))?;
-    let history = st.store.purchases(st.person_keys.key(id.as_str())).await?;
+    if req.unsynced.len() > MAX_UNSYNCED {
+        return Err(ApiError::unprocessable(
+            ErrorCode::InvalidQuantity,
+            format!(
+                "at most {MAX_UNSYNCED} unsynced sales per request; send the outbox first, then ask again"
+            ),
+        ));
+    }
+    if let Some(bad) = req
+        .unsynced
+        .iter()
+        .position(|u| u.quantity == 0 || u.quantity > MAX_QUANTITY)
+    {
+        return Err(ApiError::unprocessable(
+            ErrorCode::InvalidQuantity,
+            format!("unsynced sale {bad}: quantity must be 1..={MAX_QUANTITY}"),
+        ));
+    }
+    let held = st.store.purchases(st.person_keys.key(id.as_str())).await?;
+    let mut ids: std::collections::HashSet<uuid::Uuid> = held.iter().map(|h| h.id).collect();
+    let mut history: Vec<Purchase> = held.iter().map(|h| h.purchase()).collect();
+    // A sale the server holds already is counted once, whichever side reports it.
+    for u in &req.unsynced {
+        if ids.insert(u.id) {
+            history.push(Purchase {
+                sold_at: u.sold_at,
+                quantity: u.quantity,
+            });
+        }
+    }
     let buyer = Buyer::from_id(&id, req.birth_date);
     Ok(Json(decide(&st.policies, &buyer, &history, now)))
-}
-
-/// Content hash of a sale (replay vs conflict): every field, times as exact instants.
-fn sale_hash(site: &str, sale: &Sale, id: &IdNumber) -> String {
-    let mut h = Sha256::new();
-    let birth = sale
-        .birth_date
-        .map(|d| d.to_julian_day())
-        .unwrap_or(i32::MIN);
-    h.update(format!(
-        "{site}|{}|{}|{birth}|{}|{}|{}|{:?}|{}",
-        sale.id,
-        id.as_str(),
-        sale.kind.as_str(),
-        sale.quantity,
-        sale.sold_at.unix_timestamp_nanos(),
-        sale.source,
-        sale.offline
-    ));
-    hex::encode(h.finalize())
 }
 
 fn item(index: usize, id: String, code: ErrorCode, detail: impl Into<String>) -> ProblemItem {
@@ -136,10 +152,11 @@ fn item(index: usize, id: String, code: ErrorCode, detail: impl Into<String>) ->
     }
 }
 
-/// Checks one sale; the prepared sale or what is wrong with it.
+/// Checks one sale: the prepared sale, or why it cannot be a sale at all. Everything the
+/// rules say about a sale that can be one (odd times, kind, birth date) becomes a flag: the
+/// counter handed the masks over.
 fn prepare(
     st: &AppState,
-    site: &str,
     now: OffsetDateTime,
     index: usize,
     sale: &Sale,
@@ -152,63 +169,60 @@ fn prepare(
         ));
     }
     let id = parse_id(&sale.id_no).map_err(|d| fail(ErrorCode::InvalidIdNumber, d))?;
-    check_birth(sale.birth_date, now).map_err(|d| fail(ErrorCode::InvalidBody, d))?;
     if sale.quantity == 0 || sale.quantity > MAX_QUANTITY {
         return Err(fail(
             ErrorCode::InvalidQuantity,
             format!("quantity must be 1..={MAX_QUANTITY}"),
         ));
     }
+    let mut flags = Vec::new();
     if sale.sold_at > now + st.max_clock_ahead {
-        return Err(fail(
-            ErrorCode::SaleTimeInFuture,
-            "sale time is later than the server clock; check the pharmacy computer's clock".into(),
-        ));
+        flags.push(SaleFlag::SoldInFuture);
     }
-    let Some(policy) = st.policies.in_force(sale.sold_at) else {
-        return Err(fail(
-            ErrorCode::SaleTimeTooOld,
-            "sale time is before name-based rationing began".into(),
-        ));
-    };
     if sale.sold_at < now - st.max_sale_age {
-        return Err(fail(
-            ErrorCode::SaleTimeTooOld,
-            format!(
-                "sale time is more than {} days old; report it to the health bureau",
-                st.max_sale_age.whole_days()
-            ),
-        ));
+        flags.push(SaleFlag::SoldLongAgo);
     }
-    let kind = policy.kind_of(sale.birth_date);
-    if kind != sale.kind {
-        let detail = match sale.birth_date {
-            None => "child masks need the buyer's birth date".to_owned(),
-            Some(_) => format!(
-                "the birth date makes this buyer {}, not {}",
-                kind.as_str(),
-                sale.kind.as_str()
-            ),
-        };
-        return Err(fail(ErrorCode::KindMismatch, detail));
+    let policy = match st.policies.in_force(sale.sold_at) {
+        Some(policy) => policy,
+        None => {
+            flags.push(SaleFlag::BeforeRationing);
+            st.policies.first()
+        }
+    };
+    if policy.kind_of(sale.birth_date) != sale.kind {
+        flags.push(SaleFlag::KindMismatch);
+    }
+    if check_birth(sale.birth_date, now).is_err() {
+        flags.push(SaleFlag::BirthDateInFuture);
     }
     Ok(PreparedSale {
         id: sale.id,
         person: st.person_keys.key(id.as_str()),
         id_masked: id.masked(),
         buyer: Buyer::from_id(&id, sale.birth_date),
-        kind,
+        kind: sale.kind,
         quantity: sale.quantity,
         sold_at: sale.sold_at,
         source: sale.source,
         offline: sale.offline,
-        content_hash: sale_hash(site, sale, &id),
+        hashes: ContentHashes {
+            keyed: st.person_keys.content_hash(&sale_canonical(sale, &id)),
+            legacy_tail: legacy_sale_tail(sale, &id),
+        },
+        flags,
     })
 }
 
-/// Records sales (idempotent by id; a replay returns the original result). A sale that breaks
-/// the quota is recorded as `overrun`. The batch is checked as a whole: any invalid sale or an
-/// id reused with other content rejects it (422 / 409, listing the sales) and nothing is written.
+/// Records sales, each on its own (idempotent by id; a replay returns the stored result).
+///
+/// A sale the counter showed as done is a fact: it is recorded exactly once and never refused
+/// for rule reasons. Each sale gets its own result: `accepted`, `overrun` (recorded, broke the
+/// quota), with `flags` for what the audit should look at (sold in the future / long ago /
+/// before rationing, kind contradicting the birth date, birth date in the future);
+/// `rejected` with a `problem` only when it cannot be a sale at all (id not a UUIDv7, ID
+/// number invalid, quantity out of 1..=100); `conflict` when its id was recorded before with
+/// other content. None of these hold back the other sales of the batch. The whole batch is
+/// refused only for an undecodable body, an empty or oversized batch, or another site (403).
 #[utoipa::path(
     post,
     path = "/v1/sales",
@@ -233,51 +247,46 @@ pub async fn sales(
         ));
     }
     let now = now_ms(&st);
+    let mut results: Vec<Option<SaleResult>> = vec![None; batch.sales.len()];
     let mut prepared = Vec::with_capacity(batch.sales.len());
-    let mut problems = Vec::new();
+    let mut positions = Vec::with_capacity(batch.sales.len());
     for (i, sale) in batch.sales.iter().enumerate() {
-        match prepare(&st, &auth.site, now, i, sale) {
-            Ok(p) => prepared.push(p),
-            Err(problem) => problems.push(problem),
+        match prepare(&st, now, i, sale) {
+            Ok(p) => {
+                prepared.push(p);
+                positions.push(i);
+            }
+            Err(problem) => {
+                results[i] = Some(SaleResult {
+                    id: sale.id,
+                    status: SaleStatus::Rejected,
+                    overrun_reason: None,
+                    recorded_at: now,
+                    replayed: false,
+                    flags: Vec::new(),
+                    problem: Some(problem),
+                });
+            }
         }
     }
-    if !problems.is_empty() {
-        return Err(ApiError::unprocessable(
-            problems[0].code,
-            "Some sales are invalid (see `errors`); nothing was recorded. Fix or remove them and send the batch again.",
-        )
-        .with_items(problems));
-    }
-    let write = SalesWrite {
-        site: auth.site.clone(),
-        now,
-        sales: prepared,
-        policies: Arc::clone(&st.policies),
-    };
-    match st.store.record_sales(write).await? {
-        SalesOutcome::Recorded(results) => Ok(Json(SaleBatchResult { results })),
-        SalesOutcome::Conflict(indices) => {
-            let items = indices
-                .into_iter()
-                .filter_map(|i| batch.sales.get(i).map(|s| (i, s)))
-                .map(|(i, s)| {
-                    item(
-                        i,
-                        s.id.to_string(),
-                        ErrorCode::IdempotencyConflict,
-                        "this id was recorded before with different content",
-                    )
-                })
-                .collect();
-            Err(ApiError::new(
-                axum::http::StatusCode::CONFLICT,
-                ErrorCode::IdempotencyConflict,
-                "Sale id reused",
-                "Some sale ids were recorded before with different content (see `errors`); nothing was recorded. Each sale needs its own new id.",
-            )
-            .with_items(items))
+    if !prepared.is_empty() {
+        let write = SalesWrite {
+            site: auth.site.clone(),
+            now,
+            sales: prepared,
+            policies: Arc::clone(&st.policies),
+        };
+        let SalesOutcome(recorded) = st.store.record_sales(write).await?;
+        for (i, mut result) in positions.into_iter().zip(recorded) {
+            if let Some(problem) = &mut result.problem {
+                problem.index = Some(i);
+            }
+            results[i] = Some(result);
         }
     }
+    Ok(Json(SaleBatchResult {
+        results: results.into_iter().flatten().collect(),
+    }))
 }
 
 fn warnings(kind: BuyerKind, sold: i64, remaining: i64, cap: u32) -> Vec<InventoryWarning> {
@@ -334,7 +343,9 @@ fn inventory_of(st: &AppState, site: &str, day: Date, t: DayTotals) -> Inventory
     }
 }
 
-/// Records a delivery (received and damaged counts), idempotent by id.
+/// Records a delivery (received and damaged counts), idempotent by id. It counts on the
+/// Asia/Taipei day of its `recorded_at`, clamped into the server's accepted sale age up to now
+/// (a PC clock ahead or far behind moves the day, it does not refuse the delivery).
 #[utoipa::path(
     post,
     path = "/v1/stock",
@@ -362,30 +373,9 @@ pub async fn stock(
             format!("counts must be 0..={MAX_STOCK}"),
         ));
     }
-    if req.recorded_at > now + st.max_clock_ahead {
-        return Err(ApiError::unprocessable(
-            ErrorCode::SaleTimeInFuture,
-            "recorded_at is later than the server clock; check the pharmacy computer's clock",
-        ));
-    }
-    if req.recorded_at < now - st.max_sale_age {
-        return Err(ApiError::unprocessable(
-            ErrorCode::SaleTimeTooOld,
-            "recorded_at is too old",
-        ));
-    }
-    let day = taipei_date(req.recorded_at);
-    let hash = {
-        let mut h = Sha256::new();
-        h.update(format!(
-            "{}|{}|{:?}|{}",
-            auth.site,
-            req.id,
-            counts,
-            req.recorded_at.unix_timestamp_nanos()
-        ));
-        hex::encode(h.finalize())
-    };
+    // The masks arrived: a PC clock far off moves the day they count on, never refuses them.
+    let counted_at = req.recorded_at.clamp(now - st.max_sale_age, now);
+    let day = taipei_date(counted_at);
     let write = StockWrite {
         id: req.id,
         site: auth.site.clone(),
@@ -395,7 +385,10 @@ pub async fn stock(
         damaged_adult: req.damaged_adult,
         damaged_child: req.damaged_child,
         recorded_at: req.recorded_at,
-        content_hash: hash,
+        hashes: ContentHashes {
+            keyed: st.person_keys.content_hash(&stock_canonical(&req)),
+            legacy_tail: legacy_stock_tail(&req),
+        },
     };
     match st.store.record_stock(write).await? {
         StockOutcome::Conflict => Err(ApiError::new(

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use mask_api::{
-    Buyer, BuyerKind, PolicySet, Purchase, RefusalReason, SaleResult, SaleSource, SaleStatus,
+    AuditSale, Buyer, BuyerKind, PolicySet, Purchase, RefusalReason, SaleFlag, SaleResult,
+    SaleSource, SaleStatus,
 };
 use sha2::{Digest, Sha256};
 use time::{Date, OffsetDateTime};
@@ -20,6 +21,7 @@ use uuid::Uuid;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
+use crate::content_hash::ContentHashes;
 use crate::open_data::StockRow;
 use crate::person_key::PersonKey;
 use crate::sites::Site;
@@ -61,19 +63,47 @@ pub enum StoreError {
     /// was written.
     #[error("purchase histories changed under the batch's locks; nothing was written")]
     Busy,
-    /// Internal: sales of a batch reuse ids with other content (indices); rolls the batch back.
-    #[error("sale ids reused with other content")]
-    Conflict(Vec<usize>),
     /// A stored value does not decode (corrupt or foreign data).
     #[error("stored value does not decode: {0}")]
     Corrupt(String),
 }
 
+/// Who a token belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenRole {
+    /// A pharmacy: the pharmacy routes, for its own site.
+    Pharmacy,
+    /// A central auditor: the audit routes only, read-only.
+    Audit,
+}
+
+impl TokenRole {
+    /// Stored code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pharmacy => "pharmacy",
+            Self::Audit => "audit",
+        }
+    }
+
+    /// From the stored code. An unknown code gets no audit rights; as a pharmacy token it is
+    /// still held to its own site.
+    pub fn parse(s: &str) -> Self {
+        if s == "audit" {
+            Self::Audit
+        } else {
+            Self::Pharmacy
+        }
+    }
+}
+
 /// A bearer token as stored (only its SHA-256 hash is kept).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenRecord {
-    /// Site the token acts for.
+    /// Site the token acts for (empty for an audit token).
     pub site: String,
+    /// Pharmacy or audit.
+    pub role: TokenRole,
     /// Expiry, if any.
     pub expires_at: Option<OffsetDateTime>,
 }
@@ -104,8 +134,36 @@ pub struct PreparedSale {
     pub source: SaleSource,
     /// Sold offline.
     pub offline: bool,
-    /// Hash of the sale's full content (for replay vs conflict).
-    pub content_hash: String,
+    /// Content hashes of the sale (replay vs conflict, see `content_hash`).
+    pub hashes: ContentHashes,
+    /// Audit flags found when it arrived.
+    pub flags: Vec<SaleFlag>,
+}
+
+/// One recorded sale of a person as the rules and the eligibility union need it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeldSale {
+    /// Sale id (the tie-break of the order, and what deduplicates unsynced sales).
+    pub id: Uuid,
+    /// When sold.
+    pub sold_at: OffsetDateTime,
+    /// Masks.
+    pub quantity: u32,
+}
+
+impl HeldSale {
+    /// The order sales are judged in.
+    pub fn order_key(&self) -> (OffsetDateTime, Uuid) {
+        (self.sold_at, self.id)
+    }
+
+    /// As the rules take it.
+    pub fn purchase(&self) -> Purchase {
+        Purchase {
+            sold_at: self.sold_at,
+            quantity: self.quantity,
+        }
+    }
 }
 
 /// A batch of sales of one site.
@@ -121,14 +179,29 @@ pub struct SalesWrite {
     pub policies: Arc<PolicySet>,
 }
 
-/// Outcome of a batch: all recorded (or replayed), or rejected as a whole.
+/// Outcome of a batch: one result per sale, in request order: recorded, replayed, or
+/// `conflict` (the id was recorded before with other content; nothing of it written).
 #[derive(Clone, Debug)]
-pub enum SalesOutcome {
-    /// One result per sale, in request order.
-    Recorded(Vec<SaleResult>),
-    /// Sales whose id was used before with other content (indices into the batch): nothing
-    /// was written.
-    Conflict(Vec<usize>),
+pub struct SalesOutcome(pub Vec<SaleResult>);
+
+/// The result of a sale whose id was recorded before with other content.
+pub(crate) fn conflict_result(sale: &PreparedSale, now: OffsetDateTime) -> SaleResult {
+    SaleResult {
+        id: sale.id,
+        status: SaleStatus::Conflict,
+        overrun_reason: None,
+        recorded_at: now,
+        replayed: false,
+        flags: Vec::new(),
+        problem: Some(mask_api::ProblemItem {
+            index: None,
+            id: Some(sale.id.to_string()),
+            code: mask_api::ErrorCode::IdempotencyConflict,
+            detail: "this id was recorded before with different content; nothing was recorded. \
+                     Each sale needs its own new id."
+                .into(),
+        }),
+    }
 }
 
 /// A stock-in ready to be written.
@@ -150,8 +223,8 @@ pub struct StockWrite {
     pub damaged_child: u32,
     /// Client's time.
     pub recorded_at: OffsetDateTime,
-    /// Hash of the content.
-    pub content_hash: String,
+    /// Content hashes (replay vs conflict).
+    pub hashes: ContentHashes,
 }
 
 /// Outcome of a stock-in.
@@ -227,8 +300,8 @@ pub trait Store: Send + Sync + 'static {
         key: &'static str,
         value: String,
     ) -> BoxFuture<'_, Result<String, StoreError>>;
-    /// Every purchase of a person (any site).
-    fn purchases(&self, person: PersonKey) -> BoxFuture<'_, Result<Vec<Purchase>, StoreError>>;
+    /// Every recorded sale of a person (any site).
+    fn purchases(&self, person: PersonKey) -> BoxFuture<'_, Result<Vec<HeldSale>, StoreError>>;
     /// Records a batch of sales atomically, checking each against the rules.
     fn record_sales(&self, write: SalesWrite) -> BoxFuture<'_, Result<SalesOutcome, StoreError>>;
     /// Records a stock-in idempotently.
@@ -244,6 +317,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<Listing, StoreError>>;
     /// Current stock and listing of every site (for the open data).
     fn stock_rows(&self) -> BoxFuture<'_, Result<Vec<StockRow>, StoreError>>;
+    /// Every sale sold on `from..=to` (Asia/Taipei days) that is overrun or has a flag, in
+    /// (sold_at, id) order.
+    fn audit_sales(
+        &self,
+        from: Date,
+        to: Date,
+    ) -> BoxFuture<'_, Result<Vec<AuditSale>, StoreError>>;
 }
 
 /// Shared handle to a store.
@@ -279,21 +359,72 @@ impl SoldTotals {
     }
 }
 
-/// Sale status and overrun reason from the rules, for the record of a new sale.
-pub(crate) fn judge(
+/// Status and overrun reason of a sale.
+pub(crate) type Judgement = (SaleStatus, Option<RefusalReason>);
+
+fn judge_one(
     policies: &PolicySet,
-    sale: &PreparedSale,
+    buyer: &Buyer,
     history: &[Purchase],
-) -> (SaleStatus, Option<RefusalReason>) {
-    match mask_api::check_sale(policies, &sale.buyer, history, sale.quantity, sale.sold_at) {
+    quantity: u32,
+    sold_at: OffsetDateTime,
+) -> Judgement {
+    match mask_api::check_sale(policies, buyer, history, quantity, sold_at) {
         mask_api::SaleCheck::Within => (SaleStatus::Accepted, None),
         mask_api::SaleCheck::Overrun(reason) => (SaleStatus::Overrun, Some(reason)),
     }
 }
 
+/// Judges a new sale against the person's sales ordered before it by (sold_at, id), and, when
+/// it is not the person's latest, re-judges every held sale ordered after it (its window may
+/// have shifted either way). The later sales are judged with this sale's buyer facts: the same
+/// person (same key), and the stored rows keep no birth date.
+///
+/// The common case, a sale later than all held ones, reads nothing more and re-judges nothing.
+pub(crate) fn judge_in_order(
+    policies: &PolicySet,
+    sale: &PreparedSale,
+    held: &[HeldSale],
+) -> (Judgement, Vec<(Uuid, Judgement)>) {
+    let key = (sale.sold_at, sale.id);
+    if held.iter().all(|h| h.order_key() < key) {
+        let history: Vec<Purchase> = held.iter().map(HeldSale::purchase).collect();
+        let own = judge_one(
+            policies,
+            &sale.buyer,
+            &history,
+            sale.quantity,
+            sale.sold_at,
+        );
+        return (own, Vec::new());
+    }
+    let mut ordered = held.to_vec();
+    ordered.sort_unstable_by_key(HeldSale::order_key);
+    let split = ordered.partition_point(|h| h.order_key() < key);
+    let mut history: Vec<Purchase> = ordered[..split].iter().map(HeldSale::purchase).collect();
+    let own = judge_one(
+        policies,
+        &sale.buyer,
+        &history,
+        sale.quantity,
+        sale.sold_at,
+    );
+    history.push(Purchase {
+        sold_at: sale.sold_at,
+        quantity: sale.quantity,
+    });
+    let mut later = Vec::with_capacity(ordered.len() - split);
+    for h in &ordered[split..] {
+        let judged = judge_one(policies, &sale.buyer, &history, h.quantity, h.sold_at);
+        later.push((h.id, judged));
+        history.push(h.purchase());
+    }
+    (own, later)
+}
+
 /// Wire code ↔ enum helpers for stored text columns.
 pub(crate) mod codes {
-    use mask_api::{BuyerKind, RefusalReason, SaleSource, SaleStatus};
+    use mask_api::{BuyerKind, RefusalReason, SaleFlag, SaleSource, SaleStatus};
 
     pub fn kind(k: BuyerKind) -> &'static str {
         k.as_str()
@@ -318,6 +449,27 @@ pub(crate) mod codes {
             SaleStatus::Overrun
         } else {
             SaleStatus::Accepted
+        }
+    }
+    /// Flags as stored: their codes joined by commas (empty for none).
+    pub fn flags(flags: &[SaleFlag]) -> String {
+        flags
+            .iter()
+            .map(SaleFlag::as_str)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+    pub fn parse_flags(s: &str) -> Vec<SaleFlag> {
+        s.split(',')
+            .filter(|c| !c.is_empty())
+            .map(SaleFlag::from_code)
+            .collect()
+    }
+    pub fn parse_kind(s: &str) -> BuyerKind {
+        if s == "child" {
+            BuyerKind::Child
+        } else {
+            BuyerKind::Adult
         }
     }
     pub fn parse_reason(s: Option<String>) -> Option<RefusalReason> {

@@ -11,14 +11,15 @@ use std::str::FromStr;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures::future::BoxFuture;
-use mask_api::Purchase;
+use mask_api::AuditSale;
 use time::{Date, OffsetDateTime};
 use tokio_postgres::{NoTls, Transaction};
 
 use super::{
-    DayTotals, Listing, SalesOutcome, SalesWrite, StockOutcome, StockWrite, Store, StoreError,
-    TokenRecord,
+    DayTotals, HeldSale, Listing, SalesOutcome, SalesWrite, StockOutcome, StockWrite, Store,
+    StoreError, TokenRecord, TokenRole, codes,
 };
+use crate::content_hash::HASH_VERSION;
 use crate::open_data::StockRow;
 use crate::person_key::PersonKey;
 use crate::sites::Site;
@@ -133,6 +134,65 @@ const MIGRATIONS: &[&str] = &[
             sold_adult = daily.sold_adult + excluded.sold_adult,
             sold_child = daily.sold_child + excluded.sold_child;
         -- One keyed update per site: a join with the array could plan as a scan of every site.
+        FOR i IN 1 .. coalesce(array_length(p_stock_site, 1), 0) LOOP
+            UPDATE sites SET adult = adult - p_stock_adult[i], child = child - p_stock_child[i]
+            WHERE code = p_stock_site[i];
+        END LOOP;
+        RETURN TRUE;
+    END
+    $fn$;",
+    // Schema 4: audit flags per sale; keyed content hashes (version 2; older rows keep version
+    // 1, see `content_hash`); token roles. The person index carries the sale id (it orders a
+    // person's sales and deduplicates unsynced ones). The write also stores the re-judged
+    // status of a person's later sales when a sale arrives dated before them, under the same
+    // locks as the insert.
+    r"ALTER TABLE sales ADD COLUMN flags TEXT NOT NULL DEFAULT '';
+    ALTER TABLE sales ADD COLUMN hash_version SMALLINT NOT NULL DEFAULT 1;
+    ALTER TABLE stock_ins ADD COLUMN hash_version SMALLINT NOT NULL DEFAULT 1;
+    ALTER TABLE tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'pharmacy';
+    DROP INDEX sales_by_person;
+    CREATE INDEX sales_by_person ON sales (person, sold_at) INCLUDE (quantity, id);
+    CREATE INDEX sales_audit ON sales (sold_day) WHERE status = 'overrun' OR flags <> '';
+    DROP FUNCTION mask_record_sales(BIGINT[], BYTEA[], BIGINT[], UUID[], TEXT[], BYTEA[], TEXT[],
+        TEXT[], BIGINT[], TIMESTAMPTZ[], DATE[], TEXT[], BOOLEAN[], TEXT[], TEXT[], TEXT[],
+        TIMESTAMPTZ[], TEXT[], DATE[], BIGINT[], BIGINT[], TEXT[], BIGINT[], BIGINT[]);
+    CREATE FUNCTION mask_record_sales(
+        p_lock_keys BIGINT[], p_persons BYTEA[], p_seen BIGINT[],
+        p_id UUID[], p_site TEXT[], p_person BYTEA[], p_id_masked TEXT[], p_kind TEXT[],
+        p_quantity BIGINT[], p_sold_at TIMESTAMPTZ[], p_sold_day DATE[], p_source TEXT[],
+        p_offline BOOLEAN[], p_content_hash TEXT[], p_status TEXT[], p_overrun_reason TEXT[],
+        p_recorded_at TIMESTAMPTZ[], p_flags TEXT[],
+        p_day_site TEXT[], p_day DATE[], p_day_adult BIGINT[], p_day_child BIGINT[],
+        p_stock_site TEXT[], p_stock_adult BIGINT[], p_stock_child BIGINT[],
+        p_rejudged_id UUID[], p_rejudged_status TEXT[], p_rejudged_reason TEXT[]
+    ) RETURNS BOOLEAN LANGUAGE plpgsql VOLATILE AS $fn$
+    BEGIN
+        PERFORM pg_advisory_xact_lock(k) FROM unnest(p_lock_keys) AS k ORDER BY k;
+        -- As in schema 3: the histories judged must be the ones held now, else write nothing.
+        IF EXISTS (
+            SELECT 1 FROM unnest(p_persons, p_seen) AS p (person, seen)
+            WHERE (SELECT count(*) FROM sales WHERE sales.person = p.person) <> p.seen
+        ) OR EXISTS (
+            SELECT 1 FROM unnest(p_id) AS k (id)
+            WHERE (SELECT count(*) FROM sales WHERE sales.id = k.id) > 0
+        ) THEN
+            RETURN FALSE;
+        END IF;
+        INSERT INTO sales (id, site, person, id_masked, kind, quantity, sold_at, sold_day, source,
+            offline, content_hash, status, overrun_reason, recorded_at, flags, hash_version)
+        SELECT u.*, 2 FROM unnest(p_id, p_site, p_person, p_id_masked, p_kind, p_quantity,
+            p_sold_at, p_sold_day, p_source, p_offline, p_content_hash, p_status,
+            p_overrun_reason, p_recorded_at, p_flags) AS u;
+        -- Keyed updates, one per re-judged sale (rare: only sales that arrive out of order).
+        FOR i IN 1 .. coalesce(array_length(p_rejudged_id, 1), 0) LOOP
+            UPDATE sales SET status = p_rejudged_status[i], overrun_reason = p_rejudged_reason[i]
+            WHERE id = p_rejudged_id[i];
+        END LOOP;
+        INSERT INTO daily (site, day, sold_adult, sold_child)
+        SELECT * FROM unnest(p_day_site, p_day, p_day_adult, p_day_child)
+        ON CONFLICT (site, day) DO UPDATE SET
+            sold_adult = daily.sold_adult + excluded.sold_adult,
+            sold_child = daily.sold_child + excluded.sold_child;
         FOR i IN 1 .. coalesce(array_length(p_stock_site, 1), 0) LOOP
             UPDATE sites SET adult = adult - p_stock_adult[i], child = child - p_stock_child[i]
             WHERE code = p_stock_site[i];
@@ -288,8 +348,15 @@ impl Store for PostgresStore {
             let client = self.pool.get().await?;
             client
                 .execute(
-                    "INSERT INTO tokens (hash, site, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-                    &[&hash, &record.site, &created_at, &record.expires_at],
+                    "INSERT INTO tokens (hash, site, created_at, expires_at, role)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[
+                        &hash,
+                        &record.site,
+                        &created_at,
+                        &record.expires_at,
+                        &record.role.as_str(),
+                    ],
                 )
                 .await?;
             Ok(())
@@ -300,12 +367,13 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let client = self.pool.get().await?;
             let stmt = client
-                .prepare_cached("SELECT site, expires_at FROM tokens WHERE hash = $1")
+                .prepare_cached("SELECT site, expires_at, role FROM tokens WHERE hash = $1")
                 .await?;
             let row = client.query_opt(&stmt, &[&hash]).await?;
             Ok(row.map(|r| TokenRecord {
                 site: r.get(0),
                 expires_at: r.get(1),
+                role: TokenRole::parse(r.get(2)),
             }))
         })
     }
@@ -340,7 +408,7 @@ impl Store for PostgresStore {
         })
     }
 
-    fn purchases(&self, person: PersonKey) -> BoxFuture<'_, Result<Vec<Purchase>, StoreError>> {
+    fn purchases(&self, person: PersonKey) -> BoxFuture<'_, Result<Vec<HeldSale>, StoreError>> {
         Box::pin(self.histories.history(person))
     }
 
@@ -359,15 +427,15 @@ impl Store for PostgresStore {
             .await?;
             if let Some(row) = tx
                 .query_opt(
-                    "SELECT content_hash, day FROM stock_ins WHERE id = $1",
+                    "SELECT content_hash, hash_version, site, day FROM stock_ins WHERE id = $1",
                     &[&w.id],
                 )
                 .await?
             {
-                return Ok(if row.get::<_, String>(0) == w.content_hash {
+                return Ok(if w.hashes.matches(row.get(0), row.get(1), row.get(2)) {
                     StockOutcome::Recorded {
                         replayed: true,
-                        day: row.get(1),
+                        day: row.get(3),
                     }
                 } else {
                     StockOutcome::Conflict
@@ -376,7 +444,8 @@ impl Store for PostgresStore {
             let n = |v: u32| i64::from(v);
             tx.execute(
                 "INSERT INTO stock_ins (id, site, day, received_adult, received_child, damaged_adult,
-                    damaged_child, recorded_at, content_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    damaged_child, recorded_at, content_hash, hash_version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 &[
                     &w.id,
                     &w.site,
@@ -386,7 +455,8 @@ impl Store for PostgresStore {
                     &n(w.damaged_adult),
                     &n(w.damaged_child),
                     &w.recorded_at,
-                    &w.content_hash,
+                    &w.hashes.keyed,
+                    &HASH_VERSION,
                 ],
             )
             .await?;
@@ -477,6 +547,42 @@ impl Store for PostgresStore {
                 listed,
                 changed_at: row.get(0),
             })
+        })
+    }
+
+    fn audit_sales(
+        &self,
+        from: Date,
+        to: Date,
+    ) -> BoxFuture<'_, Result<Vec<AuditSale>, StoreError>> {
+        Box::pin(async move {
+            let client = self.pool.get().await?;
+            let rows = client
+                .query(
+                    "SELECT id, site, id_masked, kind, quantity, sold_at, recorded_at, status,
+                            overrun_reason, flags, offline
+                     FROM sales
+                     WHERE sold_day BETWEEN $1 AND $2 AND (status = 'overrun' OR flags <> '')
+                     ORDER BY sold_at, id",
+                    &[&from, &to],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| AuditSale {
+                    id: r.get(0),
+                    site: r.get(1),
+                    id_masked: r.get(2),
+                    kind: codes::parse_kind(r.get(3)),
+                    quantity: u32::try_from(r.get::<_, i64>(4)).unwrap_or(0),
+                    sold_at: r.get(5),
+                    recorded_at: r.get(6),
+                    status: codes::parse_status(r.get(7)),
+                    overrun_reason: codes::parse_reason(r.get(8)),
+                    flags: codes::parse_flags(r.get(9)),
+                    offline: r.get(10),
+                })
+                .collect())
         })
     }
 

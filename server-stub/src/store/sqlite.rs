@@ -9,16 +9,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
 use futures::future::BoxFuture;
-use mask_api::{Purchase, SaleResult};
+use mask_api::{AuditSale, SaleResult};
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 use time::{Date, OffsetDateTime};
 use tokio::sync::oneshot;
 
 use super::{
-    DayTotals, Listing, PreparedSale, SalesOutcome, SalesWrite, SoldTotals, StockOutcome,
-    StockWrite, Store, StoreError, TokenRecord, codes, day_text, from_ms, judge, parse_day, to_ms,
+    DayTotals, HeldSale, Listing, PreparedSale, SalesOutcome, SalesWrite, SoldTotals,
+    StockOutcome, StockWrite, Store, StoreError, TokenRecord, TokenRole, codes, conflict_result,
+    day_text, from_ms, judge_in_order, parse_day, to_ms,
 };
+use crate::content_hash::HASH_VERSION;
 use crate::open_data::StockRow;
 use crate::person_key::PersonKey;
 use crate::sites::Site;
@@ -130,6 +132,18 @@ fn migration_steps() -> Vec<M<'static>> {
             ALTER TABLE sales_v2 RENAME TO sales;
             CREATE INDEX sales_by_person ON sales (person, sold_at_ms, quantity);
             CREATE INDEX sales_overrun ON sales (status) WHERE status = 'overrun';",
+        ),
+        // Schema 3: audit flags per sale; keyed content hashes (version 2; older rows keep
+        // version 1, see `content_hash`); token roles (pharmacy or audit). The person index
+        // carries the sale id, which orders a person's sales and deduplicates unsynced ones.
+        M::up(
+            "ALTER TABLE sales ADD COLUMN flags TEXT NOT NULL DEFAULT '';
+            ALTER TABLE sales ADD COLUMN hash_version INTEGER NOT NULL DEFAULT 1;
+            ALTER TABLE stock_ins ADD COLUMN hash_version INTEGER NOT NULL DEFAULT 1;
+            ALTER TABLE tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'pharmacy';
+            DROP INDEX sales_by_person;
+            CREATE INDEX sales_by_person ON sales (person, sold_at_ms, quantity, id);
+            CREATE INDEX sales_audit ON sales (sold_day) WHERE status = 'overrun' OR flags <> '';",
         ),
     ]
 }
@@ -283,16 +297,25 @@ fn writer_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
     }
 }
 
-fn history(conn: &Connection, person: &PersonKey) -> Result<Vec<Purchase>, StoreError> {
+fn parse_uuid(s: &str) -> Result<uuid::Uuid, StoreError> {
+    uuid::Uuid::parse_str(s).map_err(|e| StoreError::Corrupt(format!("sale id {s:?}: {e}")))
+}
+
+fn history(conn: &Connection, person: &PersonKey) -> Result<Vec<HeldSale>, StoreError> {
     let mut stmt =
-        conn.prepare_cached("SELECT sold_at_ms, quantity FROM sales WHERE person = ?1")?;
+        conn.prepare_cached("SELECT sold_at_ms, quantity, id FROM sales WHERE person = ?1")?;
     let rows = stmt.query_map([person.as_bytes()], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+        ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (ms, quantity) = row?;
-        out.push(Purchase {
+        let (ms, quantity, id) = row?;
+        out.push(HeldSale {
+            id: parse_uuid(&id)?,
             sold_at: from_ms(ms)?,
             quantity: u32::try_from(quantity).unwrap_or(0),
         });
@@ -322,13 +345,14 @@ fn record_sale(
     write: &SalesWrite,
     sale: &PreparedSale,
 ) -> Result<SaleResult, StoreError> {
-    let hist = history(conn, &sale.person)?;
-    let (status, reason) = judge(&write.policies, sale, &hist);
+    let held = history(conn, &sale.person)?;
+    let ((status, reason), later) = judge_in_order(&write.policies, sale, &held);
     let day = mask_api::taipei_date(sale.sold_at);
     conn.prepare_cached(
         "INSERT INTO sales (id, site, person, id_masked, kind, quantity, sold_at_ms, sold_day,
-            source, offline, content_hash, status, overrun_reason, recorded_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            source, offline, content_hash, status, overrun_reason, recorded_at_ms, flags,
+            hash_version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         sale.id.to_string(),
@@ -341,72 +365,96 @@ fn record_sale(
         day_text(day),
         codes::source(sale.source),
         sale.offline,
-        sale.content_hash,
+        sale.hashes.keyed,
         codes::status(status),
         reason.map(|r| r.as_str()),
         to_ms(write.now),
+        codes::flags(&sale.flags),
+        HASH_VERSION,
     ])?;
+    // A sale dated before others of this person: their windows are judged again.
+    for (id, (status, reason)) in later {
+        conn.prepare_cached("UPDATE sales SET status = ?2, overrun_reason = ?3 WHERE id = ?1")?
+            .execute(params![
+                id.to_string(),
+                codes::status(status),
+                reason.map(|r| r.as_str())
+            ])?;
+    }
     Ok(SaleResult {
         id: sale.id,
         status,
         overrun_reason: reason,
         recorded_at: write.now,
         replayed: false,
-        flags: Vec::new(),
+        flags: sale.flags.clone(),
         problem: None,
     })
 }
 
-/// An earlier record of a sale id: its content hash and result.
-fn existing_sale(conn: &Connection, id: &str) -> Result<Option<(String, SaleResult)>, StoreError> {
+/// An earlier record of an id: what its content is compared by.
+struct Stored {
+    hash: String,
+    version: i16,
+    site: String,
+}
+
+/// An earlier record of a sale id: what it is compared by, and its result.
+fn existing_sale(conn: &Connection, id: &str) -> Result<Option<(Stored, SaleResult)>, StoreError> {
     let row = conn
         .prepare_cached(
-            "SELECT content_hash, status, overrun_reason, recorded_at_ms FROM sales WHERE id = ?1",
+            "SELECT content_hash, hash_version, site, status, overrun_reason, recorded_at_ms, flags
+             FROM sales WHERE id = ?1",
         )?
         .query_row([id], |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, i64>(3)?,
+                Stored {
+                    hash: r.get(0)?,
+                    version: r.get(1)?,
+                    site: r.get(2)?,
+                },
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, String>(6)?,
             ))
         })
         .optional()?;
-    let Some((hash, status, reason, recorded_ms)) = row else {
+    let Some((stored, status, reason, recorded_ms, flags)) = row else {
         return Ok(None);
     };
-    let id = uuid::Uuid::parse_str(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(Some((
-        hash,
+        stored,
         SaleResult {
-            id,
+            id: parse_uuid(id)?,
             status: codes::parse_status(&status),
             overrun_reason: codes::parse_reason(reason),
             recorded_at: from_ms(recorded_ms)?,
             replayed: true,
-            flags: Vec::new(),
+            flags: codes::parse_flags(&flags),
             problem: None,
         },
     )))
 }
 
 fn record_sales(conn: &Connection, write: &SalesWrite) -> Result<SalesOutcome, StoreError> {
-    let mut conflicts = Vec::new();
     let mut results = Vec::with_capacity(write.sales.len());
     let mut sold = SoldTotals::default();
-    for (i, sale) in write.sales.iter().enumerate() {
+    for sale in &write.sales {
         match existing_sale(conn, &sale.id.to_string())? {
-            Some((hash, result)) if hash == sale.content_hash => results.push(result),
-            Some(_) => conflicts.push(i),
+            Some((stored, result))
+                if sale
+                    .hashes
+                    .matches(&stored.hash, stored.version, &stored.site) =>
+            {
+                results.push(result);
+            }
+            Some(_) => results.push(conflict_result(sale, write.now)),
             None => {
                 results.push(record_sale(conn, write, sale)?);
                 sold.add(sale);
             }
         }
-    }
-    if !conflicts.is_empty() {
-        // The savepoint is rolled back by returning an error; say which were in conflict.
-        return Err(StoreError::Conflict(conflicts));
     }
     // The day totals and the stock change once per batch, not once per sale.
     for (day, (adult, child)) in &sold.by_day {
@@ -425,18 +473,25 @@ fn record_sales(conn: &Connection, write: &SalesWrite) -> Result<SalesOutcome, S
         )?
         .execute(params![write.site, adult, child])?;
     }
-    Ok(SalesOutcome::Recorded(results))
+    Ok(SalesOutcome(results))
 }
 
 fn record_stock(conn: &Connection, w: &StockWrite) -> Result<StockOutcome, StoreError> {
     let existing = conn
-        .prepare_cached("SELECT content_hash, day FROM stock_ins WHERE id = ?1")?
+        .prepare_cached("SELECT content_hash, hash_version, site, day FROM stock_ins WHERE id = ?1")?
         .query_row([w.id.to_string()], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            Ok((
+                Stored {
+                    hash: r.get(0)?,
+                    version: r.get(1)?,
+                    site: r.get(2)?,
+                },
+                r.get::<_, String>(3)?,
+            ))
         })
         .optional()?;
-    if let Some((hash, day)) = existing {
-        return Ok(if hash == w.content_hash {
+    if let Some((stored, day)) = existing {
+        return Ok(if w.hashes.matches(&stored.hash, stored.version, &stored.site) {
             StockOutcome::Recorded {
                 replayed: true,
                 day: parse_day(&day)?,
@@ -447,7 +502,8 @@ fn record_stock(conn: &Connection, w: &StockWrite) -> Result<StockOutcome, Store
     }
     conn.prepare_cached(
         "INSERT INTO stock_ins (id, site, day, received_adult, received_child, damaged_adult,
-            damaged_child, recorded_at_ms, content_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            damaged_child, recorded_at_ms, content_hash, hash_version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         w.id.to_string(),
@@ -458,7 +514,8 @@ fn record_stock(conn: &Connection, w: &StockWrite) -> Result<StockOutcome, Store
         w.damaged_adult,
         w.damaged_child,
         to_ms(w.recorded_at),
-        w.content_hash,
+        w.hashes.keyed,
+        HASH_VERSION,
     ])?;
     for (column, n) in [
         ("received_adult", w.received_adult),
@@ -554,12 +611,14 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         self.write(move |conn| {
             conn.execute(
-                "INSERT INTO tokens (hash, site, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO tokens (hash, site, created_ms, expires_ms, role)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     hash,
                     record.site,
                     to_ms(created_at),
-                    record.expires_at.map(to_ms)
+                    record.expires_at.map(to_ms),
+                    record.role.as_str(),
                 ],
             )?;
             Ok(())
@@ -569,14 +628,19 @@ impl Store for SqliteStore {
     fn find_token(&self, hash: String) -> BoxFuture<'_, Result<Option<TokenRecord>, StoreError>> {
         self.read(move |conn| {
             let row = conn
-                .prepare_cached("SELECT site, expires_ms FROM tokens WHERE hash = ?1")?
+                .prepare_cached("SELECT site, expires_ms, role FROM tokens WHERE hash = ?1")?
                 .query_row([hash], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<i64>>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
                 })
                 .optional()?;
-            row.map(|(site, expires)| {
+            row.map(|(site, expires, role)| {
                 Ok(TokenRecord {
                     site,
+                    role: TokenRole::parse(&role),
                     expires_at: expires.map(from_ms).transpose()?,
                 })
             })
@@ -611,17 +675,61 @@ impl Store for SqliteStore {
         })
     }
 
-    fn purchases(&self, person: PersonKey) -> BoxFuture<'_, Result<Vec<Purchase>, StoreError>> {
+    fn purchases(&self, person: PersonKey) -> BoxFuture<'_, Result<Vec<HeldSale>, StoreError>> {
         self.read(move |conn| history(conn, &person))
     }
 
     fn record_sales(&self, write: SalesWrite) -> BoxFuture<'_, Result<SalesOutcome, StoreError>> {
-        let fut = self.write(move |conn| record_sales(conn, &write));
-        Box::pin(async move {
-            match fut.await {
-                Err(StoreError::Conflict(indices)) => Ok(SalesOutcome::Conflict(indices)),
-                other => other,
+        self.write(move |conn| record_sales(conn, &write))
+    }
+
+    fn audit_sales(
+        &self,
+        from: Date,
+        to: Date,
+    ) -> BoxFuture<'_, Result<Vec<AuditSale>, StoreError>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, site, id_masked, kind, quantity, sold_at_ms, recorded_at_ms, status,
+                        overrun_reason, flags, offline
+                 FROM sales
+                 WHERE sold_day BETWEEN ?1 AND ?2 AND (status = 'overrun' OR flags <> '')
+                 ORDER BY sold_at_ms, id",
+            )?;
+            let rows = stmt.query_map(params![day_text(from), day_text(to)], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, String>(7)?,
+                    r.get::<_, Option<String>>(8)?,
+                    r.get::<_, String>(9)?,
+                    r.get::<_, bool>(10)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, site, id_masked, kind, quantity, sold, recorded, status, reason, flags, offline) =
+                    row?;
+                out.push(AuditSale {
+                    id: parse_uuid(&id)?,
+                    site,
+                    id_masked,
+                    kind: codes::parse_kind(&kind),
+                    quantity: u32::try_from(quantity).unwrap_or(0),
+                    sold_at: from_ms(sold)?,
+                    recorded_at: from_ms(recorded)?,
+                    status: codes::parse_status(&status),
+                    overrun_reason: codes::parse_reason(reason),
+                    flags: codes::parse_flags(&flags),
+                    offline,
+                });
             }
+            Ok(out)
         })
     }
 

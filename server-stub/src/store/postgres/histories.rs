@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use deadpool_postgres::Pool;
 use futures::FutureExt;
-use mask_api::Purchase;
+use crate::store::HeldSale;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::sales::{HISTORY, histories_of};
@@ -24,7 +24,7 @@ const MAX_GROUP: usize = 256;
 /// Reader tasks (statements in flight at once).
 const READERS: usize = 2;
 
-type Reply = oneshot::Sender<Result<Vec<Purchase>, StoreError>>;
+type Reply = oneshot::Sender<Result<Vec<HeldSale>, StoreError>>;
 
 /// The queue to the reader tasks; they end when this is dropped.
 pub(super) struct GroupReader {
@@ -43,7 +43,7 @@ impl GroupReader {
     }
 
     /// Every purchase of `person`, read with the next group.
-    pub(super) async fn history(&self, person: PersonKey) -> Result<Vec<Purchase>, StoreError> {
+    pub(super) async fn history(&self, person: PersonKey) -> Result<Vec<HeldSale>, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.requests
             .send((person, reply))
@@ -86,7 +86,7 @@ async fn reader_loop(pool: Pool, queue: Arc<Mutex<mpsc::UnboundedReceiver<(Perso
 async fn read_group(
     pool: &Pool,
     group: &[(PersonKey, Reply)],
-) -> Result<HashMap<PersonKey, Vec<Purchase>>, StoreError> {
+) -> Result<HashMap<PersonKey, Vec<HeldSale>>, StoreError> {
     let client = pool.get().await?;
     let statement = client.prepare_cached(HISTORY).await?;
     let mut persons: Vec<&[u8]> = group.iter().map(|(p, _)| &p.as_bytes()[..]).collect();

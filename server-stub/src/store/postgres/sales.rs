@@ -26,7 +26,7 @@ use std::panic::AssertUnwindSafe;
 
 use deadpool_postgres::Pool;
 use futures::FutureExt;
-use mask_api::{Purchase, SaleResult};
+use mask_api::{RefusalReason, SaleResult, SaleStatus};
 use time::{Date, OffsetDateTime};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
@@ -35,26 +35,31 @@ use uuid::Uuid;
 
 use super::lock_key;
 use crate::person_key::PersonKey;
-use crate::store::{SalesOutcome, SalesWrite, SoldTotals, StoreError, codes, judge};
+use crate::content_hash::HASH_VERSION;
+use crate::store::{
+    HeldSale, SalesOutcome, SalesWrite, SoldTotals, StoreError, codes, conflict_result,
+    judge_in_order,
+};
 
 // The two lookups are index probes per key, whatever the table statistics say. With
 // `key = ANY($1)` a connection's cached generic plan, made while the table was still empty (a
 // launch day starts that way), is a sequential scan, and it stays one until the next ANALYZE
 // while the table grows: every batch then read the whole table. `OFFSET 0` keeps the planner
 // from turning the LATERAL probe into a hash join over a scan.
-const EXISTING: &str = "SELECT s.id, s.content_hash, s.status, s.overrun_reason, s.recorded_at
+const EXISTING: &str = "SELECT s.id, s.content_hash, s.hash_version, s.site, s.status,
+        s.overrun_reason, s.recorded_at, s.flags
     FROM unnest($1::UUID[]) AS k (id)
     CROSS JOIN LATERAL (
-        SELECT id, content_hash, status, overrun_reason, recorded_at FROM sales
-        WHERE sales.id = k.id OFFSET 0
+        SELECT id, content_hash, hash_version, site, status, overrun_reason, recorded_at, flags
+        FROM sales WHERE sales.id = k.id OFFSET 0
     ) AS s";
-pub(super) const HISTORY: &str = "SELECT s.person, s.sold_at, s.quantity
+pub(super) const HISTORY: &str = "SELECT s.person, s.sold_at, s.quantity, s.id
     FROM unnest($1::BYTEA[]) AS p (person)
     CROSS JOIN LATERAL (
-        SELECT person, sold_at, quantity FROM sales WHERE sales.person = p.person OFFSET 0
+        SELECT person, sold_at, quantity, id FROM sales WHERE sales.person = p.person OFFSET 0
     ) AS s";
 const WRITE: &str = "SELECT mask_record_sales($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-    $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)";
+    $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)";
 const LOCK: &str = "SELECT pg_advisory_xact_lock(k) FROM unnest($1::BIGINT[]) AS k ORDER BY k";
 /// Unlocked rounds before a group takes its locks first.
 const OPTIMISTIC_ATTEMPTS: u32 = 3;
@@ -223,8 +228,22 @@ struct NewRows<'a> {
     status: Vec<&'static str>,
     overrun_reason: Vec<Option<&'static str>>,
     recorded_at: Vec<OffsetDateTime>,
+    flags: Vec<String>,
+    /// Index of each new sale in the columns.
+    index: HashMap<Uuid, usize>,
     /// Masks sold per site (and day).
     sold: BTreeMap<&'a str, SoldTotals>,
+    /// Held sales judged again because a sale dated before them arrived.
+    rejudged: BTreeMap<Uuid, (SaleStatus, Option<RefusalReason>)>,
+}
+
+/// An earlier record of an id (stored, or new earlier in the group): what a resend is compared
+/// by, and the result to replay.
+struct Known {
+    hash: String,
+    version: i16,
+    site: String,
+    result: SaleResult,
 }
 
 /// One read, judgement and write of the group; `None` when the histories changed before the
@@ -245,20 +264,27 @@ async fn attempt_once(
         client.query(&st.history, &history_params),
     )?;
 
-    // Earlier records of these ids: content hash and the result to replay.
-    let mut known: HashMap<Uuid, (String, SaleResult)> = HashMap::new();
+    let mut known: HashMap<Uuid, Known> = HashMap::new();
     for r in &existing_rows {
         let id: Uuid = r.get(0);
         let result = SaleResult {
             id,
-            status: codes::parse_status(r.get(2)),
-            overrun_reason: codes::parse_reason(r.get(3)),
-            recorded_at: r.get(4),
+            status: codes::parse_status(r.get(4)),
+            overrun_reason: codes::parse_reason(r.get(5)),
+            recorded_at: r.get(6),
             replayed: true,
-            flags: Vec::new(),
+            flags: codes::parse_flags(r.get(7)),
             problem: None,
         };
-        known.insert(id, (r.get(1), result));
+        known.insert(
+            id,
+            Known {
+                hash: r.get(1),
+                version: r.get(2),
+                site: r.get(3),
+                result,
+            },
+        );
     }
     let mut histories = histories_of(&history_rows)?;
     // What the write checks: how many purchases each person had when judged.
@@ -302,7 +328,13 @@ async fn attempt_once(
         stock_adult.push(adult);
         stock_child.push(child);
     }
-    let params: [&(dyn ToSql + Sync); 24] = [
+    let (mut rejudged_id, mut rejudged_status, mut rejudged_reason) = (vec![], vec![], vec![]);
+    for (id, (status, reason)) in &rows.rejudged {
+        rejudged_id.push(*id);
+        rejudged_status.push(codes::status(*status));
+        rejudged_reason.push(reason.map(|r| r.as_str()));
+    }
+    let params: [&(dyn ToSql + Sync); 28] = [
         &lock_keys,
         &persons,
         &seen,
@@ -320,6 +352,7 @@ async fn attempt_once(
         &rows.status,
         &rows.overrun_reason,
         &rows.recorded_at,
+        &rows.flags,
         &day_site,
         &day,
         &day_adult,
@@ -327,6 +360,9 @@ async fn attempt_once(
         &stock_site,
         &stock_adult,
         &stock_child,
+        &rejudged_id,
+        &rejudged_status,
+        &rejudged_reason,
     ];
     let written: bool = client.query_one(&st.write, &params).await?.get(0);
     Ok(written.then_some(outcomes))
@@ -335,81 +371,87 @@ async fn attempt_once(
 /// The rows of [`HISTORY`] as each person's purchases.
 pub(super) fn histories_of(
     rows: &[tokio_postgres::Row],
-) -> Result<HashMap<PersonKey, Vec<Purchase>>, StoreError> {
-    let mut histories: HashMap<PersonKey, Vec<Purchase>> = HashMap::new();
+) -> Result<HashMap<PersonKey, Vec<HeldSale>>, StoreError> {
+    let mut histories: HashMap<PersonKey, Vec<HeldSale>> = HashMap::new();
     for r in rows {
         let person = PersonKey::from_slice(r.get(0))
             .ok_or_else(|| StoreError::Corrupt("a person key is not 16 bytes".into()))?;
-        histories.entry(person).or_default().push(Purchase {
+        histories.entry(person).or_default().push(HeldSale {
             sold_at: r.get(1),
             quantity: u32::try_from(r.get::<_, i64>(2)).unwrap_or(0),
+            id: r.get(3),
         });
     }
     Ok(histories)
 }
 
-/// Judges one batch of the group: its replays, or its conflicts (then nothing of it is kept),
-/// or its new sales, which join `rows` and their buyers' histories.
+/// Judges one batch of the group: replays, conflicts (an id recorded before with other
+/// content; nothing of that sale is kept) and new sales, which join `rows` and their buyers'
+/// histories. A new sale dated before held ones of its buyer re-judges them.
 fn judge_batch<'a>(
     w: &'a SalesWrite,
-    known: &mut HashMap<Uuid, (String, SaleResult)>,
-    histories: &mut HashMap<PersonKey, Vec<Purchase>>,
+    known: &mut HashMap<Uuid, Known>,
+    histories: &mut HashMap<PersonKey, Vec<HeldSale>>,
     rows: &mut NewRows<'a>,
 ) -> SalesOutcome {
-    // Conflicts first, also between copies of one id within the batch, so a rejected batch
-    // leaves no trace in the histories the later batches are judged on.
-    let mut in_batch: HashMap<Uuid, &str> = HashMap::new();
-    let conflicts: Vec<usize> = w
-        .sales
-        .iter()
-        .enumerate()
-        .filter(|(_, sale)| {
-            let earlier = known
-                .get(&sale.id)
-                .map(|(hash, _)| hash.as_str())
-                .or_else(|| in_batch.get(&sale.id).copied());
-            in_batch.entry(sale.id).or_insert(&sale.content_hash);
-            earlier.is_some_and(|hash| hash != sale.content_hash)
-        })
-        .map(|(i, _)| i)
-        .collect();
-    if !conflicts.is_empty() {
-        return SalesOutcome::Conflict(conflicts);
-    }
     let mut results = Vec::with_capacity(w.sales.len());
     for sale in &w.sales {
-        if let Some((_, result)) = known.get(&sale.id) {
-            results.push(result.clone());
+        if let Some(k) = known.get(&sale.id) {
+            results.push(if sale.hashes.matches(&k.hash, k.version, &k.site) {
+                k.result.clone()
+            } else {
+                conflict_result(sale, w.now)
+            });
             continue;
         }
         let history = histories.entry(sale.person).or_default();
-        let (status, reason) = judge(&w.policies, sale, history);
-        history.push(Purchase {
+        let ((status, reason), later) = judge_in_order(&w.policies, sale, history);
+        history.push(HeldSale {
+            id: sale.id,
             sold_at: sale.sold_at,
             quantity: sale.quantity,
         });
+        for (id, judged) in later {
+            match rows.index.get(&id) {
+                // New in this group: its row is not written yet.
+                Some(&i) => {
+                    rows.status[i] = codes::status(judged.0);
+                    rows.overrun_reason[i] = judged.1.map(|r| r.as_str());
+                }
+                None => {
+                    rows.rejudged.insert(id, judged);
+                }
+            }
+            if let Some(k) = known.get_mut(&id) {
+                k.result.status = judged.0;
+                k.result.overrun_reason = judged.1;
+            }
+        }
         let result = SaleResult {
             id: sale.id,
             status,
             overrun_reason: reason,
             recorded_at: w.now,
             replayed: false,
-            flags: Vec::new(),
+            flags: sale.flags.clone(),
             problem: None,
         };
         // A second copy of this id later in the group replays this one.
         known.insert(
             sale.id,
-            (
-                sale.content_hash.clone(),
-                SaleResult {
+            Known {
+                hash: sale.hashes.keyed.clone(),
+                version: HASH_VERSION,
+                site: w.site.clone(),
+                result: SaleResult {
                     replayed: true,
                     ..result.clone()
                 },
-            ),
+            },
         );
         results.push(result);
         rows.sold.entry(&w.site).or_default().add(sale);
+        rows.index.insert(sale.id, rows.id.len());
         rows.id.push(sale.id);
         rows.site.push(&w.site);
         rows.person.push(sale.person.as_bytes());
@@ -420,10 +462,11 @@ fn judge_batch<'a>(
         rows.sold_day.push(mask_api::taipei_date(sale.sold_at));
         rows.source.push(codes::source(sale.source));
         rows.offline.push(sale.offline);
-        rows.content_hash.push(&sale.content_hash);
+        rows.content_hash.push(&sale.hashes.keyed);
         rows.status.push(codes::status(status));
         rows.overrun_reason.push(reason.map(|r| r.as_str()));
         rows.recorded_at.push(w.now);
+        rows.flags.push(codes::flags(&sale.flags));
     }
-    SalesOutcome::Recorded(results)
+    SalesOutcome(results)
 }
