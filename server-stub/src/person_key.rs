@@ -100,7 +100,13 @@ enum Scheme {
     Legacy,
     /// HMAC-SHA256 under the data dir's secret; the second key (derived from the same secret)
     /// keys the content hashes of sales and stock-ins, so a person key can never equal one.
-    Keyed(HmacSha256, HmacSha256),
+    Keyed(Box<Macs>),
+}
+
+#[derive(Clone)]
+struct Macs {
+    person: HmacSha256,
+    content: HmacSha256,
 }
 
 impl std::fmt::Debug for PersonKeys {
@@ -144,8 +150,8 @@ impl PersonKeys {
                 h.update(id_no.as_bytes());
                 h.finalize().into()
             }
-            Scheme::Keyed(mac, _) => {
-                let mut mac = mac.clone();
+            Scheme::Keyed(macs) => {
+                let mut mac = macs.person.clone();
                 mac.update(b"person:");
                 mac.update(id_no.as_bytes());
                 mac.finalize().into_bytes().into()
@@ -203,8 +209,8 @@ impl PersonKeys {
                 h.update(canonical);
                 hex::encode(h.finalize())
             }
-            Scheme::Keyed(_, content) => {
-                let mut mac = content.clone();
+            Scheme::Keyed(macs) => {
+                let mut mac = macs.content.clone();
                 mac.update(canonical);
                 hex::encode(mac.finalize().into_bytes())
             }
@@ -216,7 +222,10 @@ fn keyed_scheme(person: HmacSha256) -> Scheme {
     let mut derive = person.clone();
     derive.update(b"content-hash-key-v2");
     let derived: [u8; 32] = derive.finalize().into_bytes().into();
-    Scheme::Keyed(person, hmac_of(&derived))
+    Scheme::Keyed(Box::new(Macs {
+        person,
+        content: hmac_of(&derived),
+    }))
 }
 
 fn hmac_of(secret: &[u8; 32]) -> HmacSha256 {

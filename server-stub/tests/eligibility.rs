@@ -157,6 +157,9 @@ on_both_backends!(
             accepted, 3,
             "exactly the adult quantity of 2020-03-13 is accepted"
         );
-        assert_eq!(held["results"][0]["status"], "accepted", "the first in id order");
+        assert_eq!(
+            held["results"][0]["status"], "accepted",
+            "the first in id order"
+        );
     }
 );

@@ -65,7 +65,8 @@ fn judged_in_date_order(id_no: &str, sales: &[(Uuid, OffsetDateTime, u32)]) -> V
     let mut out = vec![None; sales.len()];
     for i in order {
         let (_, sold_at, quantity) = sales[i];
-        if let SaleCheck::Overrun(reason) = check_sale(&policies, &buyer, &history, quantity, sold_at)
+        if let SaleCheck::Overrun(reason) =
+            check_sale(&policies, &buyer, &history, quantity, sold_at)
         {
             out[i] = Some(reason.as_str().to_owned());
         }
@@ -174,11 +175,18 @@ on_both_backends!(
         let (_, synced) = s.post("/v1/sales", &json!({"sales": [at_a]})).await;
         assert_eq!(synced["results"][0]["status"], "accepted");
         let (_, body) = s.post("/v1/eligibility", &ask()).await;
-        assert_eq!(body["allowed"], 1, "the synced sale is not counted twice: {body}");
+        assert_eq!(
+            body["allowed"], 1,
+            "the synced sale is not counted twice: {body}"
+        );
 
-        let one = json!({"id": Uuid::now_v7(), "sold_at": "2020-03-13T09:00:00+08:00", "quantity": 0});
+        let one =
+            json!({"id": Uuid::now_v7(), "sold_at": "2020-03-13T09:00:00+08:00", "quantity": 0});
         let (status, body) = s
-            .post("/v1/eligibility", &json!({"id_no": "A123456789", "unsynced": [one]}))
+            .post(
+                "/v1/eligibility",
+                &json!({"id_no": "A123456789", "unsynced": [one]}),
+            )
             .await;
         assert_eq!(
             (status, body["code"].clone()),
@@ -188,7 +196,10 @@ on_both_backends!(
             .map(|_| json!({"id": Uuid::now_v7(), "sold_at": "2020-03-13T09:00:00+08:00", "quantity": 1}))
             .collect();
         let (status, body) = s
-            .post("/v1/eligibility", &json!({"id_no": "A123456789", "unsynced": many}))
+            .post(
+                "/v1/eligibility",
+                &json!({"id_no": "A123456789", "unsynced": many}),
+            )
             .await;
         assert_eq!(
             (status, body["code"].clone()),
@@ -223,7 +234,12 @@ async fn every_answer_carries_the_server_clock_as_its_date() {
     }
 }
 
-async fn audit_get(s: &TestServer, token: &str, query: &str, accept: Option<&str>) -> reqwest::Response {
+async fn audit_get(
+    s: &TestServer,
+    token: &str,
+    query: &str,
+    accept: Option<&str>,
+) -> reqwest::Response {
     let mut request = s
         .http
         .get(format!("{}/v1/audit/sales{query}", s.base))
@@ -266,10 +282,12 @@ on_both_backends!(
         ] {
             let response = audit_get(&s, &audit, &q, accept).await;
             assert_eq!(response.status(), StatusCode::OK);
-            assert!(response.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/csv"));
+            assert!(
+                response.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/csv")
+            );
             let csv = response.text().await.unwrap();
             let lines: Vec<&str> = csv.lines().collect();
             assert_eq!(lines.len(), 3, "{csv}");
@@ -287,9 +305,16 @@ on_both_backends!(
         let response = audit_get(&s, &s.token, query, None).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "pharmacy token");
         let (status, body) = s
-            .post_as(&audit, "/v1/sales", &json!({"sales": [sale("A123456789", 1, "2020-03-13T11:30:00+08:00")]}))
+            .post_as(
+                &audit,
+                "/v1/sales",
+                &json!({"sales": [sale("A123456789", 1, "2020-03-13T11:30:00+08:00")]}),
+            )
             .await;
-        assert_eq!((status, body["code"].clone()), (StatusCode::FORBIDDEN, json!("forbidden")));
+        assert_eq!(
+            (status, body["code"].clone()),
+            (StatusCode::FORBIDDEN, json!("forbidden"))
+        );
         let (status, _) = s.get_as(&audit, "/v1/whoami").await;
         assert_eq!(status, StatusCode::FORBIDDEN);
     }
@@ -361,7 +386,10 @@ fn brute_force(
             }
         }
     }
-    assert!((900..=1100).contains(&tried), "the mask leaves ~1,000 IDs: {tried}");
+    assert!(
+        (900..=1100).contains(&tried),
+        "the mask leaves ~1,000 IDs: {tried}"
+    );
     found
 }
 
@@ -405,7 +433,9 @@ async fn a_stolen_sale_row_cannot_be_brute_forced_without_the_secret() {
     let secret_hex = std::fs::read_to_string(data.join("person-key.secret")).unwrap();
     let secret: [u8; 32] = hex::decode(secret_hex.trim()).unwrap().try_into().unwrap();
     let keys = mask_server_stub::person_key::PersonKeys::keyed(&secret);
-    let with_secret = brute_force(&row, |sale, id| keys.content_hash(&sale_canonical(sale, id)));
+    let with_secret = brute_force(&row, |sale, id| {
+        keys.content_hash(&sale_canonical(sale, id))
+    });
     assert_eq!(with_secret, truth);
     let real_sale: mask_api::Sale = serde_json::from_value(real.clone()).unwrap();
     let real_id = nhi_card::IdNumber::parse("A123456789").unwrap();
@@ -432,7 +462,8 @@ async fn a_sale_recorded_under_the_old_hash_replays_after_the_upgrade() {
         let conn =
             rusqlite::Connection::open(s._dir.path().join("data").join("mask-server.sqlite3"))
                 .unwrap();
-        conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .unwrap();
         conn.execute(
             "INSERT INTO sales (id, site, person, id_masked, kind, quantity, sold_at_ms, sold_day,
                 source, offline, content_hash, status, overrun_reason, recorded_at_ms)

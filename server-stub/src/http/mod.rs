@@ -126,7 +126,10 @@ async fn server_date(State(st): State<Arc<AppState>>, mut response: Response) ->
     let text = now.format(time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     ));
-    if let Ok(value) = text.map_err(|_| ()).and_then(|t| HeaderValue::from_str(&t).map_err(|_| ())) {
+    if let Ok(value) = text
+        .map_err(|_| ())
+        .and_then(|t| HeaderValue::from_str(&t).map_err(|_| ()))
+    {
         response.headers_mut().insert(header::DATE, value);
     }
     response

@@ -49,7 +49,10 @@ impl utoipa::IntoResponses for Problems {
         for (status, text) in [
             ("400", "Malformed JSON or query"),
             ("401", "Missing, unknown or expired token"),
-            ("403", "Acting for another site, or a token of the wrong kind (pharmacy / audit)"),
+            (
+                "403",
+                "Acting for another site, or a token of the wrong kind (pharmacy / audit)",
+            ),
             ("404", "Unknown resource"),
             ("409", "Id reused with different content (stock-in)"),
             ("413", "Body too large"),

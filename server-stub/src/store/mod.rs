@@ -389,26 +389,14 @@ pub(crate) fn judge_in_order(
     let key = (sale.sold_at, sale.id);
     if held.iter().all(|h| h.order_key() < key) {
         let history: Vec<Purchase> = held.iter().map(HeldSale::purchase).collect();
-        let own = judge_one(
-            policies,
-            &sale.buyer,
-            &history,
-            sale.quantity,
-            sale.sold_at,
-        );
+        let own = judge_one(policies, &sale.buyer, &history, sale.quantity, sale.sold_at);
         return (own, Vec::new());
     }
     let mut ordered = held.to_vec();
     ordered.sort_unstable_by_key(HeldSale::order_key);
     let split = ordered.partition_point(|h| h.order_key() < key);
     let mut history: Vec<Purchase> = ordered[..split].iter().map(HeldSale::purchase).collect();
-    let own = judge_one(
-        policies,
-        &sale.buyer,
-        &history,
-        sale.quantity,
-        sale.sold_at,
-    );
+    let own = judge_one(policies, &sale.buyer, &history, sale.quantity, sale.sold_at);
     history.push(Purchase {
         sold_at: sale.sold_at,
         quantity: sale.quantity,

@@ -16,9 +16,9 @@ use time::{Date, OffsetDateTime};
 use tokio::sync::oneshot;
 
 use super::{
-    DayTotals, HeldSale, Listing, PreparedSale, SalesOutcome, SalesWrite, SoldTotals,
-    StockOutcome, StockWrite, Store, StoreError, TokenRecord, TokenRole, codes, conflict_result,
-    day_text, from_ms, judge_in_order, parse_day, to_ms,
+    DayTotals, HeldSale, Listing, PreparedSale, SalesOutcome, SalesWrite, SoldTotals, StockOutcome,
+    StockWrite, Store, StoreError, TokenRecord, TokenRole, codes, conflict_result, day_text,
+    from_ms, judge_in_order, parse_day, to_ms,
 };
 use crate::content_hash::HASH_VERSION;
 use crate::open_data::StockRow;
@@ -478,7 +478,9 @@ fn record_sales(conn: &Connection, write: &SalesWrite) -> Result<SalesOutcome, S
 
 fn record_stock(conn: &Connection, w: &StockWrite) -> Result<StockOutcome, StoreError> {
     let existing = conn
-        .prepare_cached("SELECT content_hash, hash_version, site, day FROM stock_ins WHERE id = ?1")?
+        .prepare_cached(
+            "SELECT content_hash, hash_version, site, day FROM stock_ins WHERE id = ?1",
+        )?
         .query_row([w.id.to_string()], |r| {
             Ok((
                 Stored {
@@ -491,14 +493,16 @@ fn record_stock(conn: &Connection, w: &StockWrite) -> Result<StockOutcome, Store
         })
         .optional()?;
     if let Some((stored, day)) = existing {
-        return Ok(if w.hashes.matches(&stored.hash, stored.version, &stored.site) {
-            StockOutcome::Recorded {
-                replayed: true,
-                day: parse_day(&day)?,
-            }
-        } else {
-            StockOutcome::Conflict
-        });
+        return Ok(
+            if w.hashes.matches(&stored.hash, stored.version, &stored.site) {
+                StockOutcome::Recorded {
+                    replayed: true,
+                    day: parse_day(&day)?,
+                }
+            } else {
+                StockOutcome::Conflict
+            },
+        );
     }
     conn.prepare_cached(
         "INSERT INTO stock_ins (id, site, day, received_adult, received_child, damaged_adult,
@@ -713,8 +717,19 @@ impl Store for SqliteStore {
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (id, site, id_masked, kind, quantity, sold, recorded, status, reason, flags, offline) =
-                    row?;
+                let (
+                    id,
+                    site,
+                    id_masked,
+                    kind,
+                    quantity,
+                    sold,
+                    recorded,
+                    status,
+                    reason,
+                    flags,
+                    offline,
+                ) = row?;
                 out.push(AuditSale {
                     id: parse_uuid(&id)?,
                     site,

@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use crate::store::HeldSale;
 use deadpool_postgres::Pool;
 use futures::FutureExt;
-use crate::store::HeldSale;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::sales::{HISTORY, histories_of};

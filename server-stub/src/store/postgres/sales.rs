@@ -34,8 +34,8 @@ use tokio_postgres::{Client, Statement};
 use uuid::Uuid;
 
 use super::lock_key;
-use crate::person_key::PersonKey;
 use crate::content_hash::HASH_VERSION;
+use crate::person_key::PersonKey;
 use crate::store::{
     HeldSale, SalesOutcome, SalesWrite, SoldTotals, StoreError, codes, conflict_result,
     judge_in_order,
