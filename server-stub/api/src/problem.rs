@@ -41,7 +41,8 @@ pub enum ErrorCode {
     UnknownSite,
     /// 405: method not allowed on this route.
     MethodNotAllowed,
-    /// 409: an id was used before with different content.
+    /// 409: an id was used before with different content (a stock-in; for a sale, the code
+    /// of its `conflict` result's `problem`).
     IdempotencyConflict,
     /// 413: body larger than the limit.
     PayloadTooLarge,

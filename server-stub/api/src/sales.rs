@@ -151,7 +151,7 @@ impl SaleFlag {
 pub struct SaleResult {
     /// The sale's id.
     pub id: Uuid,
-    /// Accepted or overrun.
+    /// `accepted` / `overrun` (recorded), `rejected` / `conflict` (not recorded; see `problem`).
     pub status: SaleStatus,
     /// For an overrun: the rule it broke.
     #[serde(default)]
