@@ -38,7 +38,9 @@ pub struct Sale {
     pub birth_date: Option<Date>,
     /// Adult or child masks sold.
     pub kind: BuyerKind,
-    /// Masks sold (1..=100).
+    /// Masks sold (1..=100; a sale outside that is answered `rejected`, not refused whole, so
+    /// the schema admits any u32).
+    #[cfg_attr(feature = "openapi", schema(format = Int64, minimum = 0, maximum = 4294967295_u64))]
     pub quantity: u32,
     /// When it was sold (RFC 3339; must not be in the server's future nor too old).
     #[serde(with = "rfc3339")]
