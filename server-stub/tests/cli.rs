@@ -123,3 +123,56 @@ fn data_dir_and_database_are_private() {
         0o600
     );
 }
+
+#[tokio::test]
+async fn an_audit_token_from_the_command_line_reads_the_audit_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let neither = bin("en", &["token", "issue", "--data-dir", d]);
+    assert_eq!(neither.status.code(), Some(2), "{}", stderr(&neither));
+    let both = bin(
+        "en",
+        &[
+            "token",
+            "issue",
+            "--data-dir",
+            d,
+            "--audit",
+            "--site",
+            "0145080011",
+        ],
+    );
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
+    let issued = bin("en", &["token", "issue", "--data-dir", d, "--audit"]);
+    assert_eq!(issued.status.code(), Some(0), "{}", stderr(&issued));
+    assert!(
+        stderr(&issued).contains("the central audit"),
+        "{}",
+        stderr(&issued)
+    );
+    let token = String::from_utf8(issued.stdout).unwrap().trim().to_owned();
+
+    let mut config = mask_server_stub::ServerConfig::new(dir.path());
+    config.rate_limit_per_sec = 0;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = mask_server_stub::spawn(config, listener).await.unwrap();
+    let http = reqwest::Client::new();
+    let audit = http
+        .get(format!(
+            "{}/v1/audit/sales?from=2020-03-01&to=2020-03-31",
+            server.url()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(audit.status(), reqwest::StatusCode::OK);
+    let pharmacy = http
+        .get(format!("{}/v1/whoami", server.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pharmacy.status(), reqwest::StatusCode::FORBIDDEN);
+    server.shutdown().await.unwrap();
+}
