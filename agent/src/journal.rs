@@ -1123,6 +1123,69 @@ mod tests {
         assert!(rows.iter().all(|r| r.id_masked.contains('*')));
     }
 
+    #[test]
+    fn records_needing_attention_keep_counting_and_keep_their_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(&dir.path().join("journal.sqlite3")).unwrap();
+        let day = time::macros::date!(2020 - 03 - 12);
+        let at = datetime!(2020-03-12 01:00 UTC);
+        let stock = QueuedStockIn {
+            id: Uuid::now_v7(),
+            form: mask_protocol::StockInForm {
+                received_adult: 100,
+                received_child: 0,
+                damaged_adult: 0,
+                damaged_child: 0,
+            },
+            recorded_at: at,
+        };
+        journal.record_stock_in(&stock).unwrap();
+        journal
+            .mark_stock_in(stock.id, Some("invalid_body"), at)
+            .unwrap();
+        let s = sale("A123456789", at);
+        journal.record_sale(&s).unwrap();
+        let verdict = SaleVerdict {
+            id: s.id,
+            state: SyncState::Rejected,
+            detail: Some("idempotency_conflict".into()),
+            server_recorded_at: None,
+        };
+        journal.apply_sale_results(&[verdict], at).unwrap();
+        let change = journal.record_listing(false, at).unwrap();
+        journal
+            .mark_listing(change.seq, Some("forbidden"), at)
+            .unwrap();
+
+        let counts = journal.day_counts(day, BuyerKind::Adult).unwrap();
+        assert_eq!((counts.received, counts.sold, counts.on_hand), (100, 3, 97));
+        assert_eq!(journal.purchases_of("A123456789").unwrap().len(), 1);
+        assert!(journal.has_queued_sales_of("A123456789").unwrap());
+        assert_eq!(journal.attention_count().unwrap(), 3);
+        let groups = journal.attention_groups().unwrap();
+        assert_eq!(
+            groups
+                .iter()
+                .map(|g| (g.kind, g.reason.as_str(), g.count))
+                .collect::<Vec<_>>(),
+            [
+                ("listing", "forbidden", 1),
+                ("sale", "idempotency_conflict", 1),
+                ("stock_in", "invalid_body", 1)
+            ]
+        );
+        // A later listing change the server took settles the refused one.
+        let change = journal.record_listing(true, at).unwrap();
+        journal.mark_listing(change.seq, None, at).unwrap();
+        assert_eq!(journal.attention_count().unwrap(), 2);
+        let row = &journal.export_day(day).unwrap()[0];
+        assert!(row.needs_attention);
+        assert_eq!(
+            (row.sync_state.as_str(), row.detail.as_str()),
+            ("rejected", "idempotency_conflict")
+        );
+    }
+
     #[cfg(unix)]
     #[test]
     fn files_are_private() {

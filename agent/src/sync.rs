@@ -599,6 +599,62 @@ pub async fn sync_now(core: &Core, limit: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mask_api::{ErrorCode, Problem, ProblemItem};
+
+    fn status(status: u16, problem: Option<Problem>) -> ServerError {
+        ServerError::Status {
+            status,
+            problem: problem.map(Box::new),
+        }
+    }
+
+    #[test]
+    fn failures_are_classed_by_what_can_heal() {
+        let id = uuid::Uuid::now_v7();
+        let mut problem = Problem::new(422, ErrorCode::InvalidBody, "bad");
+        problem.errors.push(ProblemItem {
+            index: Some(0),
+            id: Some(id.to_string()),
+            code: ErrorCode::SaleTimeInFuture,
+            detail: "ahead".into(),
+        });
+        assert_eq!(
+            classify(&status(422, Some(problem.clone())), Some(id)),
+            Failure::Refused("sale_time_in_future".into())
+        );
+        assert_eq!(
+            classify(&status(422, Some(problem)), None),
+            Failure::Refused("invalid_body".into())
+        );
+        assert_eq!(
+            classify(&status(409, None), None),
+            Failure::Refused("http_409".into())
+        );
+        for code in [401, 403] {
+            assert_eq!(classify(&status(code, None), None), Failure::TokenRefused);
+            assert!(SyncError::from(status(code, None)).is_token_refused());
+        }
+        assert_eq!(classify(&status(413, None), None), Failure::TooLarge);
+        // Whole-request faults: no record may be set aside for them.
+        for code in [404, 405, 415, 408, 429, 500, 502, 503] {
+            assert_eq!(
+                classify(&status(code, None), None),
+                Failure::Retry,
+                "{code}"
+            );
+        }
+        let unknown_site = Problem::new(422, ErrorCode::UnknownSite, "site");
+        assert_eq!(
+            classify(&status(422, Some(unknown_site)), None),
+            Failure::Retry
+        );
+        assert_eq!(classify(&ServerError::Timeout, None), Failure::Retry);
+        assert_eq!(
+            classify(&ServerError::Garbage("<html>".into()), None),
+            Failure::Retry
+        );
+        assert!(!SyncError::from(status(500, None)).is_token_refused());
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_up_to_the_cap() {

@@ -363,3 +363,17 @@ async fn after_a_413_the_batch_size_stays_reduced() {
     drop(client);
     agent.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_stops_the_round_and_sets_nothing_aside() {
+    let server = TestServer::start().await;
+    let files = AgentFiles::new("outbox-token", &server.url(), "not-a-token");
+    files.prefill(3, 750_000);
+    let agent = InProcessAgent::start(&files).await;
+    let error = mask_agent::sync::drain(agent.core()).await.unwrap_err();
+    assert!(error.is_token_refused(), "{error:?}");
+    let journal = files.journal();
+    assert_eq!(journal.sale_states().unwrap(), (3, 0, 0, 0));
+    assert_eq!(journal.attention_count().unwrap(), 0);
+    agent.stop().await;
+}
