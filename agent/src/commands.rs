@@ -169,6 +169,7 @@ pub fn status_json(status: &StatusReport) -> serde_json::Value {
         "last_sync": rfc3339(status.sync.last_sync),
         "last_error": status.sync.last_error,
         "overruns": status.sync.overruns,
+        "attention": status.sync.attention,
         "readers": status.readers,
         "listed": status.listing.listed,
         "policy_cached": status.policy_cached,
@@ -196,6 +197,12 @@ pub fn status(config: &Config, as_json: bool) -> u8 {
                     println!("last error  {error}");
                 }
                 println!("overruns    {}", s.overruns);
+                if s.attention > 0 {
+                    println!(
+                        "attention   {} records the server would not take (see `mask-agent doctor`)",
+                        s.attention
+                    );
+                }
                 println!("listed      {}", status.listing.listed);
                 if status.readers.is_empty() {
                     println!("readers     (none)");
@@ -233,6 +240,7 @@ pub fn sync(config: &Config, as_json: bool) -> u8 {
                 "last_sync": rfc3339(s.last_sync),
                 "last_error": s.last_error,
                 "overruns": s.overruns,
+                "attention": s.attention,
             });
             if as_json {
                 print_json(&value);
@@ -419,6 +427,7 @@ pub fn journal_export(config: &Config, date: Option<Date>, output: Option<&Path>
             "offline",
             "sync_state",
             "detail",
+            "needs_attention",
         ]);
     }
     match writer.flush() {

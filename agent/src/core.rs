@@ -288,12 +288,13 @@ impl Core {
 
     /// The sync status (counts from the journal).
     pub async fn sync_status(&self) -> Result<SyncStatus, AgentError> {
-        let (queued, queued_other, overruns) = self
+        let (queued, queued_other, overruns, attention) = self
             .journal(|j| {
                 Ok((
                     j.queued_sale_count()?,
                     j.queued_other_count()?,
                     j.overrun_count()?,
+                    j.attention_count()?,
                 ))
             })
             .await?;
@@ -305,7 +306,7 @@ impl Core {
             last_sync: sync.last_sync,
             last_error: sync.last_error.clone(),
             overruns,
-            attention: 0,
+            attention,
             clock_offset_s: None,
         })
     }

@@ -71,6 +71,7 @@ pub async fn run(config: &Config) -> Vec<Check> {
     let mut checks = vec![check_config(config, lang)];
     checks.extend(check_pcsc(lang));
     checks.push(check_journal(&config.journal_path(), lang));
+    checks.extend(check_attention(&config.journal_path(), lang));
     checks.push(check_disk(&config.data_dir.value, lang));
     checks.extend(check_server(config, lang).await);
     checks
@@ -173,6 +174,37 @@ fn check_journal(path: &Path, lang: Language) -> Check {
             Err(error) => check("journal", Verdict::Fail, error.to_string(), fix),
         },
     }
+}
+
+/// Records the server would not take: counts by kind and reason only (no IDs, no names).
+fn check_attention(path: &Path, lang: Language) -> Option<Check> {
+    let groups = Journal::open(path).ok()?.attention_groups().ok()?;
+    let total: u64 = groups.iter().map(|g| g.count).sum();
+    if total == 0 {
+        return Some(check(
+            "attention",
+            Verdict::Ok,
+            "no record needs attention",
+            "",
+        ));
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|g| format!("{} {} × {}", g.kind, g.reason, g.count))
+        .collect();
+    Some(check(
+        "attention",
+        Verdict::Warn,
+        format!(
+            "{total} record(s) the server would not take: {}",
+            parts.join("; ")
+        ),
+        hint(
+            lang,
+            "這些紀錄已保留，仍計入本機購買限制與庫存，不會再自動上傳：請勿重複販售或補登；以 mask-agent journal export 查看（needs_attention=true），將原因碼告知中央服務台，並依指示將 journal.sqlite3 交給資訊人員",
+            "These records are kept and still count in the local rules and inventory, but are not sent again: do not sell or enter them again. See them with `mask-agent journal export` (needs_attention=true), give the reason codes to the central helpdesk, and hand journal.sqlite3 to IT if asked",
+        ),
+    ))
 }
 
 fn check_disk(dir: &Path, lang: Language) -> Check {

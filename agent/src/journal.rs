@@ -89,6 +89,16 @@ CREATE TABLE sale_flags (
     // The PC's own clock reading at the sale, kept beside `sold_at_ms` (which is corrected by
     // the offset to the server's clock) for the audit of a wrong PC clock.
     M::up("ALTER TABLE sales ADD COLUMN pc_sold_at_ms INTEGER;"),
+    // Why the server would not take a stock-in or listing change (sales keep theirs in
+    // `sales.reject_reason`): the `rejected` state means "needs attention", and a person
+    // needs the reason to act on it.
+    // The partial index keeps the attention count (read with every status) off a scan of all
+    // sales.
+    M::up(
+        "ALTER TABLE stock_ins ADD COLUMN reject_reason TEXT; \
+         ALTER TABLE listing_changes ADD COLUMN reject_reason TEXT; \
+         CREATE INDEX sales_attention ON sales (reject_reason) WHERE sync_state = 'rejected';",
+    ),
 ];
 
 /// The pragmas every connection gets (also used by the raw-insert baseline of the benchmark).
@@ -201,7 +211,8 @@ pub enum SyncState {
     Accepted,
     /// Recorded but over quota.
     Overrun,
-    /// Permanently refused by the server (kept for the pharmacist and IT).
+    /// The server would not take it: needs attention. Stored as `rejected`; it stays in the
+    /// journal, counts in every local rule and the inventory, and is not sent again.
     Rejected,
 }
 
@@ -302,6 +313,19 @@ pub struct ExportRow {
     pub sync_state: String,
     /// Overrun rule or rejection reason.
     pub detail: String,
+    /// The server would not take this sale: a person has to look at it (`detail` says why).
+    pub needs_attention: bool,
+}
+
+/// Records of one kind that need attention, for one reason.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AttentionGroup {
+    /// `sale`, `stock_in` or `listing`.
+    pub kind: &'static str,
+    /// The server's problem code (or HTTP status) it gave.
+    pub reason: String,
+    /// How many.
+    pub count: u64,
 }
 
 /// The journal.
@@ -474,10 +498,10 @@ impl Journal {
     }
 
     /// Earlier purchases of one person at this pharmacy (for the offline decision), newest last.
+    /// Sales that need attention count too: the masks were handed over.
     pub fn purchases_of(&self, id_no: &str) -> Result<Vec<Purchase>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT sold_at_ms, quantity FROM sales WHERE id_no = ?1 AND sync_state != 'rejected' \
-             ORDER BY sold_at_ms",
+            "SELECT sold_at_ms, quantity FROM sales WHERE id_no = ?1 ORDER BY sold_at_ms",
         )?;
         let rows = stmt.query_map([id_no], |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, u32>(1)?))
@@ -493,12 +517,12 @@ impl Journal {
     }
 
     /// Whether this person has sales the server has not seen yet (then the server's answer
-    /// alone is not enough).
+    /// alone is not enough): queued, or refused by the server and waiting for a person.
     pub fn has_queued_sales_of(&self, id_no: &str) -> Result<bool> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT 1 FROM sales WHERE id_no = ?1 AND sync_state = 'queued' LIMIT 1",
+                "SELECT 1 FROM sales WHERE id_no = ?1 AND sync_state IN ('queued', 'rejected') LIMIT 1",
             )?
             .exists([id_no])?)
     }
@@ -679,11 +703,27 @@ impl Journal {
         .collect()
     }
 
-    /// Marks a stock-in acknowledged (`synced`) or refused for good (`rejected`).
-    pub fn mark_stock_in(&mut self, id: Uuid, rejected: bool, now: OffsetDateTime) -> Result<()> {
+    /// Marks a stock-in acknowledged (`synced`), or refused by the server with `reason`
+    /// (`rejected`: needs attention, still counted in the inventory).
+    pub fn mark_stock_in(
+        &mut self,
+        id: Uuid,
+        refused: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         self.conn.execute(
-            "UPDATE stock_ins SET sync_state = ?2, synced_at_ms = ?3 WHERE id = ?1 AND sync_state = 'queued'",
-            params![id.to_string(), if rejected { "rejected" } else { "synced" }, ms(now)],
+            "UPDATE stock_ins SET sync_state = ?2, reject_reason = ?4, synced_at_ms = ?3 \
+             WHERE id = ?1 AND sync_state = 'queued'",
+            params![
+                id.to_string(),
+                if refused.is_some() {
+                    "rejected"
+                } else {
+                    "synced"
+                },
+                ms(now),
+                refused
+            ],
         )?;
         Ok(())
     }
@@ -732,13 +772,73 @@ impl Journal {
             .transpose()
     }
 
-    /// Marks a listing change acknowledged or refused.
-    pub fn mark_listing(&mut self, seq: i64, rejected: bool, now: OffsetDateTime) -> Result<()> {
+    /// Marks a listing change acknowledged, or refused by the server with `reason` (needs
+    /// attention).
+    pub fn mark_listing(
+        &mut self,
+        seq: i64,
+        refused: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         self.conn.execute(
-            "UPDATE listing_changes SET sync_state = ?2, synced_at_ms = ?3 WHERE seq = ?1 AND sync_state = 'queued'",
-            params![seq, if rejected { "rejected" } else { "synced" }, ms(now)],
+            "UPDATE listing_changes SET sync_state = ?2, reject_reason = ?4, synced_at_ms = ?3 \
+             WHERE seq = ?1 AND sync_state = 'queued'",
+            params![
+                seq,
+                if refused.is_some() {
+                    "rejected"
+                } else {
+                    "synced"
+                },
+                ms(now),
+                refused
+            ],
         )?;
         Ok(())
+    }
+
+    /// Records that need attention: sales and stock-ins the server would not take, and a
+    /// refused listing change not overtaken by a later one the server took.
+    pub fn attention_count(&self) -> Result<u64> {
+        Ok(self.attention_groups()?.iter().map(|g| g.count).sum())
+    }
+
+    /// [`Journal::attention_count`] by kind and reason (no personal data).
+    pub fn attention_groups(&self) -> Result<Vec<AttentionGroup>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT 'sale', COALESCE(reject_reason, 'unknown'), COUNT(*) FROM sales \
+             WHERE sync_state = 'rejected' GROUP BY 2 \
+             UNION ALL \
+             SELECT 'stock_in', COALESCE(reject_reason, 'unknown'), COUNT(*) FROM stock_ins \
+             WHERE sync_state = 'rejected' GROUP BY 2 \
+             UNION ALL \
+             SELECT 'listing', COALESCE(reject_reason, 'unknown'), COUNT(*) FROM listing_changes \
+             WHERE sync_state = 'rejected' AND seq > COALESCE( \
+                 (SELECT MAX(seq) FROM listing_changes WHERE sync_state = 'synced'), 0) \
+             GROUP BY 2 \
+             ORDER BY 1, 2",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, u64>(2)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (kind, reason, count) = row?;
+            let kind = match kind.as_str() {
+                "sale" => "sale",
+                "stock_in" => "stock_in",
+                _ => "listing",
+            };
+            Ok(AttentionGroup {
+                kind,
+                reason,
+                count,
+            })
+        })
+        .collect()
     }
 
     /// The queued listing change, if any.
@@ -759,7 +859,8 @@ impl Journal {
         )?)
     }
 
-    /// Day counts of one kind, and stock on hand at the end of that day.
+    /// Day counts of one kind, and stock on hand at the end of that day. Records that need
+    /// attention count: the masks were received or handed over whatever the server said.
     pub fn day_counts(&self, day: Date, kind: BuyerKind) -> Result<DayCounts> {
         let (received_col, damaged_col) = match kind {
             BuyerKind::Adult => ("received_adult", "damaged_adult"),
@@ -769,7 +870,7 @@ impl Journal {
         let (received, damaged): (i64, i64) = self.conn.query_row(
             &format!(
                 "SELECT COALESCE(SUM({received_col}), 0), COALESCE(SUM({damaged_col}), 0) FROM stock_ins \
-                 WHERE day = ?1 AND sync_state != 'rejected'"
+                 WHERE day = ?1"
             ),
             [&day_s],
             |row| Ok((row.get(0)?, row.get(1)?)),
@@ -777,20 +878,18 @@ impl Journal {
         let (received_all, damaged_all): (i64, i64) = self.conn.query_row(
             &format!(
                 "SELECT COALESCE(SUM({received_col}), 0), COALESCE(SUM({damaged_col}), 0) FROM stock_ins \
-                 WHERE day <= ?1 AND sync_state != 'rejected'"
+                 WHERE day <= ?1"
             ),
             [&day_s],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
         let sold: i64 = self.conn.query_row(
-            "SELECT COALESCE(SUM(quantity), 0) FROM sales WHERE sold_day = ?1 AND kind = ?2 \
-             AND sync_state != 'rejected'",
+            "SELECT COALESCE(SUM(quantity), 0) FROM sales WHERE sold_day = ?1 AND kind = ?2",
             params![day_s, kind_str(kind)],
             |row| row.get(0),
         )?;
         let sold_all: i64 = self.conn.query_row(
-            "SELECT COALESCE(SUM(quantity), 0) FROM sales WHERE sold_day <= ?1 AND kind = ?2 \
-             AND sync_state != 'rejected'",
+            "SELECT COALESCE(SUM(quantity), 0) FROM sales WHERE sold_day <= ?1 AND kind = ?2",
             params![day_s, kind_str(kind)],
             |row| row.get(0),
         )?;
@@ -922,6 +1021,7 @@ impl Journal {
                 quantity,
                 source,
                 offline,
+                needs_attention: sync_state == "rejected",
                 sync_state,
                 detail,
             })
@@ -1024,6 +1124,69 @@ mod tests {
             .unwrap();
         assert_eq!(rows.len(), 2);
         assert!(rows.iter().all(|r| r.id_masked.contains('*')));
+    }
+
+    #[test]
+    fn records_needing_attention_keep_counting_and_keep_their_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(&dir.path().join("journal.sqlite3")).unwrap();
+        let day = time::macros::date!(2020 - 03 - 12);
+        let at = datetime!(2020-03-12 01:00 UTC);
+        let stock = QueuedStockIn {
+            id: Uuid::now_v7(),
+            form: mask_protocol::StockInForm {
+                received_adult: 100,
+                received_child: 0,
+                damaged_adult: 0,
+                damaged_child: 0,
+            },
+            recorded_at: at,
+        };
+        journal.record_stock_in(&stock).unwrap();
+        journal
+            .mark_stock_in(stock.id, Some("invalid_body"), at)
+            .unwrap();
+        let s = sale("A123456789", at);
+        journal.record_sale(&s).unwrap();
+        let verdict = SaleVerdict {
+            id: s.id,
+            state: SyncState::Rejected,
+            detail: Some("idempotency_conflict".into()),
+            server_recorded_at: None,
+        };
+        journal.apply_sale_results(&[verdict], at).unwrap();
+        let change = journal.record_listing(false, at).unwrap();
+        journal
+            .mark_listing(change.seq, Some("forbidden"), at)
+            .unwrap();
+
+        let counts = journal.day_counts(day, BuyerKind::Adult).unwrap();
+        assert_eq!((counts.received, counts.sold, counts.on_hand), (100, 3, 97));
+        assert_eq!(journal.purchases_of("A123456789").unwrap().len(), 1);
+        assert!(journal.has_queued_sales_of("A123456789").unwrap());
+        assert_eq!(journal.attention_count().unwrap(), 3);
+        let groups = journal.attention_groups().unwrap();
+        assert_eq!(
+            groups
+                .iter()
+                .map(|g| (g.kind, g.reason.as_str(), g.count))
+                .collect::<Vec<_>>(),
+            [
+                ("listing", "forbidden", 1),
+                ("sale", "idempotency_conflict", 1),
+                ("stock_in", "invalid_body", 1)
+            ]
+        );
+        // A later listing change the server took settles the refused one.
+        let change = journal.record_listing(true, at).unwrap();
+        journal.mark_listing(change.seq, None, at).unwrap();
+        assert_eq!(journal.attention_count().unwrap(), 2);
+        let row = &journal.export_day(day).unwrap()[0];
+        assert!(row.needs_attention);
+        assert_eq!(
+            (row.sync_state.as_str(), row.detail.as_str()),
+            ("rejected", "idempotency_conflict")
+        );
     }
 
     #[cfg(unix)]

@@ -24,6 +24,10 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time limit to open a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The most of an answer the agent reads (a result of 500 sales is ~100 KiB): a proxy or a
+/// broken server sending without end must not fill the pharmacy PC's memory.
+pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
 /// A failed exchange with the server.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -62,6 +66,23 @@ pub enum ServerError {
     /// The server answered something that is not the expected JSON.
     #[error("the server's answer is not understood: {0}")]
     Garbage(String),
+    /// The answer was a redirect. Not followed: it would resend bodies with ID numbers to
+    /// wherever it points; `server_url` must name the API itself.
+    #[error(
+        "the server answered {status} redirecting to {location:?}; redirects are not followed (check server_url)"
+    )]
+    Redirect {
+        /// HTTP status (3xx).
+        status: u16,
+        /// Its `Location` header, if any.
+        location: String,
+    },
+    /// The answer was longer than [`MAX_ANSWER_BYTES`]; reading stopped there.
+    #[error("the server's answer is longer than {limit} bytes; reading stopped")]
+    AnswerTooLarge {
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl ServerError {
@@ -71,7 +92,9 @@ impl ServerError {
             ServerError::Tls(_)
             | ServerError::Timeout
             | ServerError::Connect(_)
-            | ServerError::Garbage(_) => true,
+            | ServerError::Garbage(_)
+            | ServerError::Redirect { .. }
+            | ServerError::AnswerTooLarge { .. } => true,
             ServerError::Status { status, .. } => *status == 429 || *status >= 500,
             ServerError::CaCert { .. } | ServerError::NoCa | ServerError::Url(_) => true,
         }
@@ -203,6 +226,7 @@ impl ServerClient {
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("mask-agent/", env!("CARGO_PKG_VERSION")));
         match (base.scheme(), ca_cert) {
             ("https", Some(path)) => {
@@ -266,7 +290,18 @@ impl ServerClient {
         let response = request.send().await.map_err(ServerError::from_reqwest)?;
         self.note_date(response.headers());
         let status = response.status();
-        let bytes = response.bytes().await.map_err(ServerError::from_reqwest)?;
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default();
+            return Err(ServerError::Redirect {
+                status: status.as_u16(),
+                location,
+            });
+        }
+        let bytes = read_capped(response, MAX_ANSWER_BYTES).await?;
         if !status.is_success() {
             let problem = serde_json::from_slice::<Problem>(&bytes).ok().map(Box::new);
             return Err(ServerError::Status {
@@ -344,6 +379,25 @@ impl ServerClient {
     pub async fn whoami(&self) -> Result<WhoAmI, ServerError> {
         self.get("v1/whoami").await
     }
+}
+
+/// The body, chunk by chunk, failing as soon as it passes `limit`.
+async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, ServerError> {
+    let too_large = ServerError::AnswerTooLarge { limit };
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(ServerError::from_reqwest)? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Whether an HTTP status means "this request will never succeed as it is".

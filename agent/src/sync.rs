@@ -6,6 +6,12 @@
 //! the two just replays the batch. Failures back off exponentially with jitter, capped at
 //! [`MAX_BACKOFF`] (so with work queued the server is tried at least every 30 s); a sale while
 //! online drains immediately.
+//!
+//! No record can hold the queue: sales, stock-ins and listing changes drain independently, a
+//! batch the server refuses as a whole (an old all-or-nothing server) is bisected down to the
+//! records it refuses, and a record the server will not take is set aside as needing attention
+//! (journal state `rejected`, with the server's reason). Such a record is never dropped: it
+//! keeps counting in the local rules and inventory, and a person decides what to do with it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +27,10 @@ use crate::server::{ServerError, is_permanent};
 
 /// Sales per batch (the server accepts up to 500).
 pub const BATCH_SIZE: usize = 500;
+
+/// Journal `meta` key of the batch size after a 413: the server said what it takes, so later
+/// rounds (and restarts) do not start over at [`BATCH_SIZE`] and hit the limit again.
+pub const BATCH_SIZE_KEY: &str = "sync.sales_batch_size";
 
 /// First retry delay after a failure.
 pub const MIN_BACKOFF: Duration = Duration::from_secs(1);
@@ -39,13 +49,49 @@ const POLICY_MAX_AGE: time::Duration = time::Duration::hours(1);
 pub enum SyncError {
     /// The server failed or could not be reached.
     #[error(transparent)]
-    Server(#[from] ServerError),
+    Server(ServerError),
+    /// The server answers but refuses this pharmacy's token (401/403): not an outage, and no
+    /// retry will help until the token is fixed.
+    #[error("the server refuses this pharmacy's token: {0}")]
+    TokenRefused(ServerError),
     /// The journal failed.
     #[error(transparent)]
     Agent(#[from] AgentError),
     /// The server's answer does not match the batch.
     #[error("the server's answer does not match the batch: {0}")]
     Mismatch(String),
+}
+
+impl From<ServerError> for SyncError {
+    fn from(error: ServerError) -> Self {
+        match error {
+            ServerError::Status {
+                status: 401 | 403, ..
+            } => SyncError::TokenRefused(error),
+            other => SyncError::Server(other),
+        }
+    }
+}
+
+impl SyncError {
+    /// The server refused the token (401/403): the round stopped; call the helpdesk.
+    pub fn is_token_refused(&self) -> bool {
+        matches!(self, SyncError::TokenRefused(_))
+    }
+
+    /// Whether the other record kinds are not even tried this round: the token is refused,
+    /// the journal fails, or the server cannot be reached at all (each would fail the same
+    /// way, only later). A refusal or 5xx of one endpoint does not stop the others.
+    fn stops_round(&self) -> bool {
+        match self {
+            SyncError::TokenRefused(_) | SyncError::Agent(_) => true,
+            SyncError::Server(error) => matches!(
+                error,
+                ServerError::Connect(_) | ServerError::Tls(_) | ServerError::Timeout
+            ),
+            SyncError::Mismatch(_) => false,
+        }
+    }
 }
 
 /// Exponential backoff with full jitter in [d/2, d].
@@ -85,51 +131,37 @@ pub struct DrainReport {
     pub sales: usize,
     /// Overruns among them.
     pub overruns: usize,
-    /// Records the server refused for good.
+    /// Records (sales, stock-ins, listing changes) the server would not take, now needing
+    /// attention.
     pub rejected: usize,
     /// Stock-ins and listing changes acknowledged.
     pub other: usize,
 }
 
-/// Pushes everything queued, batch after batch, until the queue is empty or a failure.
+/// Pushes everything queued until the queues are empty or fail. Each kind drains on its own,
+/// so a stuck stock-in does not hold back sales (nor the other way round); the first error
+/// is returned after the others had their turn.
 pub async fn drain(core: &Core) -> Result<DrainReport, SyncError> {
     let Some(server) = core.server() else {
         return Ok(DrainReport::default());
     };
     let mut report = DrainReport::default();
     refresh_policy_if_stale(core).await;
-    drain_stock_ins(core, server, &mut report).await?;
-    drain_listing(core, server, &mut report).await?;
-    let mut batch_size = BATCH_SIZE;
-    loop {
-        let sales = core.journal(move |j| j.queued_sales(batch_size)).await?;
-        if sales.is_empty() {
-            break;
-        }
-        let batch = SaleBatch {
-            site: Some(core.site_code().to_owned()),
-            sales,
-        };
-        match server.post_sales(&batch).await {
-            Ok(result) => {
-                let verdicts = verdicts_of(&batch, result)?;
-                apply(core, verdicts, &mut report).await?;
-                core.note_server(true, None);
-                batch_size = BATCH_SIZE;
-            }
-            Err(error) => match classify(&batch, &error) {
-                Failure::Transient => return Err(error.into()),
-                Failure::Split => {
-                    batch_size = (batch.sales.len() / 2).max(1);
-                    tracing::warn!(%error, batch_size, "server refused the batch size; splitting");
-                }
-                Failure::Reject(verdicts) => {
-                    tracing::error!(%error, count = verdicts.len(), "server refused sales for good; kept in the journal as rejected");
-                    apply(core, verdicts, &mut report).await?;
-                }
-            },
-        }
-        core.emit_sync_status().await;
+    let mut failed: Option<SyncError> = None;
+    let outcome = drain_stock_ins(core, server, &mut report).await;
+    if let Some(error) = keep_first(&mut failed, "stock-ins", outcome) {
+        return Err(error);
+    }
+    let outcome = drain_listing(core, server, &mut report).await;
+    if let Some(error) = keep_first(&mut failed, "listing", outcome) {
+        return Err(error);
+    }
+    let outcome = drain_sales(core, server, &mut report).await;
+    if let Some(error) = keep_first(&mut failed, "sales", outcome) {
+        return Err(error);
+    }
+    if let Some(error) = failed {
+        return Err(error);
     }
     if report == DrainReport::default() {
         // Nothing to send: ask the server whether it is there and takes our token, so the
@@ -141,80 +173,174 @@ pub async fn drain(core: &Core) -> Result<DrainReport, SyncError> {
     Ok(report)
 }
 
-/// 4xx other than auth, timeouts and rate limits: the same request will fail again.
-fn is_permanent_error(error: &ServerError) -> bool {
-    match error {
-        ServerError::Status { status, .. } => {
-            is_permanent(*status) && !matches!(*status, 401 | 403)
-        }
-        _ => false,
+/// Keeps the first failure of a round; returns an error that ends the round at once.
+fn keep_first(
+    failed: &mut Option<SyncError>,
+    kind: &'static str,
+    outcome: Result<(), SyncError>,
+) -> Option<SyncError> {
+    let error = outcome.err()?;
+    if error.stops_round() {
+        return Some(error);
     }
+    tracing::info!(%error, kind, "this kind could not drain; the others still go");
+    failed.get_or_insert(error);
+    None
 }
 
-/// What to do about a failed batch.
-#[derive(Debug)]
+/// What to do after a request failed.
+#[derive(Debug, PartialEq, Eq)]
 enum Failure {
-    /// Try the same again later (down, slow, 5xx, auth, clock ahead of the server…).
-    Transient,
-    /// The batch is too large: send fewer.
-    Split,
-    /// These sales can never be accepted as they are: keep them as rejected, send the rest.
-    Reject(Vec<SaleVerdict>),
+    /// Try the same again later (down, slow, 5xx, 429, a wrong route or site).
+    Retry,
+    /// 401/403: stop the round.
+    TokenRefused,
+    /// 413: send fewer.
+    TooLarge,
+    /// Any other 4xx: something in the request is refused, with this code.
+    Refused(String),
 }
 
-/// Codes that condemn one sale for good. Anything else may heal (a clock set right, a token
-/// renewed, a server fixed), so it is retried rather than written off: a sale written off
-/// never reaches the server.
-fn is_permanent_sale_code(code: mask_api::ErrorCode) -> bool {
+fn classify(error: &ServerError, record: Option<uuid::Uuid>) -> Failure {
     use mask_api::ErrorCode as C;
-    matches!(
-        code,
-        C::InvalidIdNumber
-            | C::InvalidQuantity
-            | C::KindMismatch
-            | C::IdempotencyConflict
-            | C::SaleTimeTooOld
-    )
+    let ServerError::Status { status, problem } = error else {
+        return Failure::Retry;
+    };
+    let code = problem.as_ref().map(|p| p.code);
+    match (*status, code) {
+        (401 | 403, _) | (_, Some(C::Unauthorized | C::InvalidToken | C::TokenExpired)) => {
+            Failure::TokenRefused
+        }
+        (413, _) => Failure::TooLarge,
+        // The request reached something that is not the API it expects (a wrong server_url,
+        // a proxy, an unknown site): no record is at fault, so none may be set aside.
+        (404 | 405 | 415, _)
+        | (_, Some(C::NotFound | C::MethodNotAllowed | C::UnsupportedMediaType | C::UnknownSite)) => {
+            Failure::Retry
+        }
+        (s, _) if is_permanent(s) => {
+            Failure::Refused(refusal_code(*status, problem.as_deref(), record))
+        }
+        _ => Failure::Retry,
+    }
 }
 
-fn classify(batch: &SaleBatch, error: &ServerError) -> Failure {
-    let ServerError::Status { status, problem } = error else {
-        return Failure::Transient;
-    };
-    if *status == 413 {
-        return if batch.sales.len() > 1 {
-            Failure::Split
-        } else {
-            Failure::Transient
-        };
-    }
+/// The most precise code of a refusal: the problem item of this record, the problem's own
+/// code, else the HTTP status.
+fn refusal_code(
+    status: u16,
+    problem: Option<&mask_api::Problem>,
+    record: Option<uuid::Uuid>,
+) -> String {
     let Some(problem) = problem else {
-        return Failure::Transient;
+        return format!("http_{status}");
     };
-    if !is_permanent_error(error) || problem.errors.is_empty() {
-        return Failure::Transient;
+    let item = record.and_then(|id| {
+        let id = id.to_string();
+        problem
+            .errors
+            .iter()
+            .find(|item| item.id.as_deref() == Some(id.as_str()))
+    });
+    match item.map_or(problem.code, |item| item.code) {
+        mask_api::ErrorCode::Unknown => format!("http_{status}"),
+        code => code.as_str().to_owned(),
     }
-    let mut verdicts = Vec::new();
-    for item in &problem.errors {
-        if !is_permanent_sale_code(item.code) {
-            return Failure::Transient;
+}
+
+async fn batch_size(core: &Core) -> Result<usize, SyncError> {
+    let stored = core.journal(|j| j.meta(BATCH_SIZE_KEY)).await?;
+    Ok(stored
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(BATCH_SIZE, |n| n.clamp(1, BATCH_SIZE)))
+}
+
+async fn drain_sales(
+    core: &Core,
+    server: &crate::server::ServerClient,
+    report: &mut DrainReport,
+) -> Result<(), SyncError> {
+    let mut batch_size = batch_size(core).await?;
+    loop {
+        let sales = core.journal(move |j| j.queued_sales(batch_size)).await?;
+        if sales.is_empty() {
+            return Ok(());
         }
-        let id = item
-            .id
-            .as_deref()
-            .and_then(|s| uuid::Uuid::parse_str(s).ok())
-            .or_else(|| item.index.and_then(|i| batch.sales.get(i)).map(|s| s.id));
-        match id {
-            Some(id) if batch.sales.iter().any(|s| s.id == id) => verdicts.push(SaleVerdict {
-                id,
-                state: SyncState::Rejected,
-                detail: Some(item.code.as_str().to_owned()),
-                server_recorded_at: None,
-            }),
-            _ => return Failure::Transient,
+        // Chunks still to send, last first: a refused chunk is replaced by its halves.
+        let mut pending = vec![sales];
+        while let Some(mut sales) = pending.pop() {
+            if sales.len() > batch_size {
+                pending.push(sales.split_off(batch_size));
+            }
+            let batch = SaleBatch {
+                site: Some(core.site_code().to_owned()),
+                sales,
+            };
+            match server.post_sales(&batch).await {
+                Ok(result) => {
+                    let verdicts = verdicts_of(&batch, result)?;
+                    apply(core, verdicts, report).await?;
+                    core.note_server(true, None);
+                }
+                Err(error) => {
+                    let single = (batch.sales.len() == 1).then(|| batch.sales[0].id);
+                    let mut sales = batch.sales;
+                    match classify(&error, single) {
+                        Failure::Retry => return Err(error.into()),
+                        Failure::TokenRefused => return Err(SyncError::TokenRefused(error)),
+                        Failure::TooLarge if sales.len() > 1 => {
+                            batch_size = sales.len() / 2;
+                            let size = batch_size.to_string();
+                            core.journal(move |j| j.set_meta(BATCH_SIZE_KEY, &size))
+                                .await?;
+                            tracing::warn!(%error, batch_size, "server refused the batch size; sending smaller batches from now on");
+                            let second = sales.split_off(sales.len() / 2);
+                            pending.push(second);
+                            pending.push(sales);
+                        }
+                        Failure::Refused(_) if sales.len() > 1 => {
+                            tracing::warn!(%error, count = sales.len(), "server refused a batch; halving it to find the sales it refuses");
+                            let second = sales.split_off(sales.len() / 2);
+                            pending.push(second);
+                            pending.push(sales);
+                        }
+                        Failure::Refused(code) => {
+                            set_aside(core, sales[0].id, code, &error, report).await?;
+                        }
+                        Failure::TooLarge => {
+                            set_aside(
+                                core,
+                                sales[0].id,
+                                "payload_too_large".into(),
+                                &error,
+                                report,
+                            )
+                            .await?;
+                        }
+                    }
+                }
+            }
+            core.emit_sync_status().await;
         }
     }
-    Failure::Reject(verdicts)
+}
+
+/// One sale the server refuses on its own: it needs attention.
+async fn set_aside(
+    core: &Core,
+    id: uuid::Uuid,
+    code: String,
+    error: &ServerError,
+    report: &mut DrainReport,
+) -> Result<(), SyncError> {
+    tracing::error!(sale = %id, reason = %code, %error, "server refused a sale; kept in the journal as needing attention");
+    let verdict = SaleVerdict {
+        id,
+        state: SyncState::Rejected,
+        detail: Some(code),
+        server_recorded_at: None,
+    };
+    apply(core, vec![verdict], report).await
 }
 
 fn verdicts_of(
@@ -239,15 +365,29 @@ fn verdicts_of(
                     r.id, sale.id
                 )));
             }
-            Ok(SaleVerdict {
-                id: r.id,
-                state: match r.status {
-                    SaleStatus::Accepted => SyncState::Accepted,
-                    SaleStatus::Overrun => SyncState::Overrun,
-                    SaleStatus::Rejected | SaleStatus::Conflict => SyncState::Rejected,
+            Ok(match r.status {
+                SaleStatus::Accepted | SaleStatus::Overrun => SaleVerdict {
+                    id: r.id,
+                    state: if r.status == SaleStatus::Accepted {
+                        SyncState::Accepted
+                    } else {
+                        SyncState::Overrun
+                    },
+                    detail: r.overrun_reason.map(|reason| reason.as_str().to_owned()),
+                    server_recorded_at: Some(r.recorded_at),
                 },
-                detail: r.overrun_reason.map(|reason| reason.as_str().to_owned()),
-                server_recorded_at: Some(r.recorded_at),
+                SaleStatus::Rejected | SaleStatus::Conflict => SaleVerdict {
+                    id: r.id,
+                    state: SyncState::Rejected,
+                    detail: Some(match (&r.problem, r.status) {
+                        (Some(p), _) if p.code != mask_api::ErrorCode::Unknown => {
+                            p.code.as_str().to_owned()
+                        }
+                        (_, SaleStatus::Conflict) => "conflict".to_owned(),
+                        _ => "rejected".to_owned(),
+                    }),
+                    server_recorded_at: None,
+                },
             })
         })
         .collect()
@@ -281,7 +421,10 @@ async fn apply(
                 report.overruns += 1;
                 tracing::warn!(sale = %v.id, reason = ?v.detail, "server flagged an overrun");
             }
-            SyncState::Rejected => report.rejected += 1,
+            SyncState::Rejected => {
+                report.rejected += 1;
+                tracing::error!(sale = %v.id, reason = ?v.detail, "server would not take a sale; it needs attention");
+            }
             SyncState::Queued => {}
         }
     }
@@ -291,6 +434,21 @@ async fn apply(
         core.emit(Event::Sale(update));
     }
     Ok(())
+}
+
+/// Why a single stock-in or listing change fails: `Ok(None)` sent, `Ok(Some(code))` refused
+/// for good (needs attention), `Err` retry later.
+fn single_outcome<T>(result: Result<T, ServerError>) -> Result<Option<String>, SyncError> {
+    let error = match result {
+        Ok(_) => return Ok(None),
+        Err(error) => error,
+    };
+    match classify(&error, None) {
+        Failure::Retry => Err(SyncError::Server(error)),
+        Failure::TokenRefused => Err(SyncError::TokenRefused(error)),
+        Failure::TooLarge => Ok(Some("payload_too_large".into())),
+        Failure::Refused(code) => Ok(Some(code)),
+    }
 }
 
 async fn drain_stock_ins(
@@ -313,18 +471,16 @@ async fn drain_stock_ins(
                 damaged_child: stock.form.damaged_child,
                 recorded_at: stock.recorded_at,
             };
-            let rejected = match server.post_stock(&body).await {
-                Ok(_) => false,
-                Err(error) if is_permanent_error(&error) => {
-                    tracing::error!(%error, stock = %stock.id, "server refused a stock-in for good");
-                    true
-                }
-                Err(error) => return Err(error.into()),
-            };
+            let refused = single_outcome(server.post_stock(&body).await)?;
+            if let Some(reason) = &refused {
+                tracing::error!(stock = %stock.id, %reason, "server refused a stock-in; it needs attention (still counted in the inventory)");
+                report.rejected += 1;
+            } else {
+                report.other += 1;
+            }
             let now = core.now();
-            core.journal(move |j| j.mark_stock_in(stock.id, rejected, now))
+            core.journal(move |j| j.mark_stock_in(stock.id, refused.as_deref(), now))
                 .await?;
-            report.other += 1;
         }
     }
 }
@@ -341,18 +497,16 @@ async fn drain_listing(
         site: Some(core.site_code().to_owned()),
         listed: change.listed,
     };
-    let rejected = match server.post_listing(&request).await {
-        Ok(_) => false,
-        Err(error) if is_permanent_error(&error) => {
-            tracing::error!(%error, "server refused a listing change for good");
-            true
-        }
-        Err(error) => return Err(error.into()),
-    };
+    let refused = single_outcome(server.post_listing(&request).await)?;
+    if let Some(reason) = &refused {
+        tracing::error!(%reason, "server refused a listing change; it needs attention");
+        report.rejected += 1;
+    } else {
+        report.other += 1;
+    }
     let now = core.now();
-    core.journal(move |j| j.mark_listing(change.seq, rejected, now))
+    core.journal(move |j| j.mark_listing(change.seq, refused.as_deref(), now))
         .await?;
-    report.other += 1;
     let state = core.listing().await?;
     core.emit(Event::Listing(state));
     Ok(())
@@ -445,6 +599,62 @@ pub async fn sync_now(core: &Core, limit: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mask_api::{ErrorCode, Problem, ProblemItem};
+
+    fn status(status: u16, problem: Option<Problem>) -> ServerError {
+        ServerError::Status {
+            status,
+            problem: problem.map(Box::new),
+        }
+    }
+
+    #[test]
+    fn failures_are_classed_by_what_can_heal() {
+        let id = uuid::Uuid::now_v7();
+        let mut problem = Problem::new(422, ErrorCode::InvalidBody, "bad");
+        problem.errors.push(ProblemItem {
+            index: Some(0),
+            id: Some(id.to_string()),
+            code: ErrorCode::SaleTimeInFuture,
+            detail: "ahead".into(),
+        });
+        assert_eq!(
+            classify(&status(422, Some(problem.clone())), Some(id)),
+            Failure::Refused("sale_time_in_future".into())
+        );
+        assert_eq!(
+            classify(&status(422, Some(problem)), None),
+            Failure::Refused("invalid_body".into())
+        );
+        assert_eq!(
+            classify(&status(409, None), None),
+            Failure::Refused("http_409".into())
+        );
+        for code in [401, 403] {
+            assert_eq!(classify(&status(code, None), None), Failure::TokenRefused);
+            assert!(SyncError::from(status(code, None)).is_token_refused());
+        }
+        assert_eq!(classify(&status(413, None), None), Failure::TooLarge);
+        // Whole-request faults: no record may be set aside for them.
+        for code in [404, 405, 415, 408, 429, 500, 502, 503] {
+            assert_eq!(
+                classify(&status(code, None), None),
+                Failure::Retry,
+                "{code}"
+            );
+        }
+        let unknown_site = Problem::new(422, ErrorCode::UnknownSite, "site");
+        assert_eq!(
+            classify(&status(422, Some(unknown_site)), None),
+            Failure::Retry
+        );
+        assert_eq!(classify(&ServerError::Timeout, None), Failure::Retry);
+        assert_eq!(
+            classify(&ServerError::Garbage("<html>".into()), None),
+            Failure::Retry
+        );
+        assert!(!SyncError::from(status(500, None)).is_token_refused());
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_up_to_the_cap() {

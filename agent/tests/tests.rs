@@ -13,4 +13,6 @@ mod faults;
 mod logs;
 mod offline;
 mod online;
+mod outbox;
 mod protocol;
+mod server_client;

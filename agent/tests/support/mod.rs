@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod ids;
+pub mod proxy;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
