@@ -130,7 +130,30 @@ pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         .fallback(|| async { error::ApiError::not_found() })
         .method_not_allowed_fallback(|| async { error::ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response_with_state(
+            Arc::clone(&state),
+            server_date,
+        ))
         .with_state(state)
+}
+
+/// Agents set their clock by the `Date` of our answers, so it must be this server's clock
+/// (which honours `--as-of`), not the host's.
+async fn server_date(
+    axum::extract::State(st): axum::extract::State<Arc<AppState>>,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    const HTTP_DATE: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    if let Ok(text) = st.clock.now().format(HTTP_DATE)
+        && let Ok(value) = axum::http::HeaderValue::from_str(&text)
+    {
+        response
+            .headers_mut()
+            .insert(axum::http::header::DATE, value);
+    }
+    response
 }
 
 /// The OpenAPI document as JSON bytes (served at `/v1/openapi.json`).

@@ -102,7 +102,13 @@ pub async fn eligibility(
         parse_id(&req.id_no).map_err(|d| ApiError::unprocessable(ErrorCode::InvalidIdNumber, d))?;
     check_birth(req.birth_date, now)
         .map_err(|d| ApiError::unprocessable(ErrorCode::InvalidBody, d))?;
-    let history = st.store.purchases(st.person_keys.key(id.as_str())).await?;
+    let mut history = st.store.purchases(st.person_keys.key(id.as_str())).await?;
+    // Minimal: the agent's unsynced sales are added (no dedup by id here: a sale acknowledged
+    // but not yet marked at the agent then counts twice, the safe side).
+    history.extend(req.unsynced.iter().map(|u| mask_api::Purchase {
+        sold_at: u.sold_at,
+        quantity: u.quantity,
+    }));
     let buyer = Buyer::from_id(&id, req.birth_date);
     Ok(Json(decide(&st.policies, &buyer, &history, now)))
 }
