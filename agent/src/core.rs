@@ -132,7 +132,7 @@ struct SyncInfo {
     offset_persisted: Option<time::Duration>,
     /// The last successful exchange (corrected time), else when the journal was first used.
     last_contact: OffsetDateTime,
-    contact_persisted: OffsetDateTime,
+    contact_persisted: Option<OffsetDateTime>,
     /// The server refused the token and has not accepted it since.
     token_refused: bool,
 }
@@ -259,13 +259,13 @@ impl Core {
                 corrected_now
             }
         };
-        let last_contact = journal
+        let contact_persisted = journal
             .meta_time(META_LAST_CONTACT)
             .unwrap_or_else(|error| {
                 tracing::warn!(%error, "stored last contact unreadable");
                 None
-            })
-            .unwrap_or(created);
+            });
+        let last_contact = contact_persisted.unwrap_or(created);
         let policy = match journal.cached_policy() {
             Ok(Some((policy, _))) => Some(policy),
             Ok(None) => None,
@@ -293,7 +293,7 @@ impl Core {
                 offset,
                 offset_persisted: offset,
                 last_contact,
-                contact_persisted: last_contact,
+                contact_persisted,
                 token_refused: false,
             }),
             events,
@@ -506,8 +506,10 @@ impl Core {
         let (offset, contact) = {
             let sync = lock(&self.sync);
             let offset = sync.offset.filter(|o| Some(*o) != sync.offset_persisted);
-            let contact = Some(sync.last_contact)
-                .filter(|c| *c - sync.contact_persisted >= CONTACT_PERSIST_EVERY);
+            let contact = Some(sync.last_contact).filter(|c| {
+                sync.contact_persisted
+                    .is_none_or(|p| *c - p >= CONTACT_PERSIST_EVERY)
+            });
             (offset, contact)
         };
         if offset.is_none() && contact.is_none() {
@@ -531,7 +533,7 @@ impl Core {
                 if offset.is_some() {
                     sync.offset_persisted = offset;
                 }
-                if let Some(contact) = contact {
+                if contact.is_some() {
                     sync.contact_persisted = contact;
                 }
             }
