@@ -336,9 +336,17 @@ fn a_small_clock_offset_is_not_warned() {
 
 #[test]
 fn counter_refused_offline_limit_and_server_refused() {
-    for (reason, name) in [
-        (RefusalReason::OfflineLimit, "offline_limit"),
-        (RefusalReason::ServerRefused, "server_refused"),
+    for (reason, decided, name) in [
+        (
+            RefusalReason::OfflineLimit,
+            DecisionSource::Local,
+            "offline_limit",
+        ),
+        (
+            RefusalReason::ServerRefused,
+            DecisionSource::Server,
+            "server_refused",
+        ),
     ] {
         let mut app = connected(false);
         show_buyer(
@@ -347,7 +355,7 @@ fn counter_refused_offline_limit_and_server_refused() {
             card_buyer("王○明", "A12****789"),
             EligibilityView {
                 next_date: None,
-                decided: DecisionSource::Local,
+                decided,
                 ..refused(reason, date!(2020 - 03 - 12))
             },
         );

@@ -192,7 +192,6 @@ pub(super) fn status_bar(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lan
             _ => Span::raw(format!(" ○ {} ", Text::Connecting.get(lang)))
                 .style(Style::new().bg(Color::Gray).fg(Color::Black)),
         };
-        spans.push(link);
         let (queued, overruns, last, attention, offset) = app
             .sync
             .as_ref()
@@ -206,6 +205,26 @@ pub(super) fn status_bar(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lan
                 )
             })
             .unwrap_or((0, 0, None, 0, None));
+        spans.push(link);
+        // Things a person must act on come first: the bar is cut at the right edge.
+        if attention > 0 {
+            spans.push(
+                Span::raw(format!(" {} {attention} ", Text::Attention.get(lang)))
+                    .style(Style::new().bg(Color::Yellow).fg(Color::Black).bold()),
+            );
+        }
+        // The agent already sells with the server's time; a skew this large still means the
+        // PC's clock (and everything else on it) needs setting.
+        if let Some(offset) = offset.filter(|o| o.abs() > CLOCK_SKEW_WARN_S) {
+            spans.push(
+                Span::raw(format!(
+                    " {} {} ",
+                    Text::ClockSkew.get(lang),
+                    i18n::offset(lang, -offset)
+                ))
+                .style(Style::new().bg(Color::Yellow).fg(Color::Black).bold()),
+            );
+        }
         spans.push(Span::raw(format!(" {} {queued}", Text::Queued.get(lang))));
         spans.push(sep.clone());
         let last = last.map_or_else(|| Text::Never.get(lang).to_owned(), i18n::clock);
@@ -217,30 +236,10 @@ pub(super) fn status_bar(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lan
             i18n::reader_state(lang, app.reader_summary())
         )));
         if overruns > 0 {
-            spans.push(sep.clone());
+            spans.push(sep);
             spans.push(
                 Span::raw(format!("{} {overruns}", Text::Overruns.get(lang)))
                     .style(Style::new().fg(Color::Yellow).bold()),
-            );
-        }
-        if attention > 0 {
-            spans.push(sep.clone());
-            spans.push(
-                Span::raw(format!("{} {attention}", Text::Attention.get(lang)))
-                    .style(Style::new().fg(Color::Yellow).bold()),
-            );
-        }
-        // The agent already sells with the server's time; a skew this large still means the
-        // PC's clock (and everything else on it) needs setting.
-        if let Some(offset) = offset.filter(|o| o.abs() > CLOCK_SKEW_WARN_S) {
-            spans.push(sep);
-            spans.push(
-                Span::raw(format!(
-                    "{} {}",
-                    Text::ClockSkew.get(lang),
-                    i18n::offset(lang, -offset)
-                ))
-                .style(Style::new().fg(Color::Yellow).bold()),
             );
         }
     }
