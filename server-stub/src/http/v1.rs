@@ -103,12 +103,20 @@ pub async fn eligibility(
     check_birth(req.birth_date, now)
         .map_err(|d| ApiError::unprocessable(ErrorCode::InvalidBody, d))?;
     let mut history = st.store.purchases(st.person_keys.key(id.as_str())).await?;
-    // Minimal: the agent's unsynced sales are added (no dedup by id here: a sale acknowledged
-    // but not yet marked at the agent then counts twice, the safe side).
-    history.extend(req.unsynced.iter().map(|u| mask_api::Purchase {
-        sold_at: u.sold_at,
-        quantity: u.quantity,
-    }));
+    // The agent's unsynced sales are added. The store's history carries no sale ids, so a
+    // sale recorded here but not yet marked at the agent is recognised by its exact time and
+    // quantity (one person, one millisecond) instead of by id.
+    let held: Vec<(OffsetDateTime, u32)> =
+        history.iter().map(|p| (p.sold_at, p.quantity)).collect();
+    history.extend(
+        req.unsynced
+            .iter()
+            .filter(|u| !held.contains(&(u.sold_at, u.quantity)))
+            .map(|u| mask_api::Purchase {
+                sold_at: u.sold_at,
+                quantity: u.quantity,
+            }),
+    );
     let buyer = Buyer::from_id(&id, req.birth_date);
     Ok(Json(decide(&st.policies, &buyer, &history, now)))
 }
