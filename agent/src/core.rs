@@ -1080,3 +1080,47 @@ pub fn card_problem(kind: nhi_card::CardErrorKind) -> mask_protocol::CardProblem
         _ => P::Unknown,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> ServerError {
+        ServerError::Status {
+            status,
+            problem: None,
+        }
+    }
+
+    #[test]
+    fn only_network_failures_timeouts_5xx_and_429_are_outages() {
+        let of = |e: ServerError| Exchange::of(Err(&e));
+        assert_eq!(Exchange::of(Ok(())), Exchange::Answered);
+        assert_eq!(of(status(401)), Exchange::TokenRefused);
+        assert_eq!(of(status(403)), Exchange::TokenRefused);
+        for code in [400, 404, 409, 413, 422] {
+            assert_eq!(of(status(code)), Exchange::Refused, "{code}");
+        }
+        for code in [429, 500, 502, 503] {
+            assert_eq!(of(status(code)), Exchange::Unreachable, "{code}");
+        }
+        assert_eq!(of(ServerError::Timeout), Exchange::Unreachable);
+        assert_eq!(
+            of(ServerError::Connect("refused".into())),
+            Exchange::Unreachable
+        );
+    }
+
+    #[test]
+    fn offsets_below_the_http_date_resolution_are_not_applied() {
+        assert_eq!(applied(None), time::Duration::ZERO);
+        assert_eq!(
+            applied(Some(time::Duration::milliseconds(-1900))),
+            time::Duration::ZERO
+        );
+        assert_eq!(
+            applied(Some(time::Duration::seconds(-2))),
+            time::Duration::seconds(-2)
+        );
+    }
+}

@@ -809,3 +809,15 @@ mod tests {
         assert_eq!(date(Lang::En, d), "Mon 2020-03-16");
     }
 }
+
+#[cfg(test)]
+mod offset_tests {
+    use super::*;
+
+    #[test]
+    fn clock_offsets_read_in_the_largest_unit() {
+        assert_eq!(offset(Lang::En, -15 * 86_400), "-15 d");
+        assert_eq!(offset(Lang::ZhTw, 3 * 3600 + 5 * 60), "+3時5分");
+        assert_eq!(offset(Lang::En, 600), "+10 min");
+    }
+}
