@@ -1,7 +1,7 @@
 //! The agent's state and the operations a client can ask for. One place decides: the counter
 //! state, eligibility, the journal writes, and the events every subscriber sees.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
@@ -21,14 +21,51 @@ use uuid::Uuid;
 use crate::clock::Clock;
 use crate::eligibility::{self, Decision};
 use crate::journal::{Journal, JournalError, NewSale, QueuedStockIn};
+use crate::journal_quota::{META_CLOCK_OFFSET, META_CREATED, META_LAST_CONTACT, Opening};
 use crate::messages::{Language, Msg};
-use crate::server::ServerClient;
+use crate::server::{ServerClient, ServerError};
 
 /// Largest quantity one sale may have (the server refuses more too).
 pub const MAX_QUANTITY: u32 = 100;
 
 /// How long an eligibility answer shown on screen stays good for the sale.
 const DECISION_REUSE: Duration = Duration::from_secs(120);
+
+/// HTTP dates have a resolution of one second: smaller offsets are reading noise.
+const OFFSET_NOISE: time::Duration = time::Duration::seconds(2);
+
+/// How often the last contact is written to the journal at most (the budget is in hours; a
+/// write per answer would put an fsync on every card).
+const CONTACT_PERSIST_EVERY: time::Duration = time::Duration::minutes(1);
+
+/// What an exchange with the server means for the counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exchange {
+    /// The server answered as asked.
+    Answered,
+    /// The server answers but refuses this pharmacy's token (401/403).
+    TokenRefused,
+    /// The server answered and refused the request itself (another 4xx): not an outage.
+    Refused,
+    /// Network failure, timeout, 5xx or 429: the server counts as unreachable.
+    Unreachable,
+}
+
+impl Exchange {
+    /// Classifies one result.
+    pub fn of(result: Result<(), &ServerError>) -> Exchange {
+        match result {
+            Ok(()) => Exchange::Answered,
+            Err(ServerError::Status { status, .. }) => match *status {
+                401 | 403 => Exchange::TokenRefused,
+                429 => Exchange::Unreachable,
+                s if s >= 500 => Exchange::Unreachable,
+                _ => Exchange::Refused,
+            },
+            Err(_) => Exchange::Unreachable,
+        }
+    }
+}
 
 /// A request that failed; nothing was recorded.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +113,9 @@ struct CurrentBuyer {
     read: ReadRef,
     reader: String,
     identity: Identity,
-    decision: Option<(Decision, Instant)>,
+    /// The decision shown, when it was made (for reuse), and the journal time it was made at
+    /// (sales of this buyer recorded since make it stale).
+    decision: Option<(Decision, Instant, OffsetDateTime)>,
 }
 
 struct Counter {
@@ -88,6 +127,14 @@ struct SyncInfo {
     connectivity: Connectivity,
     last_sync: Option<OffsetDateTime>,
     last_error: Option<String>,
+    /// The server's clock minus the agent clock, as last measured.
+    offset: Option<time::Duration>,
+    offset_persisted: Option<time::Duration>,
+    /// The last successful exchange (corrected time), else when the journal was first used.
+    last_contact: OffsetDateTime,
+    contact_persisted: Option<OffsetDateTime>,
+    /// The server refused the token and has not accepted it since.
+    token_refused: bool,
 }
 
 /// Settings of the core.
@@ -112,6 +159,8 @@ pub struct Core {
     sync: Mutex<SyncInfo>,
     events: broadcast::Sender<Event>,
     next_read: AtomicU64,
+    /// One lock per buyer being decided and sold to (decide + record is one step per buyer).
+    buyer_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Wakes the sync loop after a sale (honoured when online).
     pub(crate) sale_wake: Notify,
     /// Wakes the sync loop now, whatever the backoff (SyncNow).
@@ -128,6 +177,32 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+fn applied(offset: Option<time::Duration>) -> time::Duration {
+    offset
+        .filter(|o| o.abs() >= OFFSET_NOISE)
+        .unwrap_or(time::Duration::ZERO)
+}
+
+/// Holds one buyer's lock; the map entry goes when nobody else waits for it.
+struct BuyerGuard<'a> {
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    key: String,
+    locks: &'a Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Drop for BuyerGuard<'_> {
+    fn drop(&mut self) {
+        self.guard = None;
+        let mut locks = lock(self.locks);
+        if locks
+            .get(&self.key)
+            .is_some_and(|entry| Arc::strong_count(entry) == 1)
+        {
+            locks.remove(&self.key);
+        }
+    }
+}
+
 fn kind_to_protocol(kind: BuyerKind) -> mask_protocol::BuyerKind {
     match kind {
         BuyerKind::Adult => mask_protocol::BuyerKind::Adult,
@@ -141,10 +216,18 @@ pub fn eligibility_view(decision: &Decision) -> EligibilityView {
         kind: kind_to_protocol(decision.eligibility.kind),
         allowed: decision.eligibility.allowed,
         next_date: decision.eligibility.next_date,
-        reason: decision
-            .eligibility
-            .reason
-            .map(|r| mask_protocol::RefusalReason::from(r.as_str().to_owned())),
+        reason: match decision.refusal {
+            Some(eligibility::AgentRefusal::TokenRefused) => {
+                Some(mask_protocol::RefusalReason::TokenRefused)
+            }
+            Some(eligibility::AgentRefusal::ServerRefused) => {
+                Some(mask_protocol::RefusalReason::ServerRefused)
+            }
+            None => decision
+                .eligibility
+                .reason
+                .map(|r| mask_protocol::RefusalReason::from(r.as_str().to_owned())),
+        },
         decided: decision.source,
     }
 }
@@ -153,9 +236,36 @@ impl Core {
     /// A core over an open journal. `server` is `None` only in tests of offline behaviour.
     pub fn new(
         settings: CoreSettings,
-        journal: Journal,
+        mut journal: Journal,
         server: Option<ServerClient>,
     ) -> Arc<Core> {
+        let offset = journal
+            .meta_i64(META_CLOCK_OFFSET)
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "stored clock offset unreadable; measuring again");
+                None
+            })
+            .map(time::Duration::milliseconds);
+        let corrected_now = settings.clock.now() + applied(offset);
+        let created = match journal.meta_time(META_CREATED) {
+            Ok(Some(at)) => at,
+            other => {
+                if let Err(error) = other {
+                    tracing::warn!(%error, "stored journal start unreadable");
+                }
+                if let Err(error) = journal.set_meta_time(META_CREATED, corrected_now) {
+                    tracing::warn!(%error, "cannot store the journal start");
+                }
+                corrected_now
+            }
+        };
+        let contact_persisted = journal
+            .meta_time(META_LAST_CONTACT)
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "stored last contact unreadable");
+                None
+            });
+        let last_contact = contact_persisted.unwrap_or(created);
         let policy = match journal.cached_policy() {
             Ok(Some((policy, _))) => Some(policy),
             Ok(None) => None,
@@ -180,9 +290,15 @@ impl Core {
                 connectivity: Connectivity::Unknown,
                 last_sync: None,
                 last_error: None,
+                offset,
+                offset_persisted: offset,
+                last_contact,
+                contact_persisted,
+                token_refused: false,
             }),
             events,
             next_read: AtomicU64::new(1),
+            buyer_locks: Mutex::new(HashMap::new()),
             sale_wake: Notify::new(),
             force_wake: Notify::new(),
             attempts,
@@ -199,9 +315,20 @@ impl Core {
         self.settings.language
     }
 
-    /// Now, by the agent's clock.
+    /// Now, by the agent's clock corrected to the server's (see [`Core::clock_offset`]).
     pub fn now(&self) -> OffsetDateTime {
+        self.settings.clock.now() + self.clock_offset()
+    }
+
+    /// The agent clock's own reading (the PC's clock, or the test clock of `as_of`).
+    pub fn pc_now(&self) -> OffsetDateTime {
         self.settings.clock.now()
+    }
+
+    /// The correction applied to the agent clock: the server's clock minus it, zero below the
+    /// reading noise of HTTP dates.
+    pub fn clock_offset(&self) -> time::Duration {
+        applied(lock(&self.sync).offset)
     }
 
     /// The server client, if configured.
@@ -262,28 +389,188 @@ impl Core {
     }
 
     /// Records the outcome of an exchange with the server (connectivity for the status bar).
+    /// A failure here is taken as an outage; callers that hold the error use
+    /// [`Core::note_exchange`], which tells a refused token from an outage.
     pub(crate) fn note_server(&self, ok: bool, error: Option<String>) {
-        let changed = {
-            let mut sync = lock(&self.sync);
-            let before = (sync.connectivity, sync.last_error.clone());
-            if ok {
-                sync.connectivity = Connectivity::Online;
-                sync.last_sync = Some(self.now());
-                sync.last_error = None;
-            } else {
-                sync.connectivity = Connectivity::Offline;
-                sync.last_error = error;
-            }
-            before != (sync.connectivity, sync.last_error.clone())
+        if ok {
+            self.note_exchange(Ok(()));
+            return;
+        }
+        self.apply_exchange(Exchange::Unreachable, error);
+    }
+
+    /// The one classifier of exchanges with the server (eligibility, the probe, the sync loop):
+    /// updates connectivity, the last contact and the clock offset, and says what it meant.
+    pub fn note_exchange(&self, result: Result<(), &ServerError>) -> Exchange {
+        let exchange = Exchange::of(result);
+        if exchange != Exchange::Unreachable {
+            self.note_server_date();
+        }
+        let error = match (exchange, result) {
+            (Exchange::Answered | Exchange::Refused, _) | (_, Ok(())) => None,
+            // 4xx details may quote the request; only outages and token refusals are shown.
+            (_, Err(error)) => Some(error.to_string()),
         };
-        if changed && !ok {
-            tracing::warn!(error = ?lock(&self.sync).last_error, "server unreachable; working offline");
+        self.apply_exchange(exchange, error);
+        exchange
+    }
+
+    fn apply_exchange(&self, exchange: Exchange, error: Option<String>) {
+        let now = self.now();
+        let (before, after) = {
+            let mut sync = lock(&self.sync);
+            let before = sync.connectivity;
+            match exchange {
+                Exchange::Answered | Exchange::Refused => {
+                    sync.connectivity = Connectivity::Online;
+                    sync.last_sync = Some(now);
+                    sync.last_error = None;
+                    sync.last_contact = now;
+                    sync.token_refused = false;
+                }
+                Exchange::TokenRefused => {
+                    sync.connectivity = Connectivity::TokenRefused;
+                    sync.last_error = error;
+                    sync.token_refused = true;
+                }
+                Exchange::Unreachable => {
+                    sync.connectivity = Connectivity::Offline;
+                    sync.last_error = error;
+                }
+            }
+            (before, sync.connectivity)
+        };
+        if before != after {
+            match after {
+                Connectivity::Offline => {
+                    tracing::warn!(error = ?lock(&self.sync).last_error, "server unreachable; working offline");
+                }
+                Connectivity::TokenRefused => {
+                    tracing::error!("the server refuses this pharmacy's token; selling stopped");
+                }
+                _ => tracing::info!(?after, "server reachable"),
+            }
+        }
+    }
+
+    fn note_server_date(&self) {
+        let Some(date) = self
+            .server
+            .as_ref()
+            .and_then(ServerClient::last_server_date)
+        else {
+            return;
+        };
+        let elapsed = time::Duration::try_from(date.received.elapsed()).unwrap_or_default();
+        let measured = date.date - (self.settings.clock.now() - elapsed);
+        let mut sync = lock(&self.sync);
+        // Keep the offset while readings stay within the noise, so sale times do not jitter.
+        if sync
+            .offset
+            .is_none_or(|known| (measured - known).abs() >= OFFSET_NOISE)
+        {
+            if measured.abs() >= OFFSET_NOISE {
+                tracing::warn!(
+                    offset_s = measured.whole_seconds(),
+                    "this PC's clock differs from the server's; using the server's time"
+                );
+            }
+            sync.offset = Some(measured);
+        }
+    }
+
+    /// Whether an eligibility check should go to the server (not during a known outage: the
+    /// probe watches the server and turns this back on).
+    pub fn should_ask_server(&self) -> bool {
+        lock(&self.sync).connectivity != Connectivity::Offline
+    }
+
+    /// Whether the server refused the token and has not accepted it since.
+    pub fn token_refused(&self) -> bool {
+        lock(&self.sync).token_refused
+    }
+
+    /// The last successful contact with the server (else when this journal was first used).
+    pub fn last_contact(&self) -> OffsetDateTime {
+        lock(&self.sync).last_contact
+    }
+
+    /// The connectivity now.
+    pub fn connectivity(&self) -> Connectivity {
+        lock(&self.sync).connectivity
+    }
+
+    /// Writes the clock offset and the last contact to the journal when they changed (so they
+    /// survive a restart and serve offline).
+    pub async fn persist_server_view(&self) {
+        let (offset, contact) = {
+            let sync = lock(&self.sync);
+            let offset = sync.offset.filter(|o| Some(*o) != sync.offset_persisted);
+            let contact = Some(sync.last_contact).filter(|c| {
+                sync.contact_persisted
+                    .is_none_or(|p| *c - p >= CONTACT_PERSIST_EVERY)
+            });
+            (offset, contact)
+        };
+        if offset.is_none() && contact.is_none() {
+            return;
+        }
+        let stored = self
+            .journal(move |j| {
+                if let Some(offset) = offset {
+                    let ms = i64::try_from(offset.whole_milliseconds()).unwrap_or(i64::MAX);
+                    j.set_meta(META_CLOCK_OFFSET, &ms.to_string())?;
+                }
+                if let Some(contact) = contact {
+                    j.set_meta_time(META_LAST_CONTACT, contact)?;
+                }
+                Ok(())
+            })
+            .await;
+        match stored {
+            Ok(()) => {
+                let mut sync = lock(&self.sync);
+                if offset.is_some() {
+                    sync.offset_persisted = offset;
+                }
+                if contact.is_some() {
+                    sync.contact_persisted = contact;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot store the server's clock and contact"),
         }
     }
 
     /// Whether the last exchange with the server succeeded.
     pub fn is_online(&self) -> bool {
         lock(&self.sync).connectivity == Connectivity::Online
+    }
+
+    /// Fetches today's opening stock from the server and keeps it in the journal; `false`
+    /// when the server did not give it.
+    pub async fn fetch_opening(&self) -> Result<bool, AgentError> {
+        let Some(server) = self.server() else {
+            return Ok(false);
+        };
+        let day = mask_api::taipei_date(self.now());
+        let result = server.inventory(day).await;
+        self.note_exchange(result.as_ref().map(|_| ()));
+        let inventory = match result {
+            Ok(inventory) => inventory,
+            Err(error) => {
+                tracing::info!(%error, "opening stock not fetched");
+                return Ok(false);
+            }
+        };
+        let opening = Opening {
+            day: inventory.date,
+            adult: inventory.opening_adult,
+            child: inventory.opening_child,
+        };
+        self.journal(move |j| j.store_opening(opening)).await?;
+        tracing::info!(day = %opening.day, adult = opening.adult, child = opening.child, "opening stock from the server");
+        self.emit_inventory().await;
+        Ok(true)
     }
 
     /// The sync status (counts from the journal).
@@ -307,7 +594,7 @@ impl Core {
             last_error: sync.last_error.clone(),
             overruns,
             attention,
-            clock_offset_s: None,
+            clock_offset_s: sync.offset.map(|o| applied(Some(o)).whole_seconds()),
         })
     }
 
@@ -378,23 +665,44 @@ impl Core {
         let (cap_adult, cap_child) = policy
             .in_force_on(day)
             .map_or((0, 0), |p| (p.site_daily_adult, p.site_daily_child));
-        let (adult, child) = self
+        // On hand = the server's latest opening stock (day D0 ≤ today) + everything recorded
+        // here from D0 on; without an opening, everything recorded here.
+        let (opening, adult_today, child_today, adult_span, child_span) = self
             .journal(move |j| {
+                let opening = j.opening_on_or_before(day)?;
+                let from = opening.map(|o| o.day);
                 Ok((
-                    j.day_counts(day, BuyerKind::Adult)?,
-                    j.day_counts(day, BuyerKind::Child)?,
+                    opening,
+                    j.movements(BuyerKind::Adult, Some(day), day)?,
+                    j.movements(BuyerKind::Child, Some(day), day)?,
+                    j.movements(BuyerKind::Adult, from, day)?,
+                    j.movements(BuyerKind::Child, from, day)?,
                 ))
             })
             .await?;
-        let counts = |c: crate::journal::DayCounts, cap: u32| StockCounts {
-            received: c.received,
-            sold: c.sold,
-            damaged: c.damaged,
-            remaining: c.on_hand,
+        let clamp = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+        let counts = |today: crate::journal_quota::Movements,
+                      span: crate::journal_quota::Movements,
+                      opening: i64,
+                      cap: u32| StockCounts {
+            received: clamp(today.received),
+            sold: clamp(today.sold),
+            damaged: clamp(today.damaged),
+            remaining: opening + span.received - span.damaged - span.sold,
             cap,
         };
-        let adult = counts(adult, cap_adult);
-        let child = counts(child, cap_child);
+        let adult = counts(
+            adult_today,
+            adult_span,
+            opening.map_or(0, |o| o.adult),
+            cap_adult,
+        );
+        let child = counts(
+            child_today,
+            child_span,
+            opening.map_or(0, |o| o.child),
+            cap_child,
+        );
         let mut warnings = Vec::new();
         for (kind, c) in [
             (mask_protocol::BuyerKind::Adult, adult),
@@ -499,15 +807,21 @@ impl Core {
                 // Eligibility may take up to 2 s: decide in a task so card events keep flowing.
                 let core = Arc::clone(self);
                 tokio::spawn(async move {
+                    let decided_at = NewSale::truncate_time(core.now());
                     let decision = core.decide(&id_no, Some(birth_date)).await;
-                    core.show_decision(read, decision);
+                    core.show_decision(read, decision, decided_at);
                 });
             }
             other => tracing::debug!(?other, "card event ignored"),
         }
     }
 
-    fn show_decision(&self, read: ReadRef, decision: Result<Decision, AgentError>) {
+    fn show_decision(
+        &self,
+        read: ReadRef,
+        decision: Result<Decision, AgentError>,
+        decided_at: OffsetDateTime,
+    ) {
         let mut counter = lock(&self.counter);
         let Some(current) = counter.current.as_mut().filter(|c| c.read == read) else {
             return; // another card (or a clear) came in meanwhile
@@ -521,7 +835,7 @@ impl Core {
                     source: mask_protocol::SaleSource::Card,
                     reader: Some(current.reader.clone()),
                 };
-                current.decision = Some((decision, Instant::now()));
+                current.decision = Some((decision, Instant::now(), decided_at));
                 self.set_counter(
                     &mut counter,
                     CounterState::Buyer {
@@ -589,8 +903,8 @@ impl Core {
                 let known = current
                     .decision
                     .as_ref()
-                    .filter(|(_, at)| at.elapsed() < DECISION_REUSE)
-                    .map(|(d, _)| *d);
+                    .filter(|(_, at, _)| at.elapsed() < DECISION_REUSE)
+                    .map(|(d, _, decided_at)| (*d, *decided_at));
                 (
                     current.identity.id_no.clone(),
                     Some(current.identity.birth_date),
@@ -611,12 +925,26 @@ impl Core {
                 None,
             ),
         };
+        // Decide and record as one step per buyer: a second counter (or `mask-agent sell`)
+        // selling to the same person waits here and then sees this sale.
+        let _buyer = self.lock_buyer(id_no.as_str()).await;
         let decision = match known {
-            Some(decision) => decision,
+            Some((decision, decided_at)) => {
+                let id = id_no.as_str().to_owned();
+                let stale = self
+                    .journal(move |j| j.has_sale_since(&id, decided_at))
+                    .await?;
+                if stale {
+                    tracing::info!(id = %id_no.masked(), "sold since the decision on screen; deciding again");
+                    self.decide(&id_no, birth_date).await?
+                } else {
+                    decision
+                }
+            }
             None => self.decide(&id_no, birth_date).await?,
         };
         let view = eligibility_view(&decision);
-        if decision.eligibility.reason.is_some() || decision.eligibility.allowed == 0 {
+        if !decision.is_allowed() {
             tracing::info!(id = %id_no.masked(), reason = ?decision.eligibility.reason, "sale refused");
             return Ok(SellOutcome::Refused(view));
         }
@@ -627,16 +955,18 @@ impl Core {
                 ..view
             }));
         }
+        let pc_now = self.pc_now();
+        let offset = self.clock_offset();
         let sale = NewSale {
             id: Uuid::now_v7(),
             id_no: id_no.as_str().to_owned(),
             birth_date,
             kind: decision.eligibility.kind,
             quantity,
-            sold_at: NewSale::truncate_time(self.now()),
+            sold_at: NewSale::truncate_time(pc_now + offset),
             source,
             offline: decision.source == DecisionSource::Local,
-            pc_sold_at: None,
+            pc_sold_at: (!offset.is_zero()).then(|| NewSale::truncate_time(pc_now)),
         };
         let stored = sale.clone();
         if let Err(error) = self.journal(move |j| j.record_sale(&stored)).await {
@@ -673,6 +1003,16 @@ impl Core {
         self.emit_inventory().await;
         self.emit_sync_status().await;
         Ok(SellOutcome::Recorded(receipt))
+    }
+
+    async fn lock_buyer(&self, id_no: &str) -> BuyerGuard<'_> {
+        let entry = Arc::clone(lock(&self.buyer_locks).entry(id_no.to_owned()).or_default());
+        let guard = entry.lock_owned().await;
+        BuyerGuard {
+            guard: Some(guard),
+            key: id_no.to_owned(),
+            locks: &self.buyer_locks,
+        }
     }
 
     /// `StockIn`: journaled, then synced.
@@ -738,5 +1078,49 @@ pub fn card_problem(kind: nhi_card::CardErrorKind) -> mask_protocol::CardProblem
         K::ReaderUnplugged => P::ReaderUnplugged,
         K::ServiceNotRunning => P::ServiceNotRunning,
         _ => P::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> ServerError {
+        ServerError::Status {
+            status,
+            problem: None,
+        }
+    }
+
+    #[test]
+    fn only_network_failures_timeouts_5xx_and_429_are_outages() {
+        let of = |e: ServerError| Exchange::of(Err(&e));
+        assert_eq!(Exchange::of(Ok(())), Exchange::Answered);
+        assert_eq!(of(status(401)), Exchange::TokenRefused);
+        assert_eq!(of(status(403)), Exchange::TokenRefused);
+        for code in [400, 404, 409, 413, 422] {
+            assert_eq!(of(status(code)), Exchange::Refused, "{code}");
+        }
+        for code in [429, 500, 502, 503] {
+            assert_eq!(of(status(code)), Exchange::Unreachable, "{code}");
+        }
+        assert_eq!(of(ServerError::Timeout), Exchange::Unreachable);
+        assert_eq!(
+            of(ServerError::Connect("refused".into())),
+            Exchange::Unreachable
+        );
+    }
+
+    #[test]
+    fn offsets_below_the_http_date_resolution_are_not_applied() {
+        assert_eq!(applied(None), time::Duration::ZERO);
+        assert_eq!(
+            applied(Some(time::Duration::milliseconds(-1900))),
+            time::Duration::ZERO
+        );
+        assert_eq!(
+            applied(Some(time::Duration::seconds(-2))),
+            time::Duration::seconds(-2)
+        );
     }
 }

@@ -1,13 +1,22 @@
 //! Eligibility: the central server when it answers within 2 s, else a local decision with the
 //! very same `mask_api::decide` over the cached policy and this pharmacy's own journal.
-//! Offline never blocks selling; the decision says who made it.
+//! Offline never blocks selling within the offline budget; the decision says who made it.
 
-use mask_api::{Buyer, Eligibility, EligibilityRequest};
+use mask_api::{Buyer, BuyerKind, Eligibility, EligibilityRequest, RefusalReason};
 use mask_protocol::DecisionSource;
 use nhi_card::IdNumber;
 use time::Date;
 
-use crate::core::{AgentError, Core};
+use crate::core::{AgentError, Core, Exchange};
+
+/// Refusals the agent makes about the server itself (not rules of `mask_api::decide`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentRefusal {
+    /// The server refuses this pharmacy's token (401/403).
+    TokenRefused,
+    /// The server refused the eligibility request itself (another 4xx).
+    ServerRefused,
+}
 
 /// An eligibility answer and who gave it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,78 +25,171 @@ pub struct Decision {
     pub eligibility: Eligibility,
     /// Server or local.
     pub source: DecisionSource,
+    /// A refusal about the server rather than the rules (then `allowed` is 0).
+    pub refusal: Option<AgentRefusal>,
 }
 
-/// Decides locally from the policy and the journal.
+impl Decision {
+    /// Whether at least one mask may be sold.
+    pub fn is_allowed(&self) -> bool {
+        self.refusal.is_none() && self.eligibility.is_allowed()
+    }
+
+    fn refused(
+        kind: BuyerKind,
+        source: DecisionSource,
+        reason: Option<RefusalReason>,
+        refusal: Option<AgentRefusal>,
+    ) -> Decision {
+        Decision {
+            eligibility: Eligibility {
+                kind,
+                allowed: 0,
+                next_date: None,
+                reason,
+            },
+            source,
+            refusal,
+        }
+    }
+}
+
+/// Decides locally from the policy and the journal, within the offline budget: no local
+/// decision once `offline_max_hours` passed since the server last answered, and no more
+/// masks of a kind on local decisions per day than the site's daily allocation.
 pub async fn decide_locally(
     core: &Core,
     id_no: &IdNumber,
     birth_date: Option<Date>,
 ) -> Result<Eligibility, AgentError> {
     let id = id_no.as_str().to_owned();
-    let history = core.journal(move |j| j.purchases_of(&id)).await?;
+    let history = core.journal(move |j| j.history_of(&id)).await?;
     let buyer = Buyer {
         id_last_digit: id_no.last_digit(),
         birth_date,
     };
-    Ok(mask_api::decide(
-        &core.policy(),
-        &buyer,
-        &history,
-        core.now(),
-    ))
-}
-
-/// The stricter of two answers for the same buyer (the server does not know this pharmacy's
-/// unsynced sales; the local journal does not know other pharmacies').
-fn stricter(server: Eligibility, local: Eligibility) -> Eligibility {
-    if server.reason.is_some() {
-        server
-    } else if local.reason.is_some() || local.allowed < server.allowed {
-        Eligibility {
-            kind: server.kind,
-            ..local
-        }
-    } else {
-        server
+    let policy = core.policy();
+    let now = core.now();
+    let mut eligibility = mask_api::decide(&policy, &buyer, &history, now);
+    if !eligibility.is_allowed() {
+        return Ok(eligibility);
     }
+    let day = mask_api::taipei_date(now);
+    let Some(version) = policy.in_force_on(day) else {
+        return Ok(eligibility);
+    };
+    let limit = Eligibility {
+        kind: eligibility.kind,
+        allowed: 0,
+        next_date: None,
+        reason: Some(RefusalReason::OfflineLimit),
+    };
+    let offline_for = now - core.last_contact();
+    if offline_for > time::Duration::hours(i64::from(version.offline_max_hours)) {
+        tracing::warn!(
+            hours = offline_for.whole_hours(),
+            max = version.offline_max_hours,
+            "offline budget spent: no local decisions until the server answers"
+        );
+        return Ok(limit);
+    }
+    let cap = match eligibility.kind {
+        BuyerKind::Adult => version.site_daily_adult,
+        BuyerKind::Child => version.site_daily_child,
+    };
+    // 0 means the version sets no allocation; it is not a cap of nothing.
+    if cap > 0 {
+        let kind = eligibility.kind;
+        let sold = core.journal(move |j| j.sold_offline_on(day, kind)).await?;
+        if sold >= cap {
+            tracing::warn!(
+                sold,
+                cap,
+                ?kind,
+                "the day's allocation is sold on local decisions"
+            );
+            return Ok(limit);
+        }
+        eligibility.allowed = eligibility.allowed.min(cap - sold);
+    }
+    Ok(eligibility)
 }
 
-/// Decides: server first (≤ 2 s), local otherwise.
+/// Decides: the server first (≤ 2 s) unless an outage is already known, local otherwise.
 pub async fn decide(
     core: &Core,
     id_no: &IdNumber,
     birth_date: Option<Date>,
 ) -> Result<Decision, AgentError> {
-    if let Some(server) = core.server() {
+    let kind = core
+        .policy()
+        .in_force_on(mask_api::taipei_date(core.now()))
+        .map_or(BuyerKind::Adult, |v| v.kind_of(birth_date));
+    if let Some(server) = core.server()
+        && core.should_ask_server()
+    {
+        let id = id_no.as_str().to_owned();
+        let unsynced = core.journal(move |j| j.unsynced_of(&id)).await?;
         let request = EligibilityRequest {
             id_no: id_no.as_str().to_owned(),
             birth_date,
-            unsynced: Vec::new(),
+            unsynced,
         };
-        match server.eligibility(&request).await {
-            Ok(answer) => {
-                core.note_server(true, None);
-                let id = id_no.as_str().to_owned();
-                let unsynced = core.journal(move |j| j.has_queued_sales_of(&id)).await?;
-                let eligibility = if unsynced {
-                    stricter(answer, decide_locally(core, id_no, birth_date).await?)
-                } else {
-                    answer
-                };
+        let result = server.eligibility(&request).await;
+        match (core.note_exchange(result.as_ref().map(|_| ())), result) {
+            // The server counted this pharmacy's unsynced sales itself: its answer is final.
+            (_, Ok(answer)) => {
                 return Ok(Decision {
-                    eligibility,
+                    eligibility: answer,
                     source: DecisionSource::Server,
+                    refusal: None,
                 });
             }
-            Err(error) => {
+            (Exchange::TokenRefused, Err(_)) => {
+                return Ok(Decision::refused(
+                    kind,
+                    DecisionSource::Server,
+                    None,
+                    Some(AgentRefusal::TokenRefused),
+                ));
+            }
+            (Exchange::Refused, Err(error)) => {
+                // The problem's detail may quote the request: log its code only.
+                let (status, code) = match &error {
+                    crate::server::ServerError::Status { status, problem } => (
+                        *status,
+                        problem
+                            .as_ref()
+                            .map(|p| p.code.as_str().to_owned())
+                            .unwrap_or_default(),
+                    ),
+                    _ => (0, String::new()),
+                };
+                tracing::warn!(status, %code, id = %id_no.masked(), "the server refused the eligibility check");
+                return Ok(Decision::refused(
+                    kind,
+                    DecisionSource::Server,
+                    None,
+                    Some(AgentRefusal::ServerRefused),
+                ));
+            }
+            (_, Err(error)) => {
                 tracing::info!(%error, id = %id_no.masked(), "eligibility decided locally");
-                core.note_server(false, Some(error.to_string()));
             }
         }
+    }
+    // A revoked token must not sell on just because the server is also unreachable now.
+    if core.token_refused() {
+        return Ok(Decision::refused(
+            kind,
+            DecisionSource::Local,
+            None,
+            Some(AgentRefusal::TokenRefused),
+        ));
     }
     Ok(Decision {
         eligibility: decide_locally(core, id_no, birth_date).await?,
         source: DecisionSource::Local,
+        refusal: None,
     })
 }

@@ -77,6 +77,7 @@ pub async fn start(
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(listener.serve(Arc::clone(&core), shutdown.clone()));
     tasks.spawn(crate::sync::run(Arc::clone(&core), shutdown.clone()));
+    tasks.spawn(crate::probe::run(Arc::clone(&core), shutdown.clone()));
     tasks.spawn(cards::run(Arc::clone(&core), cards, shutdown.clone()));
     tasks.spawn(purge_loop(
         Arc::clone(&core),

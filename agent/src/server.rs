@@ -375,6 +375,17 @@ impl ServerClient {
         self.get("v1/health").await
     }
 
+    /// `GET /v1/inventory?date=` of the token's site (the server's opening stock of that day).
+    pub async fn inventory(&self, day: time::Date) -> Result<mask_api::Inventory, ServerError> {
+        let path = format!(
+            "v1/inventory?date={:04}-{:02}-{:02}",
+            day.year(),
+            u8::from(day.month()),
+            day.day()
+        );
+        self.get(&path).await
+    }
+
     /// `GET /v1/whoami`.
     pub async fn whoami(&self) -> Result<WhoAmI, ServerError> {
         self.get("v1/whoami").await

@@ -554,7 +554,12 @@ pub async fn run(core: Arc<Core>, shutdown: CancellationToken) {
                 None
             }
             Err(error) => {
-                core.note_server(false, Some(error.to_string()));
+                match &error {
+                    SyncError::Server(e) => {
+                        core.note_exchange(Err(e));
+                    }
+                    other => core.note_server(false, Some(other.to_string())),
+                }
                 let delay = backoff.next_delay();
                 tracing::info!(%error, delay_ms = delay.as_millis() as u64, "sync failed; will retry");
                 Some(delay)

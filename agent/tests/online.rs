@@ -120,6 +120,23 @@ async fn stock_in_and_delisting_are_journaled_and_reach_the_server() {
     let agent = InProcessAgent::start(&files).await;
     let mut client = agent.client().await;
     let before = server.inventory().await;
+    // The agent starts from the server's opening stock of the day (fetched at start).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let ResponseBody::Inventory(inventory) =
+            client.request(RequestBody::Inventory).await.unwrap()
+        else {
+            panic!("expected inventory")
+        };
+        if inventory.adult.remaining == before.remaining_adult {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "opening stock not fetched: {inventory:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let form = StockInForm {
         received_adult: 200,
@@ -138,7 +155,7 @@ async fn stock_in_and_delisting_are_journaled_and_reach_the_server() {
             inventory.adult.damaged,
             inventory.adult.remaining
         ),
-        (200, 2, 198)
+        (200, 2, before.remaining_adult + 198)
     );
     assert_eq!(inventory.adult.cap, 200);
 

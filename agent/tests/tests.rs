@@ -10,6 +10,7 @@ mod cli;
 mod crash;
 mod disk_full;
 mod faults;
+mod integrity;
 mod logs;
 mod offline;
 mod online;

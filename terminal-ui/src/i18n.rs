@@ -111,6 +111,8 @@ pub enum Text {
     Never,
     Reader,
     Overruns,
+    Attention,
+    ClockSkew,
     // Help
     HelpTitle,
     HelpCounter,
@@ -271,6 +273,8 @@ impl Text {
             Never => ("尚未", "never"),
             Reader => ("讀卡機", "reader"),
             Overruns => ("超量待查", "overruns"),
+            Attention => ("待處理紀錄", "need attention"),
+            ClockSkew => ("電腦時鐘誤差", "PC clock off by"),
             HelpTitle => ("按鍵說明", "Keys"),
             HelpCounter => ("櫃檯", "Counter"),
             HelpForms => ("表單（手動輸入、進貨）", "Forms (manual entry, stock-in)"),
@@ -348,6 +352,24 @@ pub fn parenthesised(lang: Lang, s: &str) -> String {
 /// "3 片" / "3 masks".
 pub fn masks(lang: Lang, n: impl std::fmt::Display) -> String {
     format!("{n} {}", Text::Masks.get(lang))
+}
+
+/// A clock offset for the status bar: `+3 h 5 min`, `-15 d`, `+10 min`.
+pub fn offset(lang: Lang, seconds: i64) -> String {
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let s = seconds.unsigned_abs();
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
+    let (du, hu, mu) = match lang {
+        Lang::ZhTw => ("天", "時", "分"),
+        Lang::En => (" d", " h", " min"),
+    };
+    if d > 0 {
+        format!("{sign}{d}{du}")
+    } else if h > 0 {
+        format!("{sign}{h}{hu}{m}{mu}")
+    } else {
+        format!("{sign}{m}{mu}")
+    }
 }
 
 /// A refusal reason in a pharmacist's words.
@@ -785,5 +807,17 @@ mod tests {
         let d = time::macros::date!(2020 - 03 - 16);
         assert_eq!(date(Lang::ZhTw, d), "2020-03-16（一）");
         assert_eq!(date(Lang::En, d), "Mon 2020-03-16");
+    }
+}
+
+#[cfg(test)]
+mod offset_tests {
+    use super::*;
+
+    #[test]
+    fn clock_offsets_read_in_the_largest_unit() {
+        assert_eq!(offset(Lang::En, -15 * 86_400), "-15 d");
+        assert_eq!(offset(Lang::ZhTw, 3 * 3600 + 5 * 60), "+3時5分");
+        assert_eq!(offset(Lang::En, 600), "+10 min");
     }
 }

@@ -4,8 +4,8 @@
 
 use crossterm::event::KeyCode;
 use mask_protocol::{
-    BuyerKind, CardProblem, Connectivity, DecisionSource, Event, ListingState, RefusalReason,
-    ResponseBody,
+    BuyerKind, CardProblem, Connectivity, DecisionSource, EligibilityView, Event, ListingState,
+    RefusalReason, ResponseBody,
 };
 use mask_terminal::app::{App, DemoCard, DemoNotice, Input};
 use mask_terminal::i18n::Lang;
@@ -292,4 +292,73 @@ fn larger_terminal_keeps_the_layout() {
         eligible(BuyerKind::Adult, 3, DecisionSource::Server),
     );
     pin_size("counter_buyer_120x30", &app, 120, 30);
+}
+
+#[test]
+fn token_refused_status_bar_with_records_needing_attention() {
+    let mut app = connected(false);
+    let mut s = sync(Connectivity::TokenRefused, 1);
+    s.attention = 2;
+    app.handle(event(Event::Sync(s)));
+    show_buyer(
+        &mut app,
+        5,
+        card_buyer("王○明", "A12****789"),
+        EligibilityView {
+            next_date: None,
+            ..refused(RefusalReason::TokenRefused, date!(2020 - 03 - 12))
+        },
+    );
+    pin("status_token_refused_attention", &app);
+}
+
+#[test]
+fn a_pc_clock_far_off_is_warned_in_the_status_bar() {
+    let mut app = connected(false);
+    let mut s = sync(Connectivity::Online, 0);
+    // The server is 15 days ahead of this PC.
+    s.clock_offset_s = Some(15 * 86_400);
+    app.handle(event(Event::Sync(s)));
+    pin("status_clock_skew", &app);
+}
+
+#[test]
+fn a_small_clock_offset_is_not_warned() {
+    let mut app = connected(false);
+    let mut s = sync(Connectivity::Online, 0);
+    s.clock_offset_s = Some(90);
+    app.handle(event(Event::Sync(s)));
+    for (lang, _) in LANGS {
+        let screen = render(&app, lang, 80, 24);
+        assert!(!screen.contains("clock off") && !screen.contains("時鐘誤差"));
+    }
+}
+
+#[test]
+fn counter_refused_offline_limit_and_server_refused() {
+    for (reason, decided, name) in [
+        (
+            RefusalReason::OfflineLimit,
+            DecisionSource::Local,
+            "offline_limit",
+        ),
+        (
+            RefusalReason::ServerRefused,
+            DecisionSource::Server,
+            "server_refused",
+        ),
+    ] {
+        let mut app = connected(false);
+        show_buyer(
+            &mut app,
+            6,
+            card_buyer("王○明", "A12****789"),
+            EligibilityView {
+                next_date: None,
+                decided,
+                ..refused(reason, date!(2020 - 03 - 12))
+            },
+        );
+        pin(&format!("counter_refused_{name}"), &app);
+    }
 }

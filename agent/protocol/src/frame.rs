@@ -26,6 +26,9 @@ pub struct ClientHello {
 /// A frame sent by the agent to a client.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "frame", rename_all = "snake_case")]
+// A frame lives for one message; boxing the response would change the public type for a few
+// hundred bytes.
+#[allow(clippy::large_enum_variant)]
 pub enum AgentFrame {
     /// The answer to [`ClientFrame::Hello`].
     Hello(AgentHello),

@@ -263,6 +263,12 @@ impl DemoStack {
         wait_until(&mut agent, &agent_log, || socket.exists())?;
         stack.agent = Some(agent);
 
+        progress("delivery");
+        record_delivery(&stack.state.socket).map_err(|detail| DemoError::DidNotStart {
+            what: "the day's delivery",
+            log_tail: detail,
+        })?;
+
         stack.deck = Some(DemoDeck::start(
             deck,
             DEMO_VPCD_PORT,
@@ -315,6 +321,46 @@ impl Drop for DemoStack {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The day's delivery of the demo pharmacy: the 2020-03 daily allocation.
+const DEMO_DELIVERY: mask_protocol::StockInForm = mask_protocol::StockInForm {
+    received_adult: 200,
+    received_child: 50,
+    damaged_adult: 0,
+    damaged_child: 0,
+};
+
+/// Records the day's delivery through the agent, as a pharmacist does when the post office
+/// comes, so the demo's inventory starts from stock on hand.
+fn record_delivery(socket: &Path) -> Result<(), String> {
+    use crate::app::Input;
+    use mask_protocol::{AgentFrame, Request, RequestBody};
+    let (inputs, rx) = std::sync::mpsc::channel();
+    let client = crate::client::AgentClient::spawn(socket.to_path_buf(), inputs)
+        .map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(Input::Connected(_)) => client.send(Request {
+                id: 1,
+                body: RequestBody::StockIn(DEMO_DELIVERY),
+            }),
+            Ok(Input::Frame(frame)) => {
+                if let AgentFrame::Response(response) = *frame
+                    && response.id == 1
+                {
+                    return match response.body {
+                        mask_protocol::ResponseBody::Inventory(_) => Ok(()),
+                        other => Err(format!("the agent answered {other:?}")),
+                    };
+                }
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    Err("the agent did not answer in 10 s".into())
 }
 
 fn find_bin(dir: &Path, name: &'static str) -> Result<PathBuf, DemoError> {

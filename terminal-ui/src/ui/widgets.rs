@@ -167,6 +167,9 @@ fn hint_spans<'a>(key: &'a str, label: &'a str) -> [Span<'a>; 3] {
     ]
 }
 
+/// Beyond this the status bar warns about the PC's clock.
+const CLOCK_SKEW_WARN_S: i64 = 120;
+
 pub(super) fn status_bar(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang) {
     let base = Style::new().bg(Color::DarkGray).fg(Color::White);
     let sep = Span::raw(" │ ");
@@ -189,12 +192,39 @@ pub(super) fn status_bar(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lan
             _ => Span::raw(format!(" ○ {} ", Text::Connecting.get(lang)))
                 .style(Style::new().bg(Color::Gray).fg(Color::Black)),
         };
-        spans.push(link);
-        let (queued, overruns, last) = app
+        let (queued, overruns, last, attention, offset) = app
             .sync
             .as_ref()
-            .map(|s| (s.queued + s.queued_other, s.overruns, s.last_sync))
-            .unwrap_or((0, 0, None));
+            .map(|s| {
+                (
+                    s.queued + s.queued_other,
+                    s.overruns,
+                    s.last_sync,
+                    s.attention,
+                    s.clock_offset_s,
+                )
+            })
+            .unwrap_or((0, 0, None, 0, None));
+        spans.push(link);
+        // Things a person must act on come first: the bar is cut at the right edge.
+        if attention > 0 {
+            spans.push(
+                Span::raw(format!(" {} {attention} ", Text::Attention.get(lang)))
+                    .style(Style::new().bg(Color::Yellow).fg(Color::Black).bold()),
+            );
+        }
+        // The agent already sells with the server's time; a skew this large still means the
+        // PC's clock (and everything else on it) needs setting.
+        if let Some(offset) = offset.filter(|o| o.abs() > CLOCK_SKEW_WARN_S) {
+            spans.push(
+                Span::raw(format!(
+                    " {} {} ",
+                    Text::ClockSkew.get(lang),
+                    i18n::offset(lang, -offset)
+                ))
+                .style(Style::new().bg(Color::Yellow).fg(Color::Black).bold()),
+            );
+        }
         spans.push(Span::raw(format!(" {} {queued}", Text::Queued.get(lang))));
         spans.push(sep.clone());
         let last = last.map_or_else(|| Text::Never.get(lang).to_owned(), i18n::clock);

@@ -1,0 +1,224 @@
+//! Journal queries of the decision side: a buyer's whole local history (whatever its sync
+//! state), the sales the server may not hold, the offline allocation used today, the opening
+//! stock from the server, and the small values (clock offset, last contact) kept in `meta`.
+
+use mask_api::{BuyerKind, Purchase, UnsyncedPurchase};
+use rusqlite::{OptionalExtension, params};
+use time::{Date, OffsetDateTime};
+
+use crate::journal::{Journal, JournalError};
+
+type Result<T, E = JournalError> = std::result::Result<T, E>;
+
+/// `meta` key: the server's clock minus the PC's, in milliseconds.
+pub const META_CLOCK_OFFSET: &str = "clock_offset_ms";
+/// `meta` key: the last successful exchange with the server (unix ms, corrected time).
+pub const META_LAST_CONTACT: &str = "last_contact_ms";
+/// `meta` key: when this journal was first used by a core (unix ms), the offline budget's
+/// start when the server never answered.
+pub const META_CREATED: &str = "created_ms";
+const OPENING_PREFIX: &str = "opening:";
+
+fn corrupt(what: &'static str, detail: impl ToString) -> JournalError {
+    JournalError::Corrupt {
+        what,
+        detail: detail.to_string(),
+    }
+}
+
+fn from_ms(ms: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|e| corrupt("time", e))
+}
+
+fn ms(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn iso(day: Date) -> String {
+    format!(
+        "{:04}-{:02}-{:02}",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    )
+}
+
+fn kind_str(kind: BuyerKind) -> &'static str {
+    match kind {
+        BuyerKind::Adult => "adult",
+        BuyerKind::Child => "child",
+    }
+}
+
+/// The opening stock the server holds for one day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Opening {
+    /// The day it opens.
+    pub day: Date,
+    /// Adult masks on hand at the start of `day`.
+    pub adult: i64,
+    /// Child masks on hand at the start of `day`.
+    pub child: i64,
+}
+
+/// Local movements of one kind over a span of days.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Movements {
+    /// Received.
+    pub received: i64,
+    /// Damaged.
+    pub damaged: i64,
+    /// Sold.
+    pub sold: i64,
+}
+
+impl Journal {
+    /// Every sale of this person in the journal, newest last. Sales the server would not take
+    /// still count: the masks were handed over.
+    pub fn history_of(&self, id_no: &str) -> Result<Vec<Purchase>> {
+        let mut stmt = self.connection().prepare_cached(
+            "SELECT sold_at_ms, quantity FROM sales WHERE id_no = ?1 ORDER BY sold_at_ms",
+        )?;
+        let rows = stmt.query_map([id_no], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, u32>(1)?))
+        })?;
+        rows.map(|row| {
+            let (at, quantity) = row?;
+            Ok(Purchase {
+                sold_at: from_ms(at)?,
+                quantity,
+            })
+        })
+        .collect()
+    }
+
+    /// This person's sales the server has not acknowledged (queued or needing attention).
+    pub fn unsynced_of(&self, id_no: &str) -> Result<Vec<UnsyncedPurchase>> {
+        let mut stmt = self.connection().prepare_cached(
+            "SELECT id, sold_at_ms, quantity FROM sales WHERE id_no = ?1 \
+             AND sync_state NOT IN ('accepted', 'overrun') ORDER BY sold_at_ms",
+        )?;
+        let rows = stmt.query_map([id_no], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, u32>(2)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, at, quantity) = row?;
+            Ok(UnsyncedPurchase {
+                id: uuid::Uuid::parse_str(&id).map_err(|e| corrupt("id", e))?,
+                sold_at: from_ms(at)?,
+                quantity,
+            })
+        })
+        .collect()
+    }
+
+    /// Whether this person has a sale recorded at or after `since` (a decision made before it
+    /// is stale).
+    pub fn has_sale_since(&self, id_no: &str, since: OffsetDateTime) -> Result<bool> {
+        Ok(self
+            .connection()
+            .prepare_cached("SELECT 1 FROM sales WHERE id_no = ?1 AND sold_at_ms >= ?2 LIMIT 1")?
+            .exists(params![id_no, ms(since)])?)
+    }
+
+    /// Masks of `kind` sold on local decisions on `day`.
+    pub fn sold_offline_on(&self, day: Date, kind: BuyerKind) -> Result<u32> {
+        let sold: i64 = self.connection().query_row(
+            "SELECT COALESCE(SUM(quantity), 0) FROM sales WHERE sold_day = ?1 AND kind = ?2 \
+             AND offline = 1",
+            params![iso(day), kind_str(kind)],
+            |row| row.get(0),
+        )?;
+        Ok(u32::try_from(sold.max(0)).unwrap_or(u32::MAX))
+    }
+
+    /// Keeps the server's opening stock of `opening.day`.
+    pub fn store_opening(&mut self, opening: Opening) -> Result<()> {
+        self.set_meta(
+            &format!("{OPENING_PREFIX}{}", iso(opening.day)),
+            &format!("{} {}", opening.adult, opening.child),
+        )
+    }
+
+    /// The latest opening stock known for a day on or before `day`.
+    pub fn opening_on_or_before(&self, day: Date) -> Result<Option<Opening>> {
+        let found: Option<(String, String)> = self
+            .connection()
+            .query_row(
+                "SELECT key, value FROM meta WHERE key LIKE 'opening:%' AND key <= ?1 \
+                 ORDER BY key DESC LIMIT 1",
+                [format!("{OPENING_PREFIX}{}", iso(day))],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let Some((key, value)) = found else {
+            return Ok(None);
+        };
+        let day = Date::parse(
+            &key[OPENING_PREFIX.len()..],
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map_err(|e| corrupt("meta opening", e))?;
+        let mut parts = value.split(' ').map(str::parse::<i64>);
+        match (parts.next(), parts.next()) {
+            (Some(Ok(adult)), Some(Ok(child))) => Ok(Some(Opening { day, adult, child })),
+            _ => Err(corrupt("meta opening", value)),
+        }
+    }
+
+    /// Local received, damaged and sold of `kind` from `from` to `to` (inclusive; `None`: from
+    /// the first record), every record whatever its sync state.
+    pub fn movements(&self, kind: BuyerKind, from: Option<Date>, to: Date) -> Result<Movements> {
+        let (received_col, damaged_col) = match kind {
+            BuyerKind::Adult => ("received_adult", "damaged_adult"),
+            BuyerKind::Child => ("received_child", "damaged_child"),
+        };
+        let from = from.map_or_else(|| "0000-00-00".to_owned(), iso);
+        let to = iso(to);
+        let (received, damaged): (i64, i64) = self.connection().query_row(
+            &format!(
+                "SELECT COALESCE(SUM({received_col}), 0), COALESCE(SUM({damaged_col}), 0) \
+                 FROM stock_ins WHERE day >= ?1 AND day <= ?2"
+            ),
+            params![from, to],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        let sold: i64 = self.connection().query_row(
+            "SELECT COALESCE(SUM(quantity), 0) FROM sales WHERE sold_day >= ?1 AND sold_day <= ?2 \
+             AND kind = ?3",
+            params![from, to, kind_str(kind)],
+            |row| row.get(0),
+        )?;
+        Ok(Movements {
+            received,
+            damaged,
+            sold,
+        })
+    }
+
+    /// A time kept in `meta` (unix ms).
+    pub fn meta_time(&self, key: &str) -> Result<Option<OffsetDateTime>> {
+        self.meta(key)?
+            .map(|v| v.parse::<i64>().map_err(|e| corrupt("meta time", e)))
+            .transpose()?
+            .map(from_ms)
+            .transpose()
+    }
+
+    /// Keeps a time in `meta` (unix ms).
+    pub fn set_meta_time(&mut self, key: &str, at: OffsetDateTime) -> Result<()> {
+        self.set_meta(key, &ms(at).to_string())
+    }
+
+    /// An integer kept in `meta`.
+    pub fn meta_i64(&self, key: &str) -> Result<Option<i64>> {
+        self.meta(key)?
+            .map(|v| v.parse::<i64>().map_err(|e| corrupt("meta value", e)))
+            .transpose()
+    }
+}

@@ -1,0 +1,63 @@
+//! The server probe: a light `whoami` every few seconds, so the status bar follows the server
+//! going away and coming back without waiting for a sale, and cards are decided locally at
+//! once during an outage. It also keeps the clock offset and the last contact in the journal
+//! and fetches the day's opening stock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mask_protocol::Connectivity;
+use tokio_util::sync::CancellationToken;
+
+use crate::core::{Core, Exchange};
+use crate::server::ServerError;
+
+/// Between probes while the server answers.
+pub const ONLINE_EVERY: Duration = Duration::from_secs(3);
+
+/// Between probes during an outage or while the token is refused.
+pub const OFFLINE_EVERY: Duration = Duration::from_secs(2);
+
+/// A probe slower than this counts as an outage (as an eligibility check would).
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Runs until `shutdown`.
+pub async fn run(core: Arc<Core>, shutdown: CancellationToken) {
+    let Some(server) = core.server().cloned() else {
+        return;
+    };
+    let mut shown: Option<(Connectivity, time::Duration)> = None;
+    let mut opening_day = None;
+    loop {
+        let result = match tokio::time::timeout(PROBE_TIMEOUT, server.whoami()).await {
+            Ok(result) => result.map(drop),
+            Err(_) => Err(ServerError::Timeout),
+        };
+        let exchange = core.note_exchange(result.as_ref().copied());
+        if exchange == Exchange::Answered {
+            let today = mask_api::taipei_date(core.now());
+            if opening_day != Some(today) {
+                match core.fetch_opening().await {
+                    Ok(true) => opening_day = Some(today),
+                    Ok(false) => {}
+                    Err(error) => tracing::warn!(%error, "cannot keep the opening stock"),
+                }
+            }
+        }
+        core.persist_server_view().await;
+        let now_shown = (core.connectivity(), core.clock_offset());
+        if shown != Some(now_shown) {
+            shown = Some(now_shown);
+            core.emit_sync_status().await;
+        }
+        let every = if now_shown.0 == Connectivity::Online {
+            ONLINE_EVERY
+        } else {
+            OFFLINE_EVERY
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}
