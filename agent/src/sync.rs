@@ -218,7 +218,10 @@ fn classify(error: &ServerError, record: Option<uuid::Uuid>) -> Failure {
         | (_, Some(C::NotFound | C::MethodNotAllowed | C::UnsupportedMediaType | C::UnknownSite)) => {
             Failure::Retry
         }
-        (s, _) if is_permanent(s) => {
+        // Only the API itself can blame a record: a 4xx without its problem body (an HTML page
+        // of a proxy or captive portal in between) says nothing about the sales sent, and
+        // bisecting on it would set every one of them aside.
+        (s, Some(_)) if is_permanent(s) => {
             Failure::Refused(refusal_code(*status, problem.as_deref(), record))
         }
         _ => Failure::Retry,
@@ -555,7 +558,8 @@ pub async fn run(core: Arc<Core>, shutdown: CancellationToken) {
             }
             Err(error) => {
                 match &error {
-                    SyncError::Server(e) => {
+                    // One classifier tells an outage from a refused token (core.rs).
+                    SyncError::Server(e) | SyncError::TokenRefused(e) => {
                         core.note_exchange(Err(e));
                     }
                     other => core.note_server(false, Some(other.to_string())),
@@ -632,9 +636,16 @@ mod tests {
             Failure::Refused("invalid_body".into())
         );
         assert_eq!(
-            classify(&status(409, None), None),
-            Failure::Refused("http_409".into())
+            classify(
+                &status(409, Some(Problem::new(409, ErrorCode::IdempotencyConflict, "x"))),
+                None
+            ),
+            Failure::Refused("idempotency_conflict".into())
         );
+        // A 4xx that is not the API's problem body (a proxy's page) blames no record.
+        for code in [400, 409, 422] {
+            assert_eq!(classify(&status(code, None), None), Failure::Retry, "{code}");
+        }
         for code in [401, 403] {
             assert_eq!(classify(&status(code, None), None), Failure::TokenRefused);
             assert!(SyncError::from(status(code, None)).is_token_refused());
