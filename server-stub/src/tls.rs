@@ -155,7 +155,7 @@ impl TlsListener {
         let local = tcp.local_addr()?;
         let acceptor = TlsAcceptor::from(config);
         let (tx, ready) = mpsc::channel(256);
-        let max = limits.max_in_flight.max(1);
+        let max = limits.max_in_flight.clamp(1, Semaphore::MAX_PERMITS);
         let slots = Arc::new(Semaphore::new(max));
         let accept_task = tokio::spawn(async move {
             let mut in_flight: VecDeque<InFlight> = VecDeque::new();

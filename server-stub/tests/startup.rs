@@ -122,6 +122,11 @@ fn the_port_accepts_connections_only_once_the_store_is_ready() {
         "--data-dir",
         data.to_str().unwrap(),
         "--plain-http",
+        // Limits beyond what the machine can have are taken as "no limit", not a crash.
+        "--max-concurrent-requests",
+        "18446744073709551615",
+        "--request-timeout-secs",
+        "18446744073709551615",
     ]);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut conn = loop {

@@ -189,7 +189,9 @@ impl axum::serve::Listener for PlainListener {
 /// at most `max_concurrent` requests are handled at once across all connections (the rest wait
 /// for a slot, so a burst cannot pile up unbounded work on the store).
 pub fn with_limits(app: Router, timeout: Duration, max_concurrent: usize) -> Router {
-    let slots = Arc::new(tokio::sync::Semaphore::new(max_concurrent.max(1)));
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        max_concurrent.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+    ));
     app.layer(
         tower::ServiceBuilder::new()
             .layer(HandleErrorLayer::new(|e: tower::BoxError| async move {
