@@ -637,14 +637,21 @@ mod tests {
         );
         assert_eq!(
             classify(
-                &status(409, Some(Problem::new(409, ErrorCode::IdempotencyConflict, "x"))),
+                &status(
+                    409,
+                    Some(Problem::new(409, ErrorCode::IdempotencyConflict, "x"))
+                ),
                 None
             ),
             Failure::Refused("idempotency_conflict".into())
         );
         // A 4xx that is not the API's problem body (a proxy's page) blames no record.
         for code in [400, 409, 422] {
-            assert_eq!(classify(&status(code, None), None), Failure::Retry, "{code}");
+            assert_eq!(
+                classify(&status(code, None), None),
+                Failure::Retry,
+                "{code}"
+            );
         }
         for code in [401, 403] {
             assert_eq!(classify(&status(code, None), None), Failure::TokenRefused);

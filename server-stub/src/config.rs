@@ -62,11 +62,24 @@ pub struct ServerConfig {
     pub max_clock_ahead: time::Duration,
     /// Rationing rules served and applied.
     pub policies: PolicySet,
+    /// Longest a request may take, reading its body included (408 after).
+    pub request_timeout: Duration,
+    /// Requests handled at once; more wait for a free slot.
+    pub max_concurrent_requests: usize,
+    /// TLS handshakes in flight at once (the oldest is dropped beyond).
+    pub max_tls_handshakes: usize,
+    /// Longest TLS handshake.
+    pub tls_handshake_timeout: Duration,
+    /// Unknown tokens per second per client address (burst: twice that); beyond, requests with
+    /// tokens not seen lately are refused before the store is asked. 0 = unlimited.
+    pub unknown_tokens_per_sec: u32,
 }
 
 impl ServerConfig {
     /// Defaults: SQLite in `data_dir`, real clock, 30 s refresh, plain HTTP, 1 MiB bodies,
-    /// 200 requests/s per token, sales up to 14 days old and 5 minutes ahead, 2020 policies.
+    /// 200 requests/s per token, sales up to 14 days old and 5 minutes ahead, 2020 policies,
+    /// 30 s per request, 1,024 requests at once, 256 TLS handshakes in flight of 10 s at most,
+    /// 5 unknown tokens per second per client address.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
@@ -79,6 +92,11 @@ impl ServerConfig {
             max_sale_age: time::Duration::days(14),
             max_clock_ahead: time::Duration::minutes(5),
             policies: PolicySet::builtin(),
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_requests: 1024,
+            max_tls_handshakes: 256,
+            tls_handshake_timeout: Duration::from_secs(10),
+            unknown_tokens_per_sec: 5,
         }
     }
 }
@@ -100,15 +118,4 @@ pub(crate) fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
         )?;
     }
     Ok(())
-}
-
-/// Makes a file readable only by its owner (best effort; the directory is private anyway).
-pub(crate) fn restrict_file(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-    }
-    #[cfg(not(unix))]
-    let _ = path;
 }

@@ -39,6 +39,7 @@ pub mod content_hash;
 pub mod http;
 pub mod open_data;
 pub mod person_key;
+pub mod private_file;
 pub mod sites;
 pub mod store;
 pub mod tls;
@@ -48,7 +49,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
 use axum::body::Bytes;
-use axum::serve::ListenerExt;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -81,6 +81,14 @@ pub enum ServerError {
     /// Socket error.
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
+    /// The listening address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
     /// A token was asked for a site code that is not in the registry.
     #[error("unknown site code {0:?}")]
     UnknownSite(String),
@@ -200,6 +208,7 @@ async fn build_state(config: &ServerConfig) -> Result<Arc<AppState>, ServerError
         snapshot: RwLock::new(Arc::new(first)),
         tokens: http::auth::TokenCache::default(),
         limiter: http::auth::RateLimiter::new(config.rate_limit_per_sec),
+        unknown_tokens: http::auth::RateLimiter::new(config.unknown_tokens_per_sec),
         refresh: config.refresh,
         max_sale_age: config.max_sale_age,
         max_clock_ahead: config.max_clock_ahead,
@@ -255,22 +264,34 @@ async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let refresher = spawn_refresher(&state);
-    let app = http::router(Arc::clone(&state), config.body_limit);
+    let app = http::with_limits(
+        http::router(Arc::clone(&state), config.body_limit),
+        config.request_timeout,
+        config.max_concurrent_requests,
+    );
     let result = match &config.tls {
         None => {
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
+            let listener = http::PlainListener(listener);
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<http::ClientAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
         }
         Some(files) => {
             let tls = tls::server_config(files)?;
-            let listener = tls::TlsListener::new(listener, tls)?;
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
+            let limits = tls::HandshakeLimits {
+                max_in_flight: config.max_tls_handshakes,
+                timeout: config.tls_handshake_timeout,
+            };
+            let listener = tls::TlsListener::with_limits(listener, tls, limits)?;
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<http::ClientAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
         }
     };
     refresher.abort();
@@ -362,16 +383,39 @@ impl Drop for ServerHandle {
 }
 
 /// Opens the store, seeds sites, and serves on `listener` in a background task. Errors opening
-/// the store or TLS files are returned here, before anything is served.
+/// the store or TLS files are returned here, before anything is served (the port is open
+/// already, though: see [`spawn_on`]).
 pub async fn spawn(
     config: ServerConfig,
     listener: TcpListener,
 ) -> Result<ServerHandle, ServerError> {
-    let addr = listener.local_addr()?;
     if let Some(files) = &config.tls {
         tls::server_config(files)?;
     }
     let state = build_state(&config).await?;
+    start(config, state, listener)
+}
+
+/// Like [`spawn`], but binds `addr` only once the store is migrated and seeded: a client (or a
+/// load balancer's health check) that gets a connection gets a working server, and a failed
+/// start never opened the port.
+pub async fn spawn_on(config: ServerConfig, addr: SocketAddr) -> Result<ServerHandle, ServerError> {
+    if let Some(files) = &config.tls {
+        tls::server_config(files)?;
+    }
+    let state = build_state(&config).await?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    start(config, state, listener)
+}
+
+fn start(
+    config: ServerConfig,
+    state: Arc<AppState>,
+    listener: TcpListener,
+) -> Result<ServerHandle, ServerError> {
+    let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let https = config.tls.is_some();
     let task_state = Arc::clone(&state);

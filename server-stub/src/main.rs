@@ -89,6 +89,21 @@ struct RunArgs {
     /// Largest request body in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     body_limit: usize,
+    /// Longest a request may take, reading its body included (408 after).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    request_timeout_secs: u64,
+    /// Requests handled at once; more wait for a free slot.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    max_concurrent_requests: u64,
+    /// TLS handshakes in flight at once; beyond, the oldest is dropped.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    max_tls_handshakes: u64,
+    /// Unknown tokens per second per client address; beyond, 429 before any store lookup (0 = unlimited).
+    #[arg(long, default_value_t = 5)]
+    unknown_token_rate: u32,
+    /// Longest TLS handshake in seconds.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    tls_handshake_timeout_secs: u64,
 }
 
 /// A failure with its exit code (2 = usage, 1 = runtime).
@@ -136,6 +151,10 @@ fn database(lang: Lang, arg: &str) -> Result<Database, Failure> {
 fn server_failure(lang: Lang, e: &ServerError) -> Failure {
     match e {
         ServerError::UnknownSite(site) => Failure(2, text(lang, &Msg::UnknownSite(site))),
+        ServerError::Bind { addr, source } => Failure(
+            1,
+            text(lang, &Msg::Bind(&addr.to_string(), &source.to_string())),
+        ),
         other => Failure(1, text(lang, &Msg::Server(&other.to_string()))),
     }
 }
@@ -182,6 +201,12 @@ async fn run(lang: Lang, args: RunArgs) -> Result<(), Failure> {
     config.refresh = Duration::from_secs(args.refresh_secs.max(1));
     config.rate_limit_per_sec = args.rate_limit;
     config.body_limit = args.body_limit;
+    config.request_timeout = Duration::from_secs(args.request_timeout_secs);
+    config.max_concurrent_requests =
+        usize::try_from(args.max_concurrent_requests).unwrap_or(usize::MAX);
+    config.max_tls_handshakes = usize::try_from(args.max_tls_handshakes).unwrap_or(usize::MAX);
+    config.tls_handshake_timeout = Duration::from_secs(args.tls_handshake_timeout_secs);
+    config.unknown_tokens_per_sec = args.unknown_token_rate;
     if let Some(as_of) = &args.as_of {
         let at = OffsetDateTime::parse(as_of, &Rfc3339)
             .map_err(|_| Failure(2, text(lang, &Msg::BadAsOf(as_of))))?;
@@ -200,19 +225,12 @@ async fn run(lang: Lang, args: RunArgs) -> Result<(), Failure> {
         }
         (false, _, _) => return Err(Failure(2, text(lang, &Msg::TlsPair))),
     };
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-        Failure(
-            1,
-            text(lang, &Msg::Bind(&listen.to_string(), &e.to_string())),
-        )
-    })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Failure(1, text(lang, &Msg::Server(&e.to_string()))))?;
     let cert = config.tls.as_ref().map(|t| t.cert.display().to_string());
-    let server = mask_server_stub::spawn(config, listener)
+    // The port opens only once the store is migrated and seeded.
+    let server = mask_server_stub::spawn_on(config, listen)
         .await
         .map_err(|e| server_failure(lang, &e))?;
+    let addr = server.addr();
     let scheme = if cert.is_some() { "https" } else { "http" };
     println!(
         "{}",

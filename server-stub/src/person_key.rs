@@ -14,7 +14,6 @@
 //! 16 bytes rather than 32: collisions stay out of reach (2⁶⁴ people for an even chance) and the
 //! person index, which every sale inserts into at a random place, stays small.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use hmac::{KeyInit, Mac};
@@ -261,31 +260,11 @@ fn read_secret(path: &Path) -> Result<Option<[u8; 32]>, PersonKeyError> {
     bytes.try_into().map(Some).map_err(|_| damaged())
 }
 
-/// Writes the secret durably and privately: a 0600 temporary file, fsync'd, renamed into place,
-/// then the directory fsync'd, so a crash leaves either no secret or the whole one.
+/// Writes the secret durably and privately, so a crash leaves either no secret or the whole
+/// one.
 fn write_secret(path: &Path, secret: &[u8; 32]) -> Result<(), PersonKeyError> {
-    let tmp = path.with_extension("secret.tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&tmp).map_err(io_err(&tmp))?;
-    file.write_all(format!("{}\n", hex::encode(secret)).as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(io_err(&tmp))?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(io_err(path))?;
-    #[cfg(unix)]
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(dir))?;
-    }
-    Ok(())
+    crate::private_file::write_atomic(path, format!("{}\n", hex::encode(secret)).as_bytes())
+        .map_err(io_err(path))
 }
 
 #[cfg(test)]

@@ -1,18 +1,20 @@
 //! HTTPS: rustls (ring provider) with a certificate from files, or a self-signed one generated
 //! into the data dir on first start (for demos; agents pin it).
 
+use std::collections::VecDeque;
 use std::io::BufReader;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::config::{TlsFiles, restrict_file};
+use crate::config::TlsFiles;
 
 /// TLS setup failures.
 #[derive(Debug, thiserror::Error)]
@@ -67,10 +69,10 @@ pub fn ensure_self_signed(data_dir: &Path) -> Result<TlsFiles, TlsError> {
         "::1".to_owned(),
     ];
     let certified = rcgen::generate_simple_self_signed(names)?;
-    std::fs::write(&files.key, certified.signing_key.serialize_pem())
+    crate::private_file::write_atomic(&files.key, certified.signing_key.serialize_pem().as_bytes())
         .map_err(io_err(&files.key))?;
-    restrict_file(&files.key);
-    std::fs::write(&files.cert, certified.cert.pem()).map_err(io_err(&files.cert))?;
+    crate::private_file::write_atomic(&files.cert, certified.cert.pem().as_bytes())
+        .map_err(io_err(&files.cert))?;
     Ok(files)
 }
 
@@ -96,21 +98,67 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsE
     Ok(Arc::new(config))
 }
 
+/// Bounds on TLS handshakes, which cost the server CPU and a socket before any request exists.
+#[derive(Clone, Copy, Debug)]
+pub struct HandshakeLimits {
+    /// Handshakes in flight at once. When a new connection finds them all taken, the oldest
+    /// one is dropped: stalled clients are the oldest, while a real client's handshake takes
+    /// milliseconds, so it finishes before it becomes the oldest (unlike waiting for a free
+    /// slot, which would let a few stalled connections keep everyone out).
+    pub max_in_flight: usize,
+    /// Longest handshake.
+    pub timeout: Duration,
+}
+
+impl Default for HandshakeLimits {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 256,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// A listener yielding finished TLS connections. Handshakes run in their own tasks (bounded in
-/// time), so one slow client cannot hold up accepting others.
+/// time and number), so one slow client cannot hold up accepting others.
 pub struct TlsListener {
     ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
     local: SocketAddr,
     accept_task: tokio::task::JoinHandle<()>,
 }
 
+/// A handshake task, as the accept loop tracks it for eviction.
+struct InFlight {
+    task: tokio::task::AbortHandle,
+    /// Set once the handshake is done; the task may still be handing the connection over.
+    done: Arc<AtomicBool>,
+}
+
+impl InFlight {
+    fn running(&self) -> bool {
+        !self.done.load(Ordering::Acquire) && !self.task.is_finished()
+    }
+}
+
 impl TlsListener {
-    /// Wraps a bound TCP listener.
+    /// Wraps a bound TCP listener, with default [`HandshakeLimits`].
     pub fn new(tcp: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
+        Self::with_limits(tcp, config, HandshakeLimits::default())
+    }
+
+    /// Wraps a bound TCP listener.
+    pub fn with_limits(
+        tcp: TcpListener,
+        config: Arc<rustls::ServerConfig>,
+        limits: HandshakeLimits,
+    ) -> std::io::Result<Self> {
         let local = tcp.local_addr()?;
         let acceptor = TlsAcceptor::from(config);
         let (tx, ready) = mpsc::channel(256);
+        let max = limits.max_in_flight.clamp(1, Semaphore::MAX_PERMITS);
+        let slots = Arc::new(Semaphore::new(max));
         let accept_task = tokio::spawn(async move {
+            let mut in_flight: VecDeque<InFlight> = VecDeque::new();
             loop {
                 let (stream, peer) = match tcp.accept().await {
                     Ok(pair) => pair,
@@ -120,19 +168,49 @@ impl TlsListener {
                         continue;
                     }
                 };
+                let slot = match Arc::clone(&slots).try_acquire_owned() {
+                    Ok(slot) => slot,
+                    Err(_) => {
+                        while let Some(oldest) = in_flight.pop_front() {
+                            if oldest.running() {
+                                tracing::debug!(
+                                    "TLS handshakes at their limit; dropping the oldest"
+                                );
+                                oldest.task.abort();
+                                break;
+                            }
+                        }
+                        // The aborted task frees its slot as soon as it is dropped.
+                        match Arc::clone(&slots).acquire_owned().await {
+                            Ok(slot) => slot,
+                            Err(_) => return,
+                        }
+                    }
+                };
+                if in_flight.len() >= 2 * max {
+                    in_flight.retain(InFlight::running);
+                }
                 let _ = stream.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
-                tokio::spawn(async move {
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
-                        .await
-                    {
+                let done = Arc::new(AtomicBool::new(false));
+                let task_done = Arc::clone(&done);
+                let task = tokio::spawn(async move {
+                    let handshake =
+                        tokio::time::timeout(limits.timeout, acceptor.accept(stream)).await;
+                    task_done.store(true, Ordering::Release);
+                    drop(slot);
+                    match handshake {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, peer)).await;
                         }
                         Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!("TLS handshake timed out"),
                     }
+                });
+                in_flight.push_back(InFlight {
+                    task: task.abort_handle(),
+                    done,
                 });
             }
         });

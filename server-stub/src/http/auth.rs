@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::{StatusCode, header, request::Parts};
 use mask_api::ErrorCode;
 use time::OffsetDateTime;
@@ -85,6 +85,31 @@ impl RateLimiter {
 
     /// `Ok` or the seconds to wait.
     fn take(&self, key: &str) -> Result<(), u64> {
+        self.bucket(key, |tokens| {
+            if *tokens >= 1.0 {
+                *tokens -= 1.0;
+                Ok(())
+            } else {
+                Err(1)
+            }
+        })
+    }
+
+    /// Whether `key` has anything left, without using it up.
+    fn allows(&self, key: &str) -> Result<(), u64> {
+        self.bucket(key, |tokens| if *tokens >= 1.0 { Ok(()) } else { Err(1) })
+    }
+
+    /// Uses up one unit of `key`'s bucket even when it is empty: requests that passed
+    /// [`Self::allows`] side by side all count.
+    fn charge(&self, key: &str) {
+        let _ = self.bucket(key, |tokens| {
+            *tokens -= 1.0;
+            Ok(())
+        });
+    }
+
+    fn bucket(&self, key: &str, f: impl FnOnce(&mut f64) -> Result<(), u64>) -> Result<(), u64> {
         if self.rate <= 0.0 {
             return Ok(());
         }
@@ -93,15 +118,15 @@ impl RateLimiter {
         };
         let now = Instant::now();
         let burst = self.rate * 2.0;
-        let (tokens, last) = buckets.entry(key.to_owned()).or_insert((burst, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(1)
+        // Keyed by client address, the map would otherwise grow with every address seen.
+        if buckets.len() > 100_000 {
+            buckets.clear();
         }
+        let (tokens, last) = buckets.entry(key.to_owned()).or_insert((burst, now));
+        *tokens =
+            (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).clamp(-burst, burst);
+        *last = now;
+        f(tokens)
     }
 }
 
@@ -185,8 +210,27 @@ async fn authenticate(parts: &Parts, state: &Arc<AppState>) -> Result<TokenRecor
     let record = match state.tokens.get(&hash) {
         Some(r) => r,
         None => {
+            // An address that sent too many unknown tokens lately gets no more lookups, so
+            // guessing tokens costs the guesser, not the store. Known tokens never count:
+            // many pharmacies may share one address (a VPN), and after a restart they all
+            // look their tokens up at once.
+            let client = parts
+                .extensions
+                .get::<ConnectInfo<super::ClientAddr>>()
+                .map_or_else(String::new, |c| c.0.0.ip().to_string());
+            if let Err(wait) = state.unknown_tokens.allows(&client) {
+                let mut e = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    ErrorCode::RateLimited,
+                    "Too many requests",
+                    "Too many unknown tokens from this address; retry after the given seconds.",
+                );
+                e.retry_after = Some(wait);
+                return Err(e);
+            }
             let found = state.store.find_token(hash.clone()).await?;
             let record = found.ok_or_else(|| {
+                state.unknown_tokens.charge(&client);
                 unauthorized(
                     ErrorCode::InvalidToken,
                     "The token is not known to this server; ask for a new one.",

@@ -6,15 +6,19 @@ pub mod error;
 mod feeds;
 mod v1;
 
+use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::connect_info::Connected;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum::serve::IncomingStream;
 use mask_api::PolicySet;
 use utoipa::OpenApi;
 
@@ -45,6 +49,8 @@ pub struct AppState {
     pub tokens: auth::TokenCache,
     /// Per-token rate limit.
     pub limiter: auth::RateLimiter,
+    /// Per client address: unknown tokens sent.
+    pub unknown_tokens: auth::RateLimiter,
     /// Open-data refresh interval.
     pub refresh: Duration,
     /// Oldest sale/stock time accepted, relative to the clock.
@@ -158,6 +164,88 @@ pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
             server_date,
         ))
         .with_state(state)
+}
+
+/// The peer address of a connection, plain or TLS (what per-address limits key on).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub SocketAddr);
+
+impl Connected<IncomingStream<'_, crate::tls::TlsListener>> for ClientAddr {
+    fn connect_info(stream: IncomingStream<'_, crate::tls::TlsListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+impl Connected<IncomingStream<'_, PlainListener>> for ClientAddr {
+    fn connect_info(stream: IncomingStream<'_, PlainListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+/// Plain-HTTP connections, without Nagle's delay on the small answers.
+pub struct PlainListener(pub tokio::net::TcpListener);
+
+impl axum::serve::Listener for PlainListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.0.accept().await {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    return (stream, peer);
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
+/// Wraps the router in the server's limits: each request, reading its body included, gets at
+/// most `timeout` (then 408, so a client trickling a body cannot hold a handler forever), and
+/// at most `max_concurrent` requests are handled at once across all connections (the rest wait
+/// for a slot, so a burst cannot pile up unbounded work on the store).
+pub fn with_limits(app: Router, timeout: Duration, max_concurrent: usize) -> Router {
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        max_concurrent.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+    ));
+    app.layer(
+        tower::ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(|e: tower::BoxError| async move {
+                if e.is::<tower::timeout::error::Elapsed>() {
+                    let mut err = error::ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        mask_api::ErrorCode::Unavailable,
+                        "Request timeout",
+                        "The request took longer than the server allows (a slow upload, or \
+                         the server too busy); nothing was acknowledged. Retry.",
+                    );
+                    err.retry_after = Some(1);
+                    err
+                } else {
+                    tracing::error!(error = %e, "request failed in the server's limits");
+                    error::ApiError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        mask_api::ErrorCode::Internal,
+                        "Server error",
+                        "The server could not complete the request; nothing was acknowledged.",
+                    )
+                }
+            }))
+            .layer(tower::timeout::TimeoutLayer::new(timeout))
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(
+                slots,
+            )),
+    )
 }
 
 /// The OpenAPI document as JSON bytes (served at `/v1/openapi.json`).

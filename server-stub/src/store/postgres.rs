@@ -250,6 +250,97 @@ impl PostgresStore {
     }
 }
 
+/// A pooled connection that is closed instead of going back to the pool while a transaction
+/// the caller began by hand (`BEGIN`) may still be open on it. deadpool's fast recycling only
+/// checks that the socket is alive; a connection returned inside a transaction, after a panic
+/// or a cancelled future between `BEGIN` and `COMMIT`, would make the next user's writes part
+/// of a transaction nobody commits: acknowledged, then lost. Closing it makes the server roll
+/// the transaction back. Costs nothing on the normal path.
+pub(super) struct Checkout {
+    client: Option<deadpool_postgres::Client>,
+    in_transaction: bool,
+}
+
+impl Checkout {
+    pub(super) async fn get(pool: &Pool) -> Result<Self, StoreError> {
+        Ok(Self {
+            client: Some(pool.get().await?),
+            in_transaction: false,
+        })
+    }
+
+    /// Call before `BEGIN`: until [`Self::ended_transaction`], dropping this closes the
+    /// connection.
+    pub(super) fn beginning_transaction(&mut self) {
+        self.in_transaction = true;
+    }
+
+    /// Call once `COMMIT` or `ROLLBACK` succeeded.
+    pub(super) fn ended_transaction(&mut self) {
+        self.in_transaction = false;
+    }
+}
+
+impl std::ops::Deref for Checkout {
+    type Target = deadpool_postgres::Client;
+
+    fn deref(&self) -> &Self::Target {
+        // Only `drop` takes the client out.
+        self.client.as_ref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for Checkout {
+    fn drop(&mut self) {
+        if self.in_transaction
+            && let Some(client) = self.client.take()
+        {
+            tracing::warn!("closing a database connection left inside a transaction");
+            drop(deadpool_postgres::Client::take(client));
+        }
+    }
+}
+
+/// Fault points for tests: a sale id registered here makes its group take the locked path at
+/// once and panic inside that transaction.
+#[cfg(test)]
+pub(super) mod fault {
+    use std::sync::Mutex;
+
+    use crate::store::SalesWrite;
+
+    pub(in crate::store) static PANIC_IN_LOCKED_TRANSACTION: Mutex<Vec<uuid::Uuid>> =
+        Mutex::new(Vec::new());
+
+    pub(super) fn armed(writes: &[&SalesWrite]) -> bool {
+        let ids = PANIC_IN_LOCKED_TRANSACTION
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        writes
+            .iter()
+            .flat_map(|w| &w.sales)
+            .any(|s| ids.contains(&s.id))
+    }
+
+    pub(super) fn point(writes: &[&SalesWrite]) {
+        assert!(
+            !armed(writes),
+            "injected fault inside the locked transaction"
+        );
+    }
+}
+
+#[cfg(not(test))]
+pub(super) mod fault {
+    use crate::store::SalesWrite;
+
+    pub(super) fn armed(_: &[&SalesWrite]) -> bool {
+        false
+    }
+
+    pub(super) fn point(_: &[&SalesWrite]) {}
+}
+
 /// Runs pending migrations (one server at a time: a transaction-scoped advisory lock).
 async fn migrate(pool: &Pool) -> Result<(), StoreError> {
     let mut client = pool.get().await?;
@@ -630,6 +721,59 @@ mod tests {
             .unwrap();
         let (prefix, _) = base.rsplit_once('/').expect("URL with a database name");
         Some(format!("{prefix}/{name}"))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_inside_the_locked_transaction_does_not_swallow_later_sales() {
+        let Some(url) = fresh_database().await else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::ServerConfig::new(dir.path());
+        config.database = crate::Database::Postgres(url.clone());
+        config.as_of = Some(time::macros::datetime!(2020-03-13 12:00 +08:00));
+        config.rate_limit_per_sec = 0;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = crate::spawn(config, listener).await.unwrap();
+        let token = server.issue_token("0145080011", None).await.unwrap();
+        let http = reqwest::Client::new();
+        let post = |id: uuid::Uuid, id_no: &'static str| {
+            let request = http
+                .post(format!("{}/v1/sales", server.url()))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"sales": [{
+                    "id": id, "id_no": id_no, "kind": "adult", "quantity": 1,
+                    "sold_at": "2020-03-13T11:00:00+08:00", "source": "card", "offline": false,
+                }]}));
+            async move { request.send().await.unwrap().status() }
+        };
+        let doomed = uuid::Uuid::now_v7();
+        fault::PANIC_IN_LOCKED_TRANSACTION
+            .lock()
+            .unwrap()
+            .push(doomed);
+        assert_eq!(post(doomed, "A123456789").await.as_u16(), 503);
+        // Requests one after the other all run on the one connection the pool has made, the
+        // one the panic left.
+        let later: Vec<uuid::Uuid> = (0..3).map(|_| uuid::Uuid::now_v7()).collect();
+        for (id, id_no) in later.iter().zip(["A800000014", "AC01234567", "AA00000009"]) {
+            assert!(post(*id, id_no).await.is_success());
+        }
+        let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let committed: i64 = client
+            .query_one("SELECT count(*) FROM sales WHERE id = ANY($1)", &[&later])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(committed, 3, "acknowledged sales were not committed");
+        let lost: i64 = client
+            .query_one("SELECT count(*) FROM sales WHERE id = $1", &[&doomed])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(lost, 0);
+        server.shutdown().await.unwrap();
     }
 
     #[tokio::test]

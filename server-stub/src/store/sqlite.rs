@@ -148,6 +148,51 @@ fn migration_steps() -> Vec<M<'static>> {
     ]
 }
 
+/// Creates the database file 0600 before SQLite opens it: SQLite gives the `-wal` and `-shm`
+/// files it creates later the database file's mode. Files left by older versions are tightened.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let data_dir_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| StoreError::DataDir { path, source }
+    };
+    crate::private_file::ensure(path).map_err(data_dir_err(path))?;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        let side = PathBuf::from(side);
+        if side.exists() {
+            crate::private_file::ensure(&side).map_err(data_dir_err(&side))?;
+        }
+    }
+    Ok(())
+}
+
+/// Migrates to the latest schema, also when another process (`token issue` beside a first
+/// start) migrates the same new file at the same moment. rusqlite_migration reads the version
+/// before it begins its transaction; with IMMEDIATE transactions the second process waits for
+/// the first one's commit, then fails on its first `CREATE` ("table sites already exists") and
+/// finds the file migrated when it reads the version again.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    const ATTEMPTS: u32 = 5;
+    let migrations = migrations();
+    conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
+    let mut attempt = 1;
+    let result = loop {
+        match migrations.to_latest(conn) {
+            Ok(()) => break Ok(()),
+            Err(_) if matches!(migrations.pending_migrations(conn), Ok(0)) => break Ok(()),
+            Err(e) if attempt >= ATTEMPTS => break Err(e),
+            Err(e) => {
+                tracing::debug!(error = %e, attempt, "schema migration failed; trying again");
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20 * u64::from(attempt)));
+            }
+        }
+    };
+    conn.set_transaction_behavior(rusqlite::TransactionBehavior::Deferred);
+    Ok(result?)
+}
+
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 
@@ -193,14 +238,16 @@ impl SqliteStore {
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         crate::config::ensure_private_dir(data_dir)?;
         let path = data_dir.join(DB_FILE);
+        create_private(&path)?;
         let mut conn = Connection::open(&path)?;
+        // The busy timeout first: switching a new file to WAL waits for another process
+        // opening it at the same moment instead of failing.
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             PRAGMA busy_timeout = 5000;",
+            "PRAGMA busy_timeout = 5000;
+             PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;",
         )?;
-        migrations().to_latest(&mut conn)?;
-        crate::config::restrict_file(&path);
+        migrate(&mut conn)?;
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())

@@ -155,9 +155,14 @@ async fn record_group(
     pool: &Pool,
     writes: &[&SalesWrite],
 ) -> Result<Vec<SalesOutcome>, StoreError> {
-    let client = pool.get().await?;
+    let mut client = super::Checkout::get(pool).await?;
     let st = Statements::prepare(&client).await?;
-    for _ in 0..OPTIMISTIC_ATTEMPTS {
+    let optimistic = if super::fault::armed(writes) {
+        0
+    } else {
+        OPTIMISTIC_ATTEMPTS
+    };
+    for _ in 0..optimistic {
         if let Some(outcomes) = attempt_once(&client, &st, writes).await? {
             return Ok(outcomes);
         }
@@ -165,11 +170,16 @@ async fn record_group(
         let micros = rand::random_range(100..=1_000u64);
         tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
     }
+    client.beginning_transaction();
     let outcome = under_locks(&client, &st, writes).await;
-    if outcome.is_err() && !client.is_closed() {
+    if outcome.is_ok() {
+        client.ended_transaction();
+    } else if !client.is_closed() {
         // A failed statement leaves the transaction open (aborted) on this connection; end it
         // before the connection goes back to the pool.
-        let _ = client.batch_execute("ROLLBACK").await;
+        if client.batch_execute("ROLLBACK").await.is_ok() {
+            client.ended_transaction();
+        }
     }
     outcome
 }
@@ -193,6 +203,7 @@ async fn under_locks(
         client.batch_execute("BEGIN"),
         client.execute(&st.lock, &lock_params),
     )?;
+    super::fault::point(writes);
     match attempt_once(client, st, writes).await? {
         Some(outcomes) => {
             client.batch_execute("COMMIT").await?;

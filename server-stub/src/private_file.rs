@@ -1,0 +1,105 @@
+//! Files only the server's user may read, private from the moment they exist: the SQLite
+//! database (SQLite gives its `-wal` and `-shm` files the database file's mode), the TLS key
+//! and certificate, the buyer-key secret. Setting the mode after writing would leave a window
+//! in which another local user could open the file and keep the descriptor.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+
+fn private_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
+
+/// Makes sure `path` exists and is 0600, keeping its content. A file made by an older version
+/// (with the umask's mode) is tightened.
+pub fn ensure(path: &Path) -> std::io::Result<()> {
+    let file = private_options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if file.metadata()?.permissions().mode() & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    #[cfg(not(unix))]
+    drop(file);
+    Ok(())
+}
+
+/// Writes a whole file durably and privately: a 0600 temporary file beside it, fsync'd, renamed
+/// into place, then the directory fsync'd, so a crash leaves either the old file or the whole
+/// new one, never a torn or world-readable one.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    // A leftover of a crash between create and rename; `create_new` below refuses to follow a
+    // planted symlink.
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = private_options().write(true).create_new(true).open(&tmp)?;
+    let written = file.write_all(contents).and_then(|()| file.sync_all());
+    drop(file);
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    #[cfg(unix)]
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn written_files_are_private_and_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.pem");
+        write_atomic(&path, b"one").unwrap();
+        assert_eq!(mode(&path), 0o600);
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn ensure_creates_private_and_tightens_old_files_without_touching_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new.sqlite3");
+        ensure(&new).unwrap();
+        assert_eq!(mode(&new), 0o600);
+        let old = dir.path().join("old.sqlite3");
+        std::fs::write(&old, b"data").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        ensure(&old).unwrap();
+        assert_eq!(mode(&old), 0o600);
+        assert_eq!(std::fs::read(&old).unwrap(), b"data");
+    }
+}
