@@ -100,8 +100,8 @@ pub async fn read_message<R: AsyncRead + Unpin>(
             chunked = true;
         }
     }
-    let bodiless = request_was_head
-        || status.is_some_and(|s| (100..200).contains(&s) || s == 204 || s == 304);
+    let bodiless =
+        request_was_head || status.is_some_and(|s| (100..200).contains(&s) || s == 204 || s == 304);
     let total = if bodiless {
         head_len
     } else if chunked {
@@ -153,8 +153,8 @@ async fn chunked_len<R: AsyncRead + Unpin>(
         };
         let size_text = String::from_utf8_lossy(&buf[pos..line_end]);
         let size_text = size_text.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| HttpError::Malformed("chunk size"))?;
+        let size =
+            usize::from_str_radix(size_text, 16).map_err(|_| HttpError::Malformed("chunk size"))?;
         if size > MAX_BODY {
             return Err(HttpError::Malformed("chunk too large"));
         }

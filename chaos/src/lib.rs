@@ -4,7 +4,12 @@
 //! the screen was told about reached the server exactly once.
 #![forbid(unsafe_code)]
 
+pub mod accounting;
+pub mod buyers;
+pub mod client;
+pub mod driver;
 pub mod http;
+pub mod procs;
 pub mod proxy;
 
 pub use proxy::{Fault, FaultCounts, FaultProxy, FaultRates};

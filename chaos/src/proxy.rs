@@ -307,7 +307,8 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>) {
         };
         shared.counts[fault.index()].fetch_add(1, Ordering::Relaxed);
         if fault == Fault::Error5xx {
-            let body = b"{\"type\":\"about:blank\",\"title\":\"injected by mask-chaos\",\"status\":503}";
+            let body =
+                b"{\"type\":\"about:blank\",\"title\":\"injected by mask-chaos\",\"status\":503}";
             let head = format!(
                 "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\n\
                  content-length: {}\r\nconnection: close\r\n\r\n",
@@ -443,7 +444,9 @@ fn head_with_length(response: &Message, len: usize) -> Vec<u8> {
         out.push_str(line);
         out.push_str("\r\n");
     }
-    out.push_str(&format!("content-length: {len}\r\nconnection: close\r\n\r\n"));
+    out.push_str(&format!(
+        "content-length: {len}\r\nconnection: close\r\n\r\n"
+    ));
     out.into_bytes()
 }
 

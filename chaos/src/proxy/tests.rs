@@ -5,7 +5,8 @@ use tokio::io::AsyncReadExt;
 
 use super::*;
 
-const BODY: &[u8] = b"{\"results\":[{\"id\":\"0190\",\"status\":\"accepted\"}],\"padding\":\"0123456789\"}";
+const BODY: &[u8] =
+    b"{\"results\":[{\"id\":\"0190\",\"status\":\"accepted\"}],\"padding\":\"0123456789\"}";
 
 /// A keep-alive upstream answering every request with [`BODY`] and counting what it saw.
 async fn upstream() -> (SocketAddr, Arc<AtomicU64>) {
@@ -18,7 +19,8 @@ async fn upstream() -> (SocketAddr, Arc<AtomicU64>) {
             let counter = counter.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::new();
-                while let Ok(Some(_)) = http::read_message(&mut stream, &mut buf, false, false).await
+                while let Ok(Some(_)) =
+                    http::read_message(&mut stream, &mut buf, false, false).await
                 {
                     counter.fetch_add(1, Ordering::SeqCst);
                     let head = format!(
@@ -144,7 +146,10 @@ async fn delay_holds_the_answer_then_passes_it() {
         longest = longest.max(out.elapsed);
         assert!(out.elapsed < Duration::from_secs(5));
     }
-    assert!(longest >= Duration::from_millis(50), "no delay seen: {longest:?}");
+    assert!(
+        longest >= Duration::from_millis(50),
+        "no delay seen: {longest:?}"
+    );
     assert_eq!(proxy.counts().get(Fault::Delay), 5);
 }
 
@@ -172,7 +177,10 @@ async fn garbage_keeps_status_and_length_but_not_the_body() {
 async fn truncated_promises_more_than_it_sends() {
     let (proxy, seen) = proxy_with(Fault::Truncated).await;
     let out = one_request(&proxy).await;
-    assert!(matches!(parse(&out.bytes).await, Err(http::HttpError::Closed)));
+    assert!(matches!(
+        parse(&out.bytes).await,
+        Err(http::HttpError::Closed)
+    ));
     let text = String::from_utf8_lossy(&out.bytes);
     assert!(text.contains(&format!("content-length: {}", BODY.len() + 64)));
     assert_eq!(seen.load(Ordering::SeqCst), 1);
@@ -207,7 +215,13 @@ async fn same_seed_same_faults() {
         let mut statuses = Vec::new();
         for _ in 0..30 {
             let out = one_request(&proxy).await;
-            statuses.push(parse(&out.bytes).await.ok().flatten().map(|m| (m.status, m.body() == BODY)));
+            statuses.push(
+                parse(&out.bytes)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|m| (m.status, m.body() == BODY)),
+            );
         }
         runs.push(statuses);
     }
