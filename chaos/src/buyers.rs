@@ -24,25 +24,28 @@ pub fn valid_id(letter: char, sex: u8, seq: u32) -> String {
         .unwrap_or_else(|| format!("{prefix}0"))
 }
 
-/// `size` distinct buyers; `run` keeps pools of different runs apart on one server.
-pub fn pool(size: usize, run: u32) -> Vec<PoolBuyer> {
-    (0..size)
-        .map(|i| {
-            let seq = run.wrapping_mul(100_000) + i as u32;
-            let id_no = valid_id('E', if i % 2 == 0 { 1 } else { 2 }, seq);
-            // Every fifth buyer is a child (born 2012): exempt from the weekday rule from
-            // 2020-02-27 on, with a child quota.
-            let birth_date = (i % 5 == 4).then_some(date!(2012 - 06 - 01));
-            PoolBuyer { id_no, birth_date }
-        })
-        .collect()
+/// Buyer `i` of run `run` (runs keep their people apart on one server).
+pub fn buyer(run: u32, i: usize) -> PoolBuyer {
+    let seq = run.wrapping_mul(1_000_000).wrapping_add(i as u32);
+    let id_no = valid_id('E', if i.is_multiple_of(2) { 1 } else { 2 }, seq);
+    // Every fifth buyer is a child (born 2012): exempt from the weekday rule from 2020-02-27
+    // on, with a child quota.
+    let birth_date = (i % 5 == 4).then_some(date!(2012 - 06 - 01));
+    PoolBuyer { id_no, birth_date }
 }
 
-/// A buyer and a quantity (1–3 masks: sometimes more than the rules allow, so the agent refuses
-/// and, offline at two pharmacies, overruns happen).
-pub fn pick<'a, R: Rng>(rng: &mut R, pool: &'a [PoolBuyer]) -> (&'a PoolBuyer, u32) {
-    let buyer = &pool[rng.random_range(0..pool.len())];
-    (buyer, rng.random_range(1..=3))
+/// `size` distinct buyers.
+pub fn pool(size: usize, run: u32) -> Vec<PoolBuyer> {
+    (0..size).map(|i| buyer(run, i)).collect()
+}
+
+/// A buyer of the window `[offset, offset + size)` and a quantity (1–3 masks: sometimes more
+/// than the rules allow, so the agent refuses and, offline at two pharmacies, overruns
+/// happen). The window slides as the run goes on, so new people keep coming while the ones
+/// in the window are shared by both pharmacies.
+pub fn pick<R: Rng>(rng: &mut R, run: u32, offset: usize, size: usize) -> (PoolBuyer, u32) {
+    let i = offset + rng.random_range(0..size.max(1));
+    (buyer(run, i), rng.random_range(1..=3))
 }
 
 #[cfg(test)]

@@ -58,7 +58,7 @@ struct Cli {
     /// Rate of each fault kind outside fault rounds.
     #[arg(long, default_value_t = 0.01)]
     background_rate: f64,
-    /// Buyers in the shared pool.
+    /// Buyers in the shared pool at any time (it slides: a new one every other round).
     #[arg(long, default_value_t = 40)]
     pool: usize,
     /// Seconds the heal may take to drain each agent.
@@ -140,8 +140,21 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let figures = match runtime.block_on(driver::run_all(&options)) {
-        Ok(f) => f,
+    // On Ctrl-C or SIGTERM the run's future is dropped, and with it every child process.
+    let result = runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = driver::run_all(&options) => r.map(Some),
+            _ = tokio::signal::ctrl_c() => Ok(None),
+            _ = term.recv() => Ok(None),
+        }
+    });
+    let figures = match result {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            eprintln!("mask-chaos: interrupted; processes stopped");
+            return ExitCode::from(2);
+        }
         Err(e) => {
             eprintln!("mask-chaos: {e}");
             return ExitCode::from(2);

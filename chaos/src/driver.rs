@@ -264,7 +264,7 @@ struct Run {
     server: ServerProc,
     agents: Vec<AgentProc>,
     proxies: Vec<FaultProxy>,
-    pool: Vec<PoolBuyer>,
+    run_index: u32,
     acked: Vec<Acked>,
     figures: RunFigures,
     options: Options,
@@ -328,8 +328,9 @@ impl Run {
     fn picks(&mut self, n: usize) -> Vec<(PoolBuyer, u32)> {
         (0..n)
             .map(|_| {
-                let (b, q) = buyers::pick(&mut self.rng, &self.pool);
-                (b.clone(), q)
+                // One new person enters the window every other round.
+                let offset = (self.figures.rounds / 2) as usize;
+                buyers::pick(&mut self.rng, self.run_index, offset, self.options.pool)
             })
             .collect()
     }
@@ -590,7 +591,7 @@ async fn run_one(options: &Options, seed: u64, index: u32) -> Result<RunFigures,
         server,
         agents,
         proxies,
-        pool: buyers::pool(options.pool, index),
+        run_index: index,
         acked: Vec::new(),
         figures: RunFigures {
             seed,
