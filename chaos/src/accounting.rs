@@ -25,7 +25,7 @@ pub enum AccountingError {
         source: rusqlite::Error,
     },
     /// The server's PostgreSQL store.
-    #[error("reading the server's PostgreSQL database: {0}")]
+    #[error("reading the server's PostgreSQL database: {}", pg_text(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// A row we cannot interpret.
     #[error("bad row in {what}: {detail}")]
@@ -35,6 +35,14 @@ pub enum AccountingError {
         /// What was wrong.
         detail: String,
     },
+}
+
+/// The server's own message when there is one ("db error" alone says nothing).
+pub fn pg_text(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{e}: {}", db.message()),
+        None => e.to_string(),
+    }
 }
 
 /// A sale the screen was told about (the sell request answered `recorded`).
@@ -222,7 +230,7 @@ pub async fn read_server_postgres(url: &str) -> Result<Vec<ServerSale>, Accounti
     let task = tokio::spawn(connection);
     let rows = client
         .query(
-            "SELECT id::text, person, id_masked, quantity,
+            "SELECT id::text, person::text, id_masked, quantity::bigint,
                     (extract(epoch FROM sold_at) * 1000)::bigint, status
              FROM sales",
             &[],
@@ -232,18 +240,18 @@ pub async fn read_server_postgres(url: &str) -> Result<Vec<ServerSale>, Accounti
     let _ = task.await;
     let mut out = Vec::new();
     for row in rows {
-        let id: String = row.get(0);
-        let quantity: i64 = row.get(3);
+        let id: String = row.try_get(0)?;
+        let quantity: i64 = row.try_get(3)?;
         out.push(ServerSale {
             id: Uuid::parse_str(&id).map_err(|e| AccountingError::BadRow {
                 what: "postgres sales".into(),
                 detail: format!("sale id: {e}"),
             })?,
-            person: row.get(1),
-            id_masked: row.get(2),
+            person: row.try_get(1)?,
+            id_masked: row.try_get(2)?,
             quantity: u32::try_from(quantity).unwrap_or(0),
-            sold_at_ms: row.get(4),
-            status: row.get(5),
+            sold_at_ms: row.try_get(4)?,
+            status: row.try_get(5)?,
         });
     }
     Ok(out)

@@ -79,7 +79,7 @@ pub enum DriverError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
     /// PostgreSQL set-up.
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", accounting::pg_text(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// Missing binaries.
     #[error("{0}")]
@@ -695,10 +695,13 @@ async fn admin(url: &str) -> Result<tokio_postgres::Client, DriverError> {
 
 async fn create_database(url: &str, name: &str) -> Result<String, DriverError> {
     let client = admin(url).await?;
+    // Separate statements: CREATE DATABASE refuses to run inside the implicit transaction of a
+    // multi-statement query.
     client
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-        ))
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await?;
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
         .await?;
     Ok(with_database(url, name))
 }
