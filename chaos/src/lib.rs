@@ -1,0 +1,20 @@
+//! The seeded fault suite of the mask rationing system (issue 11): a fault proxy that sits
+//! between an agent and the server, and a driver that runs real agents and a real server
+//! through kills, faults, clock skew, outages and server restarts, then checks that every sale
+//! the screen was told about reached the server exactly once.
+#![forbid(unsafe_code)]
+// The agents' local API is a Unix socket here; on Windows (a named pipe) only the proxy and
+// the accounting build, so the workspace's Windows cross-build still passes.
+
+pub mod accounting;
+pub mod buyers;
+#[cfg(unix)]
+pub mod client;
+#[cfg(unix)]
+pub mod driver;
+pub mod http;
+#[cfg(unix)]
+pub mod procs;
+pub mod proxy;
+
+pub use proxy::{Fault, FaultCounts, FaultProxy, FaultRates};
