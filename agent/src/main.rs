@@ -104,20 +104,13 @@ fn card_read(
     }
     let options = nhi_card::ReadOnceOptions { reader, timeout };
     match nhi_card::read_once(&options) {
-        Ok(identity) => {
-            let shown = if show_pii {
-                identity
-            } else {
-                identity.masked()
-            };
-            match print_identity(&shown, json, lang) {
-                Ok(()) => 0,
-                Err(_) => {
-                    eprintln!("{}", nhi_read_messages::output_failed(lang));
-                    EXIT_FAILURE
-                }
+        Ok(identity) => match print_identity(&identity, show_pii, json, lang) {
+            Ok(()) => 0,
+            Err(_) => {
+                eprintln!("{}", nhi_read_messages::output_failed(lang));
+                EXIT_FAILURE
             }
-        }
+        },
         Err(err) => {
             eprintln!("{}", nhi_read_messages::failure(lang, &err));
             if err.is_card_refused() {
@@ -131,26 +124,11 @@ fn card_read(
 
 fn print_identity(
     identity: &nhi_card::Identity,
+    show_pii: bool,
     json: bool,
     lang: nhi_read_messages::Lang,
 ) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
-    if json {
-        serde_json::to_writer(&mut out, identity)?;
-        writeln!(out)?;
-    } else {
-        let labels = nhi_read_messages::labels(lang);
-        let values = [
-            identity.card_no.clone(),
-            identity.name.clone(),
-            identity.id_no.as_str().to_owned(),
-            identity.birth_date.to_string(),
-            nhi_read_messages::sex(lang, identity.sex).to_owned(),
-            identity.issue_date.to_string(),
-        ];
-        for (label, value) in labels.iter().zip(values) {
-            writeln!(out, "{label}: {value}")?;
-        }
-    }
+    nhi_read_messages::write_identity(&mut out, identity, show_pii, json, lang)?;
     out.flush()
 }

@@ -15,6 +15,7 @@
 
 mod apdu;
 mod events;
+mod fci;
 mod id_number;
 mod mask;
 mod nhi;
@@ -27,11 +28,12 @@ mod watcher;
 
 pub use apdu::{Command, CommandError, Ins, StatusWord};
 pub use events::{CardErrorKind, CardEvent};
+pub use fci::application_label;
 pub use id_number::{IdError, IdNumber};
-pub use mask::{mask_id, mask_name};
+pub use mask::{mask_birth_date, mask_card_no, mask_id, mask_name};
 pub use nhi::{
-    BASIC_DATA_LEN, EncodeError, Field, Identity, NHI_AID, NamePadding, ParseError, Sex,
-    encode_basic_data, parse_basic_data,
+    BASIC_DATA_LEN, EncodeError, Field, Identity, MaskedIdentity, NHI_AID, NamePadding, ParseError,
+    Sex, encode_basic_data, parse_basic_data,
 };
 pub use pcsc_backend::PcscTransport;
 pub use read::{ReadError, UnreadableCause, read_identity};

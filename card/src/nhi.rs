@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, Month};
 
 use crate::id_number::{IdError, IdNumber};
-use crate::mask::mask_name;
+use crate::mask::{mask_birth_date, mask_card_no, mask_name};
 
 /// Application identifier of the NHI applet.
 pub const NHI_AID: [u8; 16] = [
@@ -43,8 +43,8 @@ pub enum Sex {
 
 /// The card holder as read from the card's basic data.
 ///
-/// `Debug` masks the ID number and name; use [`Identity::masked`] before printing or sending
-/// anywhere the full data is not needed.
+/// `Debug` masks every personal field; use [`Identity::masked_view`] (or [`Identity::masked`])
+/// before printing or sending anywhere the full data is not needed.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     /// Card number (12 digits).
@@ -64,25 +64,62 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// A copy with ID number and name masked (`A12****789`, `王○明`).
+    /// A copy with card number, ID number and name masked (`0000****5678`, `A12****789`,
+    /// `王○明`). The birth date stays whole (a `Date` cannot be half hidden): for anything shown
+    /// or printed use [`Identity::masked_view`], which masks it too.
     pub fn masked(&self) -> Identity {
         Identity {
+            card_no: mask_card_no(&self.card_no),
             name: mask_name(&self.name),
             id_no: self.id_no.masked_copy(),
             ..self.clone()
         }
     }
+
+    /// What may be shown without the holder's consent: the JSON shape of [`Identity`] with card
+    /// number `0000****5678`, name `王○明`, ID number `A12****789` and birth date by year only
+    /// (`1990-**-**`). Sex and issue date stay (they identify nobody).
+    pub fn masked_view(&self) -> MaskedIdentity {
+        MaskedIdentity {
+            card_no: mask_card_no(&self.card_no),
+            name: mask_name(&self.name),
+            id_no: self.id_no.masked(),
+            birth_date: mask_birth_date(self.birth_date),
+            sex: self.sex,
+            issue_date: self.issue_date,
+        }
+    }
+}
+
+/// An [`Identity`] with every personal field masked, from [`Identity::masked_view`]; serializes
+/// with the same field names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MaskedIdentity {
+    /// `0000****5678`.
+    pub card_no: String,
+    /// `王○明`.
+    pub name: String,
+    /// `A12****789`.
+    pub id_no: String,
+    /// `1990-**-**`.
+    pub birth_date: String,
+    /// Sex.
+    pub sex: Sex,
+    /// Card issue date.
+    #[serde(with = "iso_date")]
+    pub issue_date: Date,
 }
 
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let view = self.masked_view();
         f.debug_struct("Identity")
-            .field("card_no", &self.card_no)
-            .field("name", &mask_name(&self.name))
-            .field("id_no", &self.id_no.masked())
-            .field("birth_date", &self.birth_date)
-            .field("sex", &self.sex)
-            .field("issue_date", &self.issue_date)
+            .field("card_no", &view.card_no)
+            .field("name", &view.name)
+            .field("id_no", &view.id_no)
+            .field("birth_date", &view.birth_date)
+            .field("sex", &"*")
+            .field("issue_date", &view.issue_date)
             .finish()
     }
 }
@@ -414,10 +451,23 @@ mod tests {
     }
 
     #[test]
-    fn debug_never_shows_the_full_id_or_name() {
+    fn debug_never_shows_a_personal_field() {
         let text = format!("{:?}", parse_basic_data(&example()).unwrap());
-        assert!(!text.contains("A123456789"), "{text}");
-        assert!(!text.contains("王小明"), "{text}");
+        for personal in ["A123456789", "王小明", "000012345678", "1990-01-01", "Male"] {
+            assert!(!text.contains(personal), "{personal} in {text}");
+        }
+        assert!(text.contains("0000****5678"), "{text}");
+        assert!(text.contains("1990-**-**"), "{text}");
+    }
+
+    #[test]
+    fn the_masked_view_keeps_the_json_shape_and_masks_every_personal_field() {
+        let id = parse_basic_data(&example()).unwrap();
+        assert_eq!(
+            serde_json::to_string(&id.masked_view()).unwrap(),
+            r#"{"card_no":"0000****5678","name":"王○明","id_no":"A12****789","birth_date":"1990-**-**","sex":"M","issue_date":"2020-01-01"}"#
+        );
+        assert_eq!(id.masked().card_no, "0000****5678");
     }
 
     #[test]

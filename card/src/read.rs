@@ -1,7 +1,8 @@
 //! Reading the NHI basic data from one card: [`read_identity`] and its typed [`ReadError`].
 
-use crate::apdu::{Ins, StatusWord};
+use crate::apdu::{Command, Ins, StatusWord};
 use crate::events::CardErrorKind;
+use crate::fci::{PAYMENT_DIRECTORIES, application_label};
 use crate::nhi::{Identity, ParseError, parse_basic_data};
 use crate::session::{CardStatusError, ExchangeError, Session, get_basic_data, select_nhi};
 use crate::transport::{Transport, TransportError};
@@ -11,10 +12,14 @@ use crate::transport::{Transport, TransportError};
 #[non_exhaustive]
 pub enum ReadError {
     /// The card has no NHI applet (a bank card: SELECT answered `6A82`, or another status).
-    #[error("not an NHI card (card answered {status})")]
+    #[error("not an NHI card (card answered {status}{})", label_suffix(.label))]
     NotNhiCard {
         /// The status word that refused the NHI applet.
         status: StatusWord,
+        /// What the card calls itself: the application label (tag `50`) of the FCI it returned
+        /// to SELECT of a payment directory, e.g. `VISA DEBIT`. Not personal data (it names
+        /// the card product, not its holder), so it may be logged.
+        label: Option<String>,
     },
     /// A health-professional card (SELECT answered `6A86`): not a buyer's card.
     #[error("health-professional card, not a buyer's NHI card")]
@@ -66,7 +71,22 @@ pub enum UnreadableCause {
     Parse(#[from] ParseError),
 }
 
+fn label_suffix(label: &Option<String>) -> String {
+    label
+        .as_ref()
+        .map(|l| format!("; the card says it is \"{l}\""))
+        .unwrap_or_default()
+}
+
 impl ReadError {
+    /// What a refused foreign card calls itself, when it said (see [`ReadError::NotNhiCard`]).
+    pub fn card_label(&self) -> Option<&str> {
+        match self {
+            ReadError::NotNhiCard { label, .. } => label.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The pharmacist-facing kind, when the failure is one of the card error kinds.
     pub fn kind(&self) -> Option<CardErrorKind> {
         Some(match self {
@@ -138,7 +158,10 @@ fn read_attempt(transport: &mut impl Transport) -> Result<Identity, ReadError> {
             // Some newer cards answer GET DATA without a SELECT.
             StatusWord::InsNotSupported => false,
             StatusWord::IncorrectP1P2 => return Err(ReadError::HealthProfessionalCard),
-            status => return Err(ReadError::NotNhiCard { status }),
+            status => {
+                let label = foreign_label(&mut session);
+                return Err(ReadError::NotNhiCard { status, label });
+            }
         },
         Err(e) => return Err(e.into()),
     };
@@ -148,7 +171,12 @@ fn read_attempt(transport: &mut impl Transport) -> Result<Identity, ReadError> {
         Err(ExchangeError::Card(CardStatusError::Status {
             ins: Ins::GetData,
             status,
-        })) if !selected => return Err(ReadError::NotNhiCard { status }),
+        })) if !selected => {
+            return Err(ReadError::NotNhiCard {
+                status,
+                label: None,
+            });
+        }
         Err(e) => return Err(e.into()),
     };
     // The data is in hand: a failure to end the transaction (card pulled right now) is harmless.
@@ -156,10 +184,19 @@ fn read_attempt(transport: &mut impl Transport) -> Result<Identity, ReadError> {
     parse_basic_data(&data).map_err(|e| ReadError::Unreadable(e.into()))
 }
 
+/// Asks a card that refused the NHI applet for its payment directory, whose FCI names the
+/// card's application. Only SELECTs are sent (read-only); any failure just leaves it unnamed.
+fn foreign_label(session: &mut Session<'_>) -> Option<String> {
+    PAYMENT_DIRECTORIES.iter().find_map(|name| {
+        let command = Command::select_aid(name).ok()?;
+        let fci = session.call(&command).ok()?;
+        application_label(&fci)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apdu::Command;
     use crate::transport::MemoryTransport;
 
     const EXAMPLE: &str = concat!(
@@ -257,7 +294,8 @@ mod tests {
         assert_eq!(
             read_identity(&mut card).unwrap_err(),
             ReadError::NotNhiCard {
-                status: StatusWord::FileNotFound
+                status: StatusWord::FileNotFound,
+                label: None
             }
         );
         // A card that knows neither SELECT nor GET DATA.
@@ -265,9 +303,57 @@ mod tests {
         assert_eq!(
             read_identity(&mut card).unwrap_err(),
             ReadError::NotNhiCard {
-                status: StatusWord::InsNotSupported
+                status: StatusWord::InsNotSupported,
+                label: None
             }
         );
+    }
+
+    #[test]
+    fn a_bank_card_is_named_by_its_payment_directory() {
+        let ppse = Command::select_aid(b"2PAY.SYS.DDF01").unwrap();
+        let mut fci = crate::fci::tests_support::PPSE_FCI.to_vec();
+        fci.extend_from_slice(&[0x90, 0x00]);
+        let mut card = MemoryTransport::new()
+            .reply(&select_nhi(), &[0x6A, 0x82])
+            .reply(&ppse, &fci);
+        let err = read_identity(&mut card).unwrap_err();
+        assert_eq!(
+            err,
+            ReadError::NotNhiCard {
+                status: StatusWord::FileNotFound,
+                label: Some("VISA DEBIT".to_owned())
+            }
+        );
+        assert_eq!(err.card_label(), Some("VISA DEBIT"));
+        assert_eq!(err.kind(), Some(CardErrorKind::NotNhiCard));
+        assert!(err.to_string().contains("VISA DEBIT"), "{err}");
+        assert!(
+            card.sent()
+                .iter()
+                .all(|c| Ins::from_code(c[1]) == Some(Ins::Select)),
+            "only SELECTs after the refusal"
+        );
+    }
+
+    #[test]
+    fn a_bare_61xx_without_data_is_cut_off_by_rounds() {
+        let mut card = MemoryTransport::new()
+            .reply(&select_nhi(), &[0x90, 0x00])
+            .reply(&get_basic_data(), &[0x61, 0x10])
+            .reply(&Command::get_response(0x10), &[0x61, 0x10]);
+        let err = read_identity(&mut card).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ReadError::Unreadable(UnreadableCause::Status(
+                    CardStatusError::TooManyRounds { .. }
+                ))
+            ),
+            "{err}"
+        );
+        assert!(card.sent().len() < 40, "{} commands", card.sent().len());
+        assert_eq!(card.transaction_counts(), (1, 1), "transaction ended");
     }
 
     #[test]
@@ -318,10 +404,10 @@ mod tests {
     fn endless_chaining_is_cut_off() {
         let mut card = MemoryTransport::new()
             .reply(&select_nhi(), &[0x90, 0x00])
-            .reply(&get_basic_data(), &[0x61, 0x10])
+            .reply(&get_basic_data(), &[0x61, 0x00])
             .reply(
-                &Command::get_response(0x10),
-                &with_sw(&[0; 16], [0x61, 0x10]),
+                &Command::get_response(0x00),
+                &with_sw(&[0; 256], [0x61, 0x00]),
             );
         let err = read_identity(&mut card).unwrap_err();
         assert!(matches!(

@@ -33,6 +33,15 @@ pub enum CardStatusError {
         /// The limit that was exceeded.
         limit: usize,
     },
+    /// The card kept answering `61xx` (or `6Cxx`) without ever finishing: a bare `61 xx` with
+    /// no data adds no bytes, so only a count of exchanges stops such a card.
+    #[error("{ins} answer chained over more than {rounds} exchanges")]
+    TooManyRounds {
+        /// The command answered.
+        ins: Ins,
+        /// The limit that was exceeded.
+        rounds: usize,
+    },
 }
 
 /// Failures of one exchange: the transport, or the card's answer.
@@ -46,6 +55,11 @@ pub(crate) enum ExchangeError {
 
 /// Longest response the reader accepts after chaining; the NHI record is 57 bytes.
 const MAX_RESPONSE: usize = 4096;
+
+/// Most follow-up exchanges (GET RESPONSE or a re-send) for one command. A card announcing
+/// `61 00` hands over 256 bytes a round, so [`MAX_RESPONSE`] takes 16; a slower honest card
+/// gets twice that before it is cut off.
+const MAX_ROUNDS: usize = 32;
 
 /// SELECT of the NHI applet.
 pub(crate) fn select_nhi() -> Command {
@@ -74,6 +88,7 @@ impl<'a> Session<'a> {
         let mut data = Vec::new();
         let mut response = self.channel.transmit(command)?;
         let mut resent = false;
+        let mut rounds = 0;
         loop {
             let (body, status) =
                 StatusWord::split(&response).ok_or(CardStatusError::Malformed {
@@ -88,6 +103,14 @@ impl<'a> Session<'a> {
                 }
                 .into());
             }
+            if status != StatusWord::Ok && rounds == MAX_ROUNDS {
+                return Err(CardStatusError::TooManyRounds {
+                    ins,
+                    rounds: MAX_ROUNDS,
+                }
+                .into());
+            }
+            rounds += 1;
             match status {
                 StatusWord::Ok => return Ok(data),
                 StatusWord::BytesRemaining { len } => {

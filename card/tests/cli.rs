@@ -46,8 +46,8 @@ fn json_with_show_pii_prints_the_full_identity() {
 }
 
 #[test]
-fn without_show_pii_id_and_name_are_masked() {
-    let Some(_lock) = reader_1("without_show_pii_id_and_name_are_masked") else {
+fn without_show_pii_every_personal_field_is_masked() {
+    let Some(_lock) = reader_1("without_show_pii_every_personal_field_is_masked") else {
         return;
     };
     wait_empty(VPCD_READER);
@@ -57,8 +57,13 @@ fn without_show_pii_id_and_name_are_masked() {
     let json = stdout_json(&out);
     assert_eq!(json["id_no"], "A12****789");
     assert_eq!(json["name"], "王○明");
-    assert_eq!(json["birth_date"], "1990-01-01");
+    assert_eq!(json["card_no"], "0000****5678");
+    assert_eq!(json["birth_date"], "1990-**-**");
     assert_eq!(json["sex"], "M");
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    for full in ["000012345678", "1990-01-01", "A123456789", "王小明"] {
+        assert!(!text.contains(full), "{full} printed: {text}");
+    }
 }
 
 #[test]
@@ -72,7 +77,7 @@ fn the_readable_summary_is_localised_and_masked() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         String::from_utf8(out.stdout.clone()).unwrap(),
-        "卡號: 000012345678\n姓名: 王○明\n身分證號: A12****789\n出生日期: 1990-01-01\n\
+        "卡號: 0000****5678\n姓名: 王○明\n身分證號: A12****789\n出生日期: 1990-**-**\n\
          性別: 男\n發卡日期: 2020-01-01\n"
     );
     assert_eq!(stderr(&out), "請將健保卡插入讀卡機……\n");
@@ -96,6 +101,30 @@ fn a_refused_card_exits_2_with_the_reason_in_both_languages() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn a_bank_card_is_named_by_its_application_label() {
+    let Some(_lock) = reader_1("a_bank_card_is_named_by_its_application_label") else {
+        return;
+    };
+    wait_empty(VPCD_READER);
+    let card = insert("bank", VPCD_PORT);
+    let out = nhi_read(&[&READ[..], &["--lang", "en"]].concat());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("This is not an NHI card (the card inserted is \"VISA DEBIT\")."),
+        "{}",
+        stderr(&out)
+    );
+    let out = nhi_read(&READ);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("這不是健保卡（插入的是「VISA DEBIT」）"),
+        "{}",
+        stderr(&out)
+    );
+    card.apdu_log().assert_read_only();
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod support;
 
 mod cli;
 mod fixture_profiles;
+mod hostile;
 mod pcsc_profiles;
 mod service_restart;
 mod watcher;

@@ -1,8 +1,9 @@
 //! `nhi-read`: wait for one NHI card, print the card holder, exit.
 //!
 //! `nhi-read --json --show-pii [--reader NAME] [--timeout SECS] [--lang zh-TW|en]`
-//! prints one JSON object `{"card_no","name","id_no","birth_date","sex","issue_date"}`; the ID
-//! number and name are masked unless `--show-pii`. Exit codes: 0 read, 2 card refused (not an
+//! prints one JSON object `{"card_no","name","id_no","birth_date","sex","issue_date"}`; card
+//! number, name, ID number and birth date are masked (`0000****5678`, `王○明`, `A12****789`,
+//! `1990-**-**`) unless `--show-pii`. Exit codes: 0 read, 2 card refused (not an
 //! NHI card, health-professional card, removed too early, unreadable — reason on stderr),
 //! 1 anything else (no reader, timeout, PC/SC service down, bad arguments).
 #![forbid(unsafe_code)]
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use messages::Lang;
-use nhi_card::{Identity, ReadOnceOptions, read_once};
+use nhi_card::{ReadOnceOptions, read_once};
 
 /// Read one NHI card (健保卡) and print the card holder.
 #[derive(Debug, Parser)]
@@ -25,7 +26,7 @@ struct Cli {
     /// Print one JSON object instead of a readable summary.
     #[arg(long)]
     json: bool,
-    /// Print the full ID number and name (masked by default).
+    /// Print the full card number, name, ID number and birth date (masked by default).
     #[arg(long)]
     show_pii: bool,
     /// Use only this reader (exact name, or text contained in its name).
@@ -75,12 +76,11 @@ fn main() -> ExitCode {
     };
     match read_once(&options) {
         Ok(identity) => {
-            let shown = if cli.show_pii {
-                identity
-            } else {
-                identity.masked()
-            };
-            match print_identity(&shown, cli.json, lang) {
+            let mut out = std::io::stdout().lock();
+            let printed =
+                messages::write_identity(&mut out, &identity, cli.show_pii, cli.json, lang)
+                    .and_then(|()| out.flush());
+            match printed {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(_) => {
                     eprintln!("{}", messages::output_failed(lang));
@@ -97,26 +97,4 @@ fn main() -> ExitCode {
             })
         }
     }
-}
-
-fn print_identity(identity: &Identity, json: bool, lang: Lang) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    if json {
-        serde_json::to_writer(&mut out, identity)?;
-        writeln!(out)?;
-    } else {
-        let labels = messages::labels(lang);
-        let values = [
-            identity.card_no.clone(),
-            identity.name.clone(),
-            identity.id_no.as_str().to_owned(),
-            identity.birth_date.to_string(),
-            messages::sex(lang, identity.sex).to_owned(),
-            identity.issue_date.to_string(),
-        ];
-        for (label, value) in labels.iter().zip(values) {
-            writeln!(out, "{label}: {value}")?;
-        }
-    }
-    out.flush()
 }

@@ -1,7 +1,9 @@
 //! Every user-facing text of `nhi-read`, in Traditional Chinese (default) and English.
 //! Each failure says what went wrong, then what to do.
 
-use nhi_card::{CardErrorKind, ReadError, Sex};
+use std::io::Write;
+
+use nhi_card::{CardErrorKind, Identity, ReadError, Sex};
 
 /// Output language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -84,6 +86,51 @@ pub fn sex(lang: Lang, sex: Sex) -> &'static str {
     }
 }
 
+/// Prints a read card holder: one JSON object, or one `label: value` line a field. Every
+/// personal field is masked (card number `0000****5678`, name `王○明`, ID number `A12****789`,
+/// birth date `1990-**-**`) unless `show_pii`. Shared by `nhi-read` and `mask-agent card read`
+/// so both print the same bytes.
+pub fn write_identity(
+    out: &mut impl Write,
+    identity: &Identity,
+    show_pii: bool,
+    json: bool,
+    lang: Lang,
+) -> std::io::Result<()> {
+    let masked = identity.masked_view();
+    if json {
+        if show_pii {
+            serde_json::to_writer(&mut *out, identity)?;
+        } else {
+            serde_json::to_writer(&mut *out, &masked)?;
+        }
+        return writeln!(out);
+    }
+    let values = if show_pii {
+        [
+            identity.card_no.clone(),
+            identity.name.clone(),
+            identity.id_no.as_str().to_owned(),
+            identity.birth_date.to_string(),
+        ]
+    } else {
+        [masked.card_no, masked.name, masked.id_no, masked.birth_date]
+    };
+    let [card_no, name, id_no, birth_date] = values;
+    let values = [
+        card_no,
+        name,
+        id_no,
+        birth_date,
+        sex(lang, identity.sex).to_owned(),
+        identity.issue_date.to_string(),
+    ];
+    for (label, value) in labels(lang).iter().zip(values) {
+        writeln!(out, "{label}: {value}")?;
+    }
+    Ok(())
+}
+
 /// Problem and what to do, for a card error kind.
 fn kind_text(kind: CardErrorKind) -> (Text, Text) {
     match kind {
@@ -157,7 +204,14 @@ pub fn failure(lang: Lang, err: &ReadError) -> String {
     let (problem, hint) = match err.kind() {
         Some(kind) => {
             let (p, h) = kind_text(kind);
-            (p.pick(lang).to_owned(), h.pick(lang))
+            let problem = match (err.card_label(), lang) {
+                (Some(label), Lang::ZhTw) => format!("這不是健保卡（插入的是「{label}」）。"),
+                (Some(label), Lang::En) => {
+                    format!("This is not an NHI card (the card inserted is \"{label}\").")
+                }
+                (None, _) => p.pick(lang).to_owned(),
+            };
+            (problem, h.pick(lang))
         }
         None => other_failure(lang, err),
     };
