@@ -294,9 +294,11 @@ impl AgentProc {
 
     /// Writes its config with the clock at `as_of`, starts it and waits for its local API.
     pub async fn start(&mut self, as_of: OffsetDateTime) -> Result<(), ProcError> {
+        // Selling is by typed ID only; a reader filter no reader matches keeps the agents off
+        // the shared virtual readers that the card tests use.
         let config = format!(
             "site_code = \"{}\"\nserver_url = \"{}\"\ntoken = \"{}\"\ndata_dir = \"{}\"\n\
-             as_of = \"{}\"\nlanguage = \"en\"\n",
+             as_of = \"{}\"\nlanguage = \"en\"\nreader_filter = \"no reader: mask-chaos sells by typed ID\"\n",
             self.site,
             self.server_url,
             self.token,
