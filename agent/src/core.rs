@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::clock::Clock;
 use crate::eligibility::{self, Decision};
 use crate::journal::{Journal, JournalError, NewSale, QueuedStockIn};
-use crate::journal_quota::{META_CLOCK_OFFSET, META_CREATED, META_LAST_CONTACT, Opening};
+use crate::journal::{META_CLOCK_OFFSET, META_CREATED, META_LAST_CONTACT, Opening};
 use crate::messages::{Language, Msg};
 use crate::server::{ServerClient, ServerError};
 
@@ -681,8 +681,8 @@ impl Core {
             })
             .await?;
         let clamp = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
-        let counts = |today: crate::journal_quota::Movements,
-                      span: crate::journal_quota::Movements,
+        let counts = |today: crate::journal::Movements,
+                      span: crate::journal::Movements,
                       opening: i64,
                       cap: u32| StockCounts {
             received: clamp(today.received),

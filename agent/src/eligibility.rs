@@ -63,7 +63,7 @@ pub async fn decide_locally(
     birth_date: Option<Date>,
 ) -> Result<Eligibility, AgentError> {
     let id = id_no.as_str().to_owned();
-    let history = core.journal(move |j| j.history_of(&id)).await?;
+    let history = core.journal(move |j| j.purchases_of(&id)).await?;
     let buyer = Buyer {
         id_last_digit: id_no.last_digit(),
         birth_date,

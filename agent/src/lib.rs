@@ -20,7 +20,6 @@ pub mod doctor;
 pub mod eligibility;
 pub mod fsutil;
 pub mod journal;
-pub mod journal_quota;
 pub mod local_api;
 pub mod logging;
 pub mod messages;

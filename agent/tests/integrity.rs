@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use mask_agent::journal_quota::{META_CREATED, META_LAST_CONTACT};
+use mask_agent::journal::{META_CREATED, META_LAST_CONTACT};
 use mask_agent::local_api::LocalClient;
 use mask_protocol::{
     Connectivity, DecisionSource, EligibilityView, RefusalReason, RequestBody, ResponseBody,

@@ -97,7 +97,10 @@ async fn a_batch_refused_whole_is_bisected_down_to_the_one_poisoned_sale() {
     );
     // Still counted: 40 masks left the pharmacy.
     assert_eq!(
-        journal.day_counts(today(), BuyerKind::Adult).unwrap().sold,
+        journal
+            .movements(BuyerKind::Adult, Some(today()), today())
+            .unwrap()
+            .sold,
         40
     );
     assert_eq!(
@@ -232,7 +235,10 @@ async fn a_sale_the_server_refuses_needs_attention_never_blocks_and_still_counts
     assert!(!row.detail.is_empty(), "the reason is kept");
     // The local inventory counts the three masks handed over.
     assert_eq!(
-        journal.day_counts(today(), BuyerKind::Adult).unwrap().sold,
+        journal
+            .movements(BuyerKind::Adult, Some(today()), today())
+            .unwrap()
+            .sold,
         3 + 3
     );
 

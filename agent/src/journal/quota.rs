@@ -2,11 +2,11 @@
 //! state), the sales the server may not hold, the offline allocation used today, the opening
 //! stock from the server, and the small values (clock offset, last contact) kept in `meta`.
 
-use mask_api::{BuyerKind, Purchase, UnsyncedPurchase};
+use mask_api::{BuyerKind, UnsyncedPurchase};
 use rusqlite::{OptionalExtension, params};
 use time::{Date, OffsetDateTime};
 
-use crate::journal::{Journal, JournalError};
+use super::{Journal, JournalError, from_ms, iso, kind_str, ms};
 
 type Result<T, E = JournalError> = std::result::Result<T, E>;
 
@@ -23,31 +23,6 @@ fn corrupt(what: &'static str, detail: impl ToString) -> JournalError {
     JournalError::Corrupt {
         what,
         detail: detail.to_string(),
-    }
-}
-
-fn from_ms(ms: i64) -> Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map_err(|e| corrupt("time", e))
-}
-
-fn ms(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-fn iso(day: Date) -> String {
-    format!(
-        "{:04}-{:02}-{:02}",
-        day.year(),
-        u8::from(day.month()),
-        day.day()
-    )
-}
-
-fn kind_str(kind: BuyerKind) -> &'static str {
-    match kind {
-        BuyerKind::Adult => "adult",
-        BuyerKind::Child => "child",
     }
 }
 
@@ -74,28 +49,9 @@ pub struct Movements {
 }
 
 impl Journal {
-    /// Every sale of this person in the journal, newest last. Sales the server would not take
-    /// still count: the masks were handed over.
-    pub fn history_of(&self, id_no: &str) -> Result<Vec<Purchase>> {
-        let mut stmt = self.connection().prepare_cached(
-            "SELECT sold_at_ms, quantity FROM sales WHERE id_no = ?1 ORDER BY sold_at_ms",
-        )?;
-        let rows = stmt.query_map([id_no], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, u32>(1)?))
-        })?;
-        rows.map(|row| {
-            let (at, quantity) = row?;
-            Ok(Purchase {
-                sold_at: from_ms(at)?,
-                quantity,
-            })
-        })
-        .collect()
-    }
-
     /// This person's sales the server has not acknowledged (queued or needing attention).
     pub fn unsynced_of(&self, id_no: &str) -> Result<Vec<UnsyncedPurchase>> {
-        let mut stmt = self.connection().prepare_cached(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT id, sold_at_ms, quantity FROM sales WHERE id_no = ?1 \
              AND sync_state NOT IN ('accepted', 'overrun') ORDER BY sold_at_ms",
         )?;
@@ -128,7 +84,7 @@ impl Journal {
 
     /// Masks of `kind` sold on local decisions on `day`.
     pub fn sold_offline_on(&self, day: Date, kind: BuyerKind) -> Result<u32> {
-        let sold: i64 = self.connection().query_row(
+        let sold: i64 = self.conn.query_row(
             "SELECT COALESCE(SUM(quantity), 0) FROM sales WHERE sold_day = ?1 AND kind = ?2 \
              AND offline = 1",
             params![iso(day), kind_str(kind)],
@@ -180,7 +136,7 @@ impl Journal {
         };
         let from = from.map_or_else(|| "0000-00-00".to_owned(), iso);
         let to = iso(to);
-        let (received, damaged): (i64, i64) = self.connection().query_row(
+        let (received, damaged): (i64, i64) = self.conn.query_row(
             &format!(
                 "SELECT COALESCE(SUM({received_col}), 0), COALESCE(SUM({damaged_col}), 0) \
                  FROM stock_ins WHERE day >= ?1 AND day <= ?2"
@@ -188,7 +144,7 @@ impl Journal {
             params![from, to],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
-        let sold: i64 = self.connection().query_row(
+        let sold: i64 = self.conn.query_row(
             "SELECT COALESCE(SUM(quantity), 0) FROM sales WHERE sold_day >= ?1 AND sold_day <= ?2 \
              AND kind = ?3",
             params![from, to, kind_str(kind)],

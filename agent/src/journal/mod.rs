@@ -16,6 +16,10 @@ use uuid::Uuid;
 
 use crate::fsutil;
 
+mod quota;
+
+pub use quota::{META_CLOCK_OFFSET, META_CREATED, META_LAST_CONTACT, Movements, Opening};
+
 /// The schema, one migration per entry; never edit a shipped entry, append a new one.
 const MIGRATIONS: &[M<'static>] = &[
     M::up(
@@ -279,19 +283,6 @@ pub struct ListingChange {
     pub synced: bool,
 }
 
-/// Per-kind day counts read from the journal.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DayCounts {
-    /// Received that day.
-    pub received: u32,
-    /// Sold that day.
-    pub sold: u32,
-    /// Damaged that day.
-    pub damaged: u32,
-    /// On hand at the end of that day.
-    pub on_hand: i64,
-}
-
 /// One line of `journal export`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ExportRow {
@@ -514,17 +505,6 @@ impl Journal {
             })
         })
         .collect()
-    }
-
-    /// Whether this person has sales the server has not seen yet (then the server's answer
-    /// alone is not enough): queued, or refused by the server and waiting for a person.
-    pub fn has_queued_sales_of(&self, id_no: &str) -> Result<bool> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT 1 FROM sales WHERE id_no = ?1 AND sync_state IN ('queued', 'rejected') LIMIT 1",
-            )?
-            .exists([id_no])?)
     }
 
     /// The next `limit` queued sales, oldest first, as the server wants them.
@@ -859,49 +839,6 @@ impl Journal {
         )?)
     }
 
-    /// Day counts of one kind, and stock on hand at the end of that day. Records that need
-    /// attention count: the masks were received or handed over whatever the server said.
-    pub fn day_counts(&self, day: Date, kind: BuyerKind) -> Result<DayCounts> {
-        let (received_col, damaged_col) = match kind {
-            BuyerKind::Adult => ("received_adult", "damaged_adult"),
-            BuyerKind::Child => ("received_child", "damaged_child"),
-        };
-        let day_s = iso(day);
-        let (received, damaged): (i64, i64) = self.conn.query_row(
-            &format!(
-                "SELECT COALESCE(SUM({received_col}), 0), COALESCE(SUM({damaged_col}), 0) FROM stock_ins \
-                 WHERE day = ?1"
-            ),
-            [&day_s],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
-        let (received_all, damaged_all): (i64, i64) = self.conn.query_row(
-            &format!(
-                "SELECT COALESCE(SUM({received_col}), 0), COALESCE(SUM({damaged_col}), 0) FROM stock_ins \
-                 WHERE day <= ?1"
-            ),
-            [&day_s],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
-        let sold: i64 = self.conn.query_row(
-            "SELECT COALESCE(SUM(quantity), 0) FROM sales WHERE sold_day = ?1 AND kind = ?2",
-            params![day_s, kind_str(kind)],
-            |row| row.get(0),
-        )?;
-        let sold_all: i64 = self.conn.query_row(
-            "SELECT COALESCE(SUM(quantity), 0) FROM sales WHERE sold_day <= ?1 AND kind = ?2",
-            params![day_s, kind_str(kind)],
-            |row| row.get(0),
-        )?;
-        let clamp = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
-        Ok(DayCounts {
-            received: clamp(received),
-            sold: clamp(sold),
-            damaged: clamp(damaged),
-            on_hand: received_all - damaged_all - sold_all,
-        })
-    }
-
     /// Stores the policy set fetched from the server.
     pub fn store_policy(&mut self, policy: &PolicySet, fetched_at: OffsetDateTime) -> Result<()> {
         let json = serde_json::to_string(policy).map_err(|e| JournalError::Corrupt {
@@ -1160,10 +1097,10 @@ mod tests {
             .mark_listing(change.seq, Some("forbidden"), at)
             .unwrap();
 
-        let counts = journal.day_counts(day, BuyerKind::Adult).unwrap();
-        assert_eq!((counts.received, counts.sold, counts.on_hand), (100, 3, 97));
+        let counts = journal.movements(BuyerKind::Adult, None, day).unwrap();
+        assert_eq!((counts.received, counts.sold), (100, 3));
         assert_eq!(journal.purchases_of("A123456789").unwrap().len(), 1);
-        assert!(journal.has_queued_sales_of("A123456789").unwrap());
+        assert_eq!(journal.unsynced_of("A123456789").unwrap().len(), 1);
         assert_eq!(journal.attention_count().unwrap(), 3);
         let groups = journal.attention_groups().unwrap();
         assert_eq!(
