@@ -179,8 +179,14 @@ impl PersonKeys {
             Some(secret) => secret,
             None => {
                 let fresh: [u8; 32] = rand::random();
-                write_secret(&path, &fresh)?;
-                fresh
+                if create_secret(&path, &fresh)? {
+                    fresh
+                } else {
+                    // Another process (a first start racing `token issue`) created it first.
+                    read_secret(&path)?.ok_or_else(|| {
+                        io_err(&path)(std::io::Error::from(std::io::ErrorKind::NotFound))
+                    })?
+                }
             }
         };
         let mac = hmac_of(&secret);
@@ -260,8 +266,16 @@ fn read_secret(path: &Path) -> Result<Option<[u8; 32]>, PersonKeyError> {
     bytes.try_into().map(Some).map_err(|_| damaged())
 }
 
+/// Creates the secret durably and privately unless one exists (`false`: another process's
+/// is in place), so a crash leaves either no secret or the whole one and racers share one.
+fn create_secret(path: &Path, secret: &[u8; 32]) -> Result<bool, PersonKeyError> {
+    crate::private_file::create_atomic(path, format!("{}\n", hex::encode(secret)).as_bytes())
+        .map_err(io_err(path))
+}
+
 /// Writes the secret durably and privately, so a crash leaves either no secret or the whole
 /// one.
+#[cfg(test)]
 fn write_secret(path: &Path, secret: &[u8; 32]) -> Result<(), PersonKeyError> {
     crate::private_file::write_atomic(path, format!("{}\n", hex::encode(secret)).as_bytes())
         .map_err(io_err(path))

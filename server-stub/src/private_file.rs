@@ -67,6 +67,42 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Like [`write_atomic`], but never replaces a file that exists: the whole new file appears
+/// under `path` only if none was there (`Ok(true)`); if another process created it first,
+/// that file stays and `Ok(false)` is returned. Processes racing to create the same secret
+/// (a server's first start and `token issue`) thus all end up with the one that won.
+pub fn create_atomic(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    // Unique per process and call: a shared name would let one racer delete another's file.
+    tmp_name.push(format!(
+        ".{}.{:016x}.tmp",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let tmp = path.with_file_name(tmp_name);
+    let mut file = private_options().write(true).create_new(true).open(&tmp)?;
+    let written = file.write_all(contents).and_then(|()| file.sync_all());
+    drop(file);
+    // A hard link is the atomic "create if absent" for a finished file (rename would replace).
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    let created = match linked {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+        Err(e) => return Err(e),
+    };
+    #[cfg(unix)]
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(created)
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -76,6 +112,33 @@ mod tests {
 
     fn mode(path: &Path) -> u32 {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn create_atomic_never_replaces_and_racers_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        let racers: Vec<_> = (0..8u8)
+            .map(|i| {
+                let path = path.clone();
+                std::thread::spawn(move || create_atomic(&path, &[i; 4]).unwrap())
+            })
+            .collect();
+        let created = racers
+            .into_iter()
+            .map(|r| r.join().unwrap())
+            .filter(|c| *c)
+            .count();
+        assert_eq!(created, 1);
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+        let first = std::fs::read(&path).unwrap();
+        assert!(!create_atomic(&path, b"other").unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), first);
     }
 
     #[test]

@@ -241,9 +241,11 @@ impl SqliteStore {
         create_private(&path)?;
         let mut conn = Connection::open(&path)?;
         // The busy timeout first: switching a new file to WAL waits for another process
-        // opening it at the same moment instead of failing.
+        // opening it at the same moment instead of failing. Generous, because the other
+        // process may be seeding the whole site registry in one transaction on a loaded
+        // machine (a first start racing `token issue` failed on "database is locked" at 5 s).
         conn.execute_batch(
-            "PRAGMA busy_timeout = 5000;
+            "PRAGMA busy_timeout = 30000;
              PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;",
         )?;
