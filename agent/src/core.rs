@@ -135,6 +135,9 @@ struct SyncInfo {
     contact_persisted: Option<OffsetDateTime>,
     /// The server refused the token and has not accepted it since.
     token_refused: bool,
+    /// The offset was read from the server since this process started (a stored one may be
+    /// stale: the PC clock may have been changed while the agent was down).
+    offset_measured: bool,
 }
 
 /// Settings of the core.
@@ -295,6 +298,7 @@ impl Core {
                 last_contact,
                 contact_persisted,
                 token_refused: false,
+                offset_measured: false,
             }),
             events,
             next_read: AtomicU64::new(1),
@@ -464,6 +468,7 @@ impl Core {
         let elapsed = time::Duration::try_from(date.received.elapsed()).unwrap_or_default();
         let measured = date.date - (self.settings.clock.now() - elapsed);
         let mut sync = lock(&self.sync);
+        sync.offset_measured = true;
         // Keep the offset while readings stay within the noise, so sale times do not jitter.
         if sync
             .offset
@@ -483,6 +488,12 @@ impl Core {
     /// probe watches the server and turns this back on).
     pub fn should_ask_server(&self) -> bool {
         lock(&self.sync).connectivity != Connectivity::Offline
+    }
+
+    /// Whether `now()` has been checked against the server since start. Until then it rests
+    /// on the offset stored by an earlier run, which a PC clock changed in between makes wrong.
+    pub fn time_verified(&self) -> bool {
+        lock(&self.sync).offset_measured
     }
 
     /// Whether the server refused the token and has not accepted it since.

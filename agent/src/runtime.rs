@@ -19,6 +19,9 @@ use crate::server::{ServerClient, ServerError};
 /// How often synced personal data older than the retention is purged.
 const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
+/// How soon the purge looks again while the time is not yet confirmed by the server.
+const UNVERIFIED_RETRY: Duration = Duration::from_secs(30);
+
 /// Why the agent could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -108,6 +111,16 @@ pub async fn run(
 
 async fn purge_loop(core: Arc<Core>, retention_days: u32, shutdown: CancellationToken) {
     loop {
+        // Purging on a wrong clock forgets buyers the offline quota check still needs (a PC
+        // clock set a month ahead while the agent was down would purge everything): only on a
+        // time the server has confirmed since start.
+        if !core.time_verified() {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(UNVERIFIED_RETRY) => {}
+            }
+            continue;
+        }
         let now = core.now();
         let before = now - time::Duration::days(i64::from(retention_days));
         match core

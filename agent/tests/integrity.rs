@@ -533,3 +533,49 @@ async fn remaining_stock_is_the_servers_opening_minus_what_was_sold() {
     assert_eq!(inventory(&mut client).await.adult.remaining, opening - 6);
     agent.stop().await;
 }
+
+// ---- retention on a time the server confirmed ---------------------------------------------
+
+/// A PC clock set a month ahead while the agent was down, with the server unreachable: the
+/// offset stored by the last run no longer holds, so the retention purge must wait for the
+/// server instead of forgetting every buyer the offline quota check still needs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pc_clock_set_ahead_while_down_purges_nothing_before_the_server_confirms_the_time() {
+    let mut server = TestServer::start().await;
+    let files = AgentFiles::new("purge-unverified", &server.url(), &server.token);
+    let id = ids::even_id(7);
+    let agent = InProcessAgent::start(&files).await;
+    let mut client = agent.client().await;
+    assert!(matches!(
+        sell(&mut client, manual(&id, None), 1).await,
+        SellOutcome::Recorded(_)
+    ));
+    sync_until_empty(&mut client, Duration::from_secs(20)).await;
+    drop(client);
+    agent.stop().await;
+    server.stop().await;
+
+    let ahead = (AS_OF + time::Duration::days(40))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let text = std::fs::read_to_string(&files.config_path).unwrap();
+    std::fs::write(&files.config_path, text.replace(AS_OF_TEXT, &ahead)).unwrap();
+    let agent = InProcessAgent::start(&files).await;
+    let mut client = agent.client().await;
+    wait_status(
+        &mut client,
+        Duration::from_secs(10),
+        "the outage seen",
+        |s| s.sync.connectivity == Connectivity::Offline,
+    )
+    .await;
+    // The purge loop runs at start; give it time to act on the wrong clock if it would.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    drop(client);
+    agent.stop().await;
+    assert_eq!(
+        files.journal().purchases_of(&id).unwrap().len(),
+        1,
+        "the buyer's sale lost its ID number to a purge on an unconfirmed clock"
+    );
+}
