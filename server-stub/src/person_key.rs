@@ -273,14 +273,6 @@ fn create_secret(path: &Path, secret: &[u8; 32]) -> Result<bool, PersonKeyError>
         .map_err(io_err(path))
 }
 
-/// Writes the secret durably and privately, so a crash leaves either no secret or the whole
-/// one.
-#[cfg(test)]
-fn write_secret(path: &Path, secret: &[u8; 32]) -> Result<(), PersonKeyError> {
-    crate::private_file::write_atomic(path, format!("{}\n", hex::encode(secret)).as_bytes())
-        .map_err(io_err(path))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -329,7 +321,7 @@ mod tests {
     fn a_written_secret_reads_back_and_is_private() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(SECRET_FILE);
-        write_secret(&path, &[7; 32]).unwrap();
+        assert!(create_secret(&path, &[7; 32]).unwrap());
         assert_eq!(read_secret(&path).unwrap(), Some([7; 32]));
         #[cfg(unix)]
         {

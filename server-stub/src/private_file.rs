@@ -38,6 +38,29 @@ pub fn ensure(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Writes `contents` to a new 0600 file at `tmp` and fsyncs it; `create_new` refuses to follow
+/// a planted symlink.
+fn write_new(tmp: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut file = private_options().write(true).create_new(true).open(tmp)?;
+    file.write_all(contents).and_then(|()| file.sync_all())
+}
+
+/// Fsyncs the directory holding `path`, so a rename or link into it survives a crash.
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        File::open(dir)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Writes a whole file durably and privately: a 0600 temporary file beside it, fsync'd, renamed
 /// into place, then the directory fsync'd, so a crash leaves either the old file or the whole
 /// new one, never a torn or world-readable one.
@@ -48,22 +71,12 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     // A leftover of a crash between create and rename; `create_new` below refuses to follow a
     // planted symlink.
     let _ = std::fs::remove_file(&tmp);
-    let mut file = private_options().write(true).create_new(true).open(&tmp)?;
-    let written = file.write_all(contents).and_then(|()| file.sync_all());
-    drop(file);
+    let written = write_new(&tmp, contents);
     if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
-    #[cfg(unix)]
-    if let Some(dir) = path.parent() {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        File::open(dir)?.sync_all()?;
-    }
+    sync_parent(path)?;
     Ok(())
 }
 
@@ -80,26 +93,19 @@ pub fn create_atomic(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
         rand::random::<u64>()
     ));
     let tmp = path.with_file_name(tmp_name);
-    let mut file = private_options().write(true).create_new(true).open(&tmp)?;
-    let written = file.write_all(contents).and_then(|()| file.sync_all());
-    drop(file);
+    if let Err(e) = write_new(&tmp, contents) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     // A hard link is the atomic "create if absent" for a finished file (rename would replace).
-    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let linked = std::fs::hard_link(&tmp, path);
     let _ = std::fs::remove_file(&tmp);
     let created = match linked {
         Ok(()) => true,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
         Err(e) => return Err(e),
     };
-    #[cfg(unix)]
-    if let Some(dir) = path.parent() {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        File::open(dir)?.sync_all()?;
-    }
+    sync_parent(path)?;
     Ok(created)
 }
 
