@@ -56,13 +56,9 @@ impl Exchange {
     pub fn of(result: Result<(), &ServerError>) -> Exchange {
         match result {
             Ok(()) => Exchange::Answered,
-            Err(ServerError::Status { status, .. }) => match *status {
-                401 | 403 => Exchange::TokenRefused,
-                429 => Exchange::Unreachable,
-                s if s >= 500 => Exchange::Unreachable,
-                _ => Exchange::Refused,
-            },
-            Err(_) => Exchange::Unreachable,
+            Err(error) if error.is_token_refused() => Exchange::TokenRefused,
+            Err(error) if error.is_transient() => Exchange::Unreachable,
+            Err(_) => Exchange::Refused,
         }
     }
 }

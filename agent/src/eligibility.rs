@@ -35,21 +35,16 @@ impl Decision {
         self.refusal.is_none() && self.eligibility.is_allowed()
     }
 
-    fn refused(
-        kind: BuyerKind,
-        source: DecisionSource,
-        reason: Option<RefusalReason>,
-        refusal: Option<AgentRefusal>,
-    ) -> Decision {
+    fn refused(kind: BuyerKind, source: DecisionSource, refusal: AgentRefusal) -> Decision {
         Decision {
             eligibility: Eligibility {
                 kind,
                 allowed: 0,
                 next_date: None,
-                reason,
+                reason: None,
             },
             source,
-            refusal,
+            refusal: Some(refusal),
         }
     }
 }
@@ -93,10 +88,7 @@ pub async fn decide_locally(
         );
         return Ok(limit);
     }
-    let cap = match eligibility.kind {
-        BuyerKind::Adult => version.site_daily_adult,
-        BuyerKind::Child => version.site_daily_child,
-    };
+    let cap = version.site_daily_cap(eligibility.kind);
     // 0 means the version sets no allocation; it is not a cap of nothing.
     if cap > 0 {
         let kind = eligibility.kind;
@@ -149,8 +141,7 @@ pub async fn decide(
                 return Ok(Decision::refused(
                     kind,
                     DecisionSource::Server,
-                    None,
-                    Some(AgentRefusal::TokenRefused),
+                    AgentRefusal::TokenRefused,
                 ));
             }
             (Exchange::Refused, Err(error)) => {
@@ -169,8 +160,7 @@ pub async fn decide(
                 return Ok(Decision::refused(
                     kind,
                     DecisionSource::Server,
-                    None,
-                    Some(AgentRefusal::ServerRefused),
+                    AgentRefusal::ServerRefused,
                 ));
             }
             (_, Err(error)) => {
@@ -183,8 +173,7 @@ pub async fn decide(
         return Ok(Decision::refused(
             kind,
             DecisionSource::Local,
-            None,
-            Some(AgentRefusal::TokenRefused),
+            AgentRefusal::TokenRefused,
         ));
     }
     Ok(Decision {

@@ -86,6 +86,17 @@ pub enum ServerError {
 }
 
 impl ServerError {
+    /// Whether the server answers but refuses this pharmacy's token (401/403): not an outage.
+    pub fn is_token_refused(&self) -> bool {
+        matches!(
+            self,
+            ServerError::Status {
+                status: 401 | 403,
+                ..
+            }
+        )
+    }
+
     /// Whether the agent should treat the server as unreachable (try again later).
     pub fn is_transient(&self) -> bool {
         match self {

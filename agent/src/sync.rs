@@ -64,11 +64,10 @@ pub enum SyncError {
 
 impl From<ServerError> for SyncError {
     fn from(error: ServerError) -> Self {
-        match error {
-            ServerError::Status {
-                status: 401 | 403, ..
-            } => SyncError::TokenRefused(error),
-            other => SyncError::Server(other),
+        if error.is_token_refused() {
+            SyncError::TokenRefused(error)
+        } else {
+            SyncError::Server(error)
         }
     }
 }
@@ -208,9 +207,8 @@ fn classify(error: &ServerError, record: Option<uuid::Uuid>) -> Failure {
     };
     let code = problem.as_ref().map(|p| p.code);
     match (*status, code) {
-        (401 | 403, _) | (_, Some(C::Unauthorized | C::InvalidToken | C::TokenExpired)) => {
-            Failure::TokenRefused
-        }
+        _ if error.is_token_refused() => Failure::TokenRefused,
+        (_, Some(C::Unauthorized | C::InvalidToken | C::TokenExpired)) => Failure::TokenRefused,
         (413, _) => Failure::TooLarge,
         // The request reached something that is not the API it expects (a wrong server_url,
         // a proxy, an unknown site): no record is at fault, so none may be set aside.
