@@ -10,12 +10,24 @@ root=$(pwd)
 # A build cache outside the clone keeps repeated runs fast; a run from empty works the same.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/mask-target}"
 export CARGO_TERM_COLOR=never
+# Incremental caches only speed up rebuilds of a changed crate; a run from empty pays for them in
+# disk, and a CI run ran out of disk ("No space left on device") while building the tests.
+# Developers running cargo directly keep them.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 # End-to-end tests fail (instead of skipping) when the PC/SC stack or PostgreSQL is missing.
 export REQUIRE_PCSC=1
 export REQUIRE_POSTGRES=1
 
 started=$SECONDS
-step() { printf '\n==> [%dm%02ds] %s\n' $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)) "$*"; }
+step() {
+    printf '\n==> [%dm%02ds] %s' $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)) "$*"
+    # The build cache's size and the disk's free space, so a full disk is seen coming in the log.
+    if [ -d "$CARGO_TARGET_DIR" ]; then
+        printf '   (build cache %s, %s free)' "$(du -sh "$CARGO_TARGET_DIR" 2>/dev/null | cut -f1)" \
+            "$(df -h --output=avail "$CARGO_TARGET_DIR" | tail -1 | tr -d ' ')"
+    fi
+    printf '\n'
+}
 
 step "system packages and Rust targets"
 scripts/install-deps.sh
