@@ -142,8 +142,9 @@ done
 
 # --- the installed binary's doctor against a local server-stub ----------------------------------
 STUB="$TARGET_DIR/release/mask-server-stub"
+# The whole workspace, as build.sh does: `-p` would resolve another feature set and rebuild.
 if [ ! -x "$STUB" ] || [ "$NO_BUILD" -eq 0 ]; then
-    (cd "$ROOT" && cargo build --release -p mask-server-stub) >>"$LOG" 2>&1
+    (cd "$ROOT" && cargo build --release --locked --workspace --bins) >>"$LOG" 2>&1
 fi
 SITE="$(sed -n '2p' "$ROOT/fixtures/data/maskdata-2020-03-22.csv" | cut -d, -f1)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
