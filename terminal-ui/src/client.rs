@@ -213,3 +213,50 @@ async fn connect(
 ) -> Result<tokio::net::windows::named_pipe::NamedPipeClient, ClientError> {
     Ok(tokio::net::windows::named_pipe::ClientOptions::new().open(endpoint)?)
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use mask_protocol::{AccessRefusal, AgentHello};
+
+    /// An agent that refuses every peer at the handshake, as the real one does for an account
+    /// outside its access group: the screen gets `AccessDenied` naming the agent's group.
+    #[test]
+    fn a_refusal_at_the_handshake_becomes_access_denied_with_the_agents_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("agent.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let agent = std::thread::spawn(move || {
+            use std::io::{BufRead, Write};
+            let (stream, _) = listener.accept().unwrap();
+            let mut hello = String::new();
+            std::io::BufReader::new(&stream)
+                .read_line(&mut hello)
+                .unwrap();
+            let refusal = AgentFrame::Hello(AgentHello {
+                protocol_version: PROTOCOL_VERSION,
+                accepted: false,
+                agent_version: "test".into(),
+                site_code: String::new(),
+                refused: Some(AccessRefusal::NotInGroup {
+                    group: "pharmacists".into(),
+                }),
+            });
+            (&stream)
+                .write_all(encode_frame(&refusal).unwrap().as_bytes())
+                .unwrap();
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let client = AgentClient::spawn(socket, tx).unwrap();
+        let input = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(
+            input,
+            Input::AccessDenied(AccessDenied {
+                group: "pharmacists".into()
+            })
+        );
+        drop(client);
+        agent.join().unwrap();
+    }
+}
