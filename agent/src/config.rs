@@ -420,20 +420,26 @@ impl Config {
                 parsed.socket.as_deref(),
             )
         };
-        let local_api_group = match parsed.local_api_group.as_deref().map(str::trim) {
+        let group_raw = pick_string(
+            None,
+            "",
+            "MASK_AGENT_LOCAL_API_GROUP",
+            parsed.local_api_group.as_ref(),
+        );
+        let local_api_group = match group_raw.value.as_deref().map(str::trim) {
             None => Sourced {
                 value: mask_protocol::DEFAULT_ACCESS_GROUP.to_owned(),
                 source: Source::Default,
             },
             Some(group) if valid_group_name(group) => Sourced {
                 value: group.to_owned(),
-                source: file_source(),
+                source: group_raw.source.clone(),
             },
             Some(group) => {
                 return Err(ConfigError::Invalid {
                     key: "local_api_group",
                     value: group.to_owned(),
-                    origin: file_source(),
+                    origin: group_raw.source.clone(),
                     reason: "not a group name (letters, digits, '.', '_', '-')".into(),
                 });
             }
@@ -782,6 +788,13 @@ mod tests {
         let config = Config::load(&flags, &none).unwrap();
         assert_eq!(config.local_endpoint(), mask_protocol::default_endpoint());
         assert_eq!(config.local_api_group.value, "users");
+        let env = MapEnv(HashMap::from([("MASK_AGENT_LOCAL_API_GROUP", "staff")]));
+        let config = Config::load(&flags, &env).unwrap();
+        assert_eq!(config.local_api_group.value, "staff");
+        assert_eq!(
+            config.local_api_group.source,
+            Source::Env("MASK_AGENT_LOCAL_API_GROUP")
+        );
         let file = write(dir.path(), "local_api_group = \"a b\"\n");
         let flags = FlagOverrides {
             config_file: Some(file),
