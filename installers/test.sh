@@ -91,6 +91,9 @@ done
 check "deb: config shipped 0640" sh -c "dpkg-deb -c '$DEB' | grep -E '^-rw-r----- .* \./etc/mask-agent/agent\.toml$'"
 check "deb: maintainer scripts are valid sh" sh -c "
     d=\$(mktemp -d) && dpkg-deb -e '$DEB' \$d && for s in postinst prerm postrm; do sh -n \$d/\$s || exit 1; done"
+check "deb: sysusers.conf creates group mask-counter with mask-agent a member" sh -c "
+    f='$ROOT/installers/debian/sysusers.conf'
+    grep -Eq '^g[[:space:]]+mask-counter[[:space:]]' \$f && grep -Eq '^m[[:space:]]+mask-agent[[:space:]]+mask-counter' \$f"
 check "deb: polkit rule grants pcsc access to mask-agent only" sh -c "
     f='$ROOT/installers/debian/60-mask-agent-pcsc.rules'
     grep -q 'org.debian.pcsc-lite.access_pcsc' \$f && grep -q 'org.debian.pcsc-lite.access_card' \$f &&
@@ -107,6 +110,8 @@ check "user mask-agent is a system user with no login" sh -c "
     line=\$(getent passwd mask-agent) && uid=\$(echo \"\$line\" | cut -d: -f3) && [ \"\$uid\" -lt 1000 ] &&
     echo \"\$line\" | grep -q ':/var/lib/mask-agent:/usr/sbin/nologin$' && getent group mask-agent >/dev/null"
 stat_is() { [ "$(stat -c '%a %U:%G' "$2")" = "$1" ] || { stat -c '%a %U:%G %n' "$2"; return 1; }; }
+check "group mask-counter exists and mask-agent is a member" sh -c "
+    getent group mask-counter >/dev/null && id -nG mask-agent | tr ' ' '\n' | grep -qx mask-counter"
 check "config $CONFIG is 640 root:mask-agent" stat_is "640 root:mask-agent" "$CONFIG"
 check "config dir /etc/mask-agent is 750 root:mask-agent" stat_is "750 root:mask-agent" /etc/mask-agent
 check "data dir /var/lib/mask-agent is 700 mask-agent:mask-agent" stat_is "700 mask-agent:mask-agent" /var/lib/mask-agent
@@ -136,6 +141,8 @@ unit_has() { grep -qx "$1" "$UNIT" || { echo "missing: $1"; return 1; }; }
 for line in "User=mask-agent" "ProtectSystem=strict" "ProtectHome=yes" "PrivateTmp=yes" "NoNewPrivileges=yes" \
     "StateDirectory=mask-agent" "StateDirectoryMode=0700" "UMask=0077" "Restart=on-failure" \
     "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" \
+    "SupplementaryGroups=mask-counter" "RuntimeDirectory=mask-agent" "RuntimeDirectoryMode=0755" \
+    "SystemCallFilter=@chown" \
     "ExecStart=/usr/bin/mask-agent --config /etc/mask-agent/agent.toml run"; do
     check "unit: $line" unit_has "$line"
 done
@@ -182,6 +189,35 @@ doctor() {
     python3 "$ROOT/installers/doctor_check.py" "$WORK/doctor.json" "$rc"
 }
 check "installed mask-agent doctor (as user mask-agent) passes against the stub" doctor
+# The installed agent, run as the service user the way the unit runs it (supplementary group
+# mask-counter, /run/mask-agent as RuntimeDirectory= makes it): its default socket is 0660
+# mask-agent:mask-counter, a member is served, an outsider is told to ask for the group.
+serve_as_service_user() {
+    install -d -m 0755 -o mask-agent -g mask-agent /run/mask-agent
+    MASK_AGENT_READER_FILTER="no reader: installers test" \
+        runuser -u mask-agent -- /usr/bin/mask-agent --config "$CONFIG" run >"$WORK/agent-run.log" 2>&1 &
+    local pid=$! rc=1 gid
+    for _ in $(seq 1 100); do
+        [ -S /run/mask-agent/agent.sock ] && { rc=0; break; }
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$WORK/agent-run.log"
+    gid="$(getent group mask-counter | cut -d: -f3)"
+    if [ $rc -eq 0 ]; then
+        stat_is "660 mask-agent:mask-counter" /run/mask-agent/agent.sock &&
+        setpriv --reuid=65534 --regid="$gid" --clear-groups \
+            /usr/bin/mask-agent --config /dev/null --lang en status &&
+        ! setpriv --reuid=65534 --regid=65534 --clear-groups \
+            /usr/bin/mask-agent --config /dev/null --lang en status 2>"$WORK/outsider.err" &&
+        cat "$WORK/outsider.err" && grep -q 'not in the mask-counter group' "$WORK/outsider.err"
+        rc=$?
+    fi
+    kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    rm -rf /run/mask-agent
+    return $rc
+}
+check "installed agent as mask-agent: socket 660 mask-agent:mask-counter, member served, outsider told" serve_as_service_user
 journal_present() { ls -la /var/lib/mask-agent; [ -n "$(find /var/lib/mask-agent -type f -name 'journal*')" ]; }
 check "the service user's journal was created in /var/lib/mask-agent" journal_present
 find /var/lib/mask-agent -type f -exec sha256sum {} + 2>/dev/null | sort >"$WORK/data.before"
@@ -210,6 +246,7 @@ check "dpkg -r kept the config and the user" sh -c "[ -f '$CONFIG' ] && getent p
 check "dpkg -P purges the package" dpkg -P mask-agent
 check "purge removed data, config and logs" sh -c "[ ! -e /var/lib/mask-agent ] && [ ! -e /etc/mask-agent ] && [ ! -e /var/log/mask-agent ]"
 check "purge removed the user and the group" sh -c "! getent passwd mask-agent && ! getent group mask-agent"
+check "purge removed the group mask-counter" sh -c "! getent group mask-counter"
 check "purge removed the boot symlink" test ! -e /etc/systemd/system/multi-user.target.wants/mask-agent.service
 check "dpkg no longer knows the package" sh -c "! dpkg-query -W mask-agent 2>/dev/null | grep -q ."
 
@@ -306,6 +343,12 @@ check "macos: pkg scripts are valid sh" sh -c "
 check "macos: postinstall creates the _maskagent user and keeps an existing config" sh -c "
     f='$ROOT/installers/macos/scripts/postinstall'
     grep -q 'dscl . -create \"/Users/\$USER_NAME\"' \$f && grep -q 'if \[ ! -f \"\$CONFIG\" \]' \$f"
+check "macos: postinstall creates group mask-counter and the agent's default socket directory" sh -c "
+    f='$ROOT/installers/macos/scripts/postinstall'
+    sock=\$(sed -n 's/^pub const MACOS_DEFAULT_SOCKET: &str = \"\(.*\)\";/\1/p' '$ROOT/agent/protocol/src/endpoint.rs')
+    [ -n \"\$sock\" ] && grep -qx \"RUN_DIR=\$(dirname \"\$sock\")\" \$f &&
+    grep -q 'ACCESS_GROUP=mask-counter' \$f && grep -q 'dseditgroup -o create' \$f &&
+    grep -q 'dseditgroup -o edit -a \"\$USER_NAME\" -t user \"\$ACCESS_GROUP\"' \$f"
 
 echo
 echo "log: $LOG"

@@ -27,9 +27,13 @@ pub struct GlobalArgs {
     /// Config file (default: the platform config dir, then /etc/mask-agent/agent.toml).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Data directory (journal, logs, local socket).
+    /// Data directory (journal, logs).
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The local API socket (default: env MASK_AGENT_SOCKET, the config's `socket`, then
+    /// /run/mask-agent/agent.sock on Linux).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
     /// Central API base URL.
     #[arg(long, global = true, value_name = "URL")]
     pub server_url: Option<String>,
@@ -62,6 +66,7 @@ impl GlobalArgs {
             reader_filter: self.reader_filter.clone(),
             language: self.lang.clone(),
             as_of: self.as_of.clone(),
+            socket: self.socket.clone(),
         }
     }
 }

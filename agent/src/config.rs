@@ -36,6 +36,8 @@ struct FileConfig {
     retention_days: Option<u32>,
     as_of: Option<String>,
     log_level: Option<String>,
+    socket: Option<PathBuf>,
+    local_api_group: Option<String>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -57,6 +59,8 @@ pub struct FlagOverrides {
     pub language: Option<String>,
     /// `--as-of` (demo and tests: start the agent's clock at this instant).
     pub as_of: Option<String>,
+    /// `--socket` (the local API endpoint).
+    pub socket: Option<PathBuf>,
 }
 
 /// Where a value came from.
@@ -103,8 +107,12 @@ pub struct Config {
     pub server_url: Sourced<Option<String>>,
     /// Bearer token of this pharmacy.
     pub token: Sourced<Option<String>>,
-    /// Journal, logs and the local socket live here.
+    /// Journal and logs live here.
     pub data_dir: Sourced<PathBuf>,
+    /// The local API endpoint (socket path or pipe name): [`mask_protocol::resolve_endpoint`].
+    pub socket: mask_protocol::Endpoint,
+    /// The group whose members may use the local API (Unix).
+    pub local_api_group: Sourced<String>,
     /// PEM file of the CA that signs the server certificate; when set, only it is trusted.
     pub ca_cert: Sourced<Option<PathBuf>>,
     /// Only readers whose name contains this text are used.
@@ -404,6 +412,38 @@ impl Config {
                 source: as_of_raw.source.clone(),
             },
         };
+        let socket = {
+            let env_socket = env.var(mask_protocol::SOCKET_ENV);
+            mask_protocol::resolve_endpoint(
+                flags.socket.as_deref(),
+                env_socket.as_deref().map(std::ffi::OsStr::new),
+                parsed.socket.as_deref(),
+            )
+        };
+        let group_raw = pick_string(
+            None,
+            "",
+            "MASK_AGENT_LOCAL_API_GROUP",
+            parsed.local_api_group.as_ref(),
+        );
+        let local_api_group = match group_raw.value.as_deref().map(str::trim) {
+            None => Sourced {
+                value: mask_protocol::DEFAULT_ACCESS_GROUP.to_owned(),
+                source: Source::Default,
+            },
+            Some(group) if valid_group_name(group) => Sourced {
+                value: group.to_owned(),
+                source: group_raw.source.clone(),
+            },
+            Some(group) => {
+                return Err(ConfigError::Invalid {
+                    key: "local_api_group",
+                    value: group.to_owned(),
+                    origin: group_raw.source.clone(),
+                    reason: "not a group name (letters, digits, '.', '_', '-')".into(),
+                });
+            }
+        };
         let log_level = Sourced {
             value: log_raw.value.unwrap_or_else(|| "info".into()),
             source: log_raw.source,
@@ -414,6 +454,8 @@ impl Config {
             server_url,
             token,
             data_dir,
+            socket,
+            local_api_group,
             ca_cert,
             reader_filter,
             language,
@@ -469,16 +511,10 @@ impl Config {
         self.data_dir.value.join("logs")
     }
 
-    /// The local API endpoint: a socket file in the data dir (unix) or the named pipe (windows).
+    /// The local API endpoint: a socket file (unix) or the named pipe (windows), by the one
+    /// rule of [`mask_protocol::resolve_endpoint`].
     pub fn local_endpoint(&self) -> PathBuf {
-        #[cfg(unix)]
-        {
-            self.data_dir.value.join(mask_protocol::SOCKET_FILE_NAME)
-        }
-        #[cfg(not(unix))]
-        {
-            PathBuf::from(mask_protocol::WINDOWS_PIPE_NAME)
-        }
+        self.socket.path.clone()
     }
 
     /// `key`, `value`, `source` rows for `mask-agent config` (the token masked).
@@ -550,9 +586,20 @@ impl Config {
                 self.log_level.source.to_string(),
             ),
             (
-                "local_api",
+                "socket",
                 self.local_endpoint().display().to_string(),
-                "data_dir".into(),
+                match self.socket.source {
+                    mask_protocol::EndpointSource::Config => self
+                        .file
+                        .clone()
+                        .map_or_else(|| "file".into(), |f| Source::File(f).to_string()),
+                    other => other.to_string(),
+                },
+            ),
+            (
+                "local_api_group",
+                self.local_api_group.value.clone(),
+                self.local_api_group.source.to_string(),
             ),
         ]
     }
@@ -567,6 +614,16 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
         path: path.to_path_buf(),
         source: Box::new(source),
     })
+}
+
+/// A group name as `groupadd` accepts it (no spaces, no path or shell characters).
+fn valid_group_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// Shows the first four characters of a token and its length, never the rest.
@@ -686,6 +743,67 @@ mod tests {
             Config::load(&flags, &env),
             Err(ConfigError::Invalid {
                 key: "retention_days",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_socket_follows_flag_env_file_default_and_the_group_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "data_dir = \"/tmp/x\"\nsocket = \"/tmp/file.sock\"\n",
+        );
+        let flags = FlagOverrides {
+            config_file: Some(file.clone()),
+            ..Default::default()
+        };
+        let none = MapEnv(HashMap::new());
+        let config = Config::load(&flags, &none).unwrap();
+        assert_eq!(config.local_endpoint(), PathBuf::from("/tmp/file.sock"));
+        assert_eq!(config.local_api_group.value, "mask-counter");
+        let env = MapEnv(HashMap::from([("MASK_AGENT_SOCKET", "/tmp/env.sock")]));
+        assert_eq!(
+            Config::load(&flags, &env).unwrap().local_endpoint(),
+            PathBuf::from("/tmp/env.sock")
+        );
+        let with_flag = FlagOverrides {
+            socket: Some("/tmp/flag.sock".into()),
+            ..flags
+        };
+        assert_eq!(
+            Config::load(&with_flag, &env).unwrap().local_endpoint(),
+            PathBuf::from("/tmp/flag.sock")
+        );
+        // No socket anywhere: the platform default, not the data dir.
+        let file = write(
+            dir.path(),
+            "data_dir = \"/tmp/x\"\nlocal_api_group = \"users\"\n",
+        );
+        let flags = FlagOverrides {
+            config_file: Some(file),
+            ..Default::default()
+        };
+        let config = Config::load(&flags, &none).unwrap();
+        assert_eq!(config.local_endpoint(), mask_protocol::default_endpoint());
+        assert_eq!(config.local_api_group.value, "users");
+        let env = MapEnv(HashMap::from([("MASK_AGENT_LOCAL_API_GROUP", "staff")]));
+        let config = Config::load(&flags, &env).unwrap();
+        assert_eq!(config.local_api_group.value, "staff");
+        assert_eq!(
+            config.local_api_group.source,
+            Source::Env("MASK_AGENT_LOCAL_API_GROUP")
+        );
+        let file = write(dir.path(), "local_api_group = \"a b\"\n");
+        let flags = FlagOverrides {
+            config_file: Some(file),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::load(&flags, &none),
+            Err(ConfigError::Invalid {
+                key: "local_api_group",
                 ..
             })
         ));

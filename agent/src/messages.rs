@@ -98,6 +98,8 @@ pub enum Msg {
     },
     /// The agent is not running (local API unreachable).
     AgentNotRunning(String),
+    /// This account may not use the local API (not in the access group).
+    AccessDenied(mask_protocol::AccessDenied),
     /// The typed ID number is invalid (the validator's reason, worded per language here).
     InvalidId(IdError),
     /// Quantity out of range.
@@ -117,8 +119,10 @@ pub enum Msg {
     ServerUnreachable(String),
     /// The local API answered with something unexpected.
     ProtocolError(String),
-    /// Another agent already serves this data dir.
+    /// Another agent already serves this local API endpoint.
     AlreadyRunning(String),
+    /// The local API endpoint could not be created (detail: path and OS error).
+    ListenFailed(String),
     /// Generic internal failure (detail).
     Internal(String),
     /// A `mask-agent service …` step failed (detail from the service layer).
@@ -161,6 +165,8 @@ impl Msg {
             (Msg::JournalUnavailable { detail, .. }, En) => format!("Cannot write the sale journal ({detail}): nothing was recorded. Run `mask-agent doctor`."),
             (Msg::AgentNotRunning(d), ZhTw) => format!("無法連線到 mask-agent 服務（{d}）。請確認服務已啟動（mask-agent run 或系統服務）。"),
             (Msg::AgentNotRunning(d), En) => format!("Cannot reach the mask-agent service ({d}). Make sure it is running (`mask-agent run` or the system service)."),
+            (Msg::AccessDenied(d), ZhTw) => d.zh_tw(),
+            (Msg::AccessDenied(d), En) => d.en(),
             (Msg::InvalidId(e), ZhTw) => format!("身分證號不正確：{}。請核對證件後重新輸入。", id_problem_zh(e)),
             (Msg::InvalidId(e), En) => format!("Invalid national ID number: {e}. Check the document and type it again."),
             (Msg::InvalidQuantity, ZhTw) => "數量必須在 1 到 100 之間。".into(),
@@ -183,8 +189,10 @@ impl Msg {
             (Msg::ServerUnreachable(d), En) => format!("Cannot reach the central server ({d}). Selling continues offline; sales upload when it is back."),
             (Msg::ProtocolError(d), ZhTw) => format!("與 mask-agent 服務通訊錯誤（{d}）。請確認兩者版本相同。"),
             (Msg::ProtocolError(d), En) => format!("Unexpected answer from the mask-agent service ({d}). Make sure both are the same version."),
-            (Msg::AlreadyRunning(d), ZhTw) => format!("已有另一個 mask-agent 使用此資料夾（{d}）。請先停止它。"),
-            (Msg::AlreadyRunning(d), En) => format!("Another mask-agent already uses this data directory ({d}). Stop it first."),
+            (Msg::AlreadyRunning(d), ZhTw) => format!("已有另一個 mask-agent 在此位置提供本機服務（{d}）。請先停止它。"),
+            (Msg::AlreadyRunning(d), En) => format!("Another mask-agent already serves the local API at {d}. Stop it first."),
+            (Msg::ListenFailed(d), ZhTw) => format!("無法建立本機服務的連線端點（{d}）。系統服務請確認安裝完整；自行執行時請以設定檔的 socket 或環境變數 MASK_AGENT_SOCKET 指定此帳號可寫入的位置。"),
+            (Msg::ListenFailed(d), En) => format!("Cannot create the local API endpoint ({d}). As a service, check the installation; run by hand, set `socket` in the config or MASK_AGENT_SOCKET to a place this account may write."),
             (Msg::Internal(d), ZhTw) => format!("內部錯誤：{d}。請執行 mask-agent doctor，並將記錄檔提供給資訊人員。"),
             (Msg::Internal(d), En) => format!("Internal error: {d}. Run `mask-agent doctor` and give the log files to IT."),
             (Msg::Service(d), ZhTw) => format!("系統服務操作失敗：{d}。安裝說明請見隨程式安裝的 README.md（資訊人員手冊）。"),

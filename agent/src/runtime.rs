@@ -60,6 +60,10 @@ pub async fn start(
     #[cfg(unix)]
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let server = ServerClient::new(server_url, token, config.ca_cert.value.as_deref())?;
+    // Before the journal: of two agents started at once, the one that does not get the local
+    // API's lock stops here, without touching the journal.
+    let endpoint = config.local_endpoint();
+    let listener = LocalListener::bind(&endpoint, &config.local_api_group.value).await?;
     let journal_path = config.journal_path();
     let journal = tokio::task::spawn_blocking(move || Journal::open(&journal_path))
         .await
@@ -73,8 +77,6 @@ pub async fn start(
         clock: Clock::from_as_of(config.as_of.value),
     };
     let core = Core::new(settings, journal, Some(server));
-    let endpoint = config.local_endpoint();
-    let listener = LocalListener::bind(&endpoint).await?;
     tracing::info!(site = %site_code, endpoint = %endpoint.display(), server = %server_url, "mask-agent started");
 
     let mut tasks = tokio::task::JoinSet::new();

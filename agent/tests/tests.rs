@@ -5,6 +5,8 @@
 
 mod support;
 
+#[cfg(unix)]
+mod access;
 mod cards;
 mod cli;
 mod crash;

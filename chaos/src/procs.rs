@@ -298,12 +298,14 @@ impl AgentProc {
         // the shared virtual readers that the card tests use.
         let config = format!(
             "site_code = \"{}\"\nserver_url = \"{}\"\ntoken = \"{}\"\ndata_dir = \"{}\"\n\
-             as_of = \"{}\"\nlanguage = \"en\"\nreader_filter = \"no reader: mask-chaos sells by typed ID\"\n",
+             as_of = \"{}\"\nlanguage = \"en\"\nreader_filter = \"no reader: mask-chaos sells by typed ID\"\n\
+             socket = \"{}\"\n",
             self.site,
             self.server_url,
             self.token,
             self.data_dir.display(),
-            rfc3339(as_of)
+            rfc3339(as_of),
+            self.socket().display()
         );
         std::fs::write(&self.config_path, config).map_err(io("write the agent config"))?;
         let (out, err) = log_file(&self.log)?;

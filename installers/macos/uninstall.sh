@@ -11,10 +11,12 @@ rm -f "/Library/LaunchDaemons/$LABEL.plist" /usr/local/bin/mask-agent /usr/local
 pkgutil --forget "$LABEL" >/dev/null 2>&1 || true
 
 if [ "${1:-}" = "--purge" ]; then
-    rm -rf "/Library/Application Support/mask-agent" /Library/Logs/mask-agent /etc/mask-agent
+    rm -rf "/Library/Application Support/mask-agent" /Library/Logs/mask-agent /etc/mask-agent \
+        /usr/local/var/run/mask-agent
+    dseditgroup -o delete mask-counter 2>/dev/null || true
     dscl . -delete /Users/_maskagent 2>/dev/null || true
     dscl . -delete /Groups/_maskagent 2>/dev/null || true
-    echo "mask-agent removed, including its journal, logs, config and user."
+    echo "mask-agent removed, including its journal, logs, config, user and the group mask-counter."
 else
     echo "mask-agent removed. Journal kept in /Library/Application Support/mask-agent (use --purge to delete it)."
 fi

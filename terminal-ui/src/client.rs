@@ -12,7 +12,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mask_protocol::{
-    AgentFrame, ClientFrame, ClientHello, PROTOCOL_VERSION, Request, decode_frame, encode_frame,
+    AccessDenied, AgentFrame, ClientFrame, ClientHello, PROTOCOL_VERSION, Request, decode_frame,
+    encode_frame,
 };
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, watch};
@@ -25,7 +26,7 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(3);
 const RETRY_MIN: Duration = Duration::from_millis(50);
 const RETRY_MAX: Duration = Duration::from_secs(2);
 
-/// Errors of one connection attempt (logged into the UI only as "not connected").
+/// Errors of one connection attempt (shown as "not connected", except a refused account).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
@@ -38,6 +39,9 @@ pub enum ClientError {
     /// The agent refused our protocol version.
     #[error("agent refused protocol version {PROTOCOL_VERSION} (it speaks {0})")]
     Refused(u32),
+    /// This account may not use the local API (socket permissions or the agent's peer check).
+    #[error("{}", .0.en())]
+    AccessDenied(AccessDenied),
     /// The agent closed the connection or did not answer the hello in time.
     #[error("agent closed the connection")]
     Closed,
@@ -109,6 +113,14 @@ async fn connection_loop(
                     return;
                 }
             }
+            Err(ClientError::AccessDenied(denied)) => {
+                // Stays on screen until IT adds the account and it logs in again; retried
+                // slowly meanwhile.
+                delay = RETRY_MAX;
+                if inputs.send(Input::AccessDenied(denied)).is_err() {
+                    return;
+                }
+            }
             Ok(false) | Err(_) => delay = (delay * 2).min(RETRY_MAX),
         }
         tokio::select! {
@@ -145,7 +157,12 @@ where
                 return Ok(true);
             }
         }
-        AgentFrame::Hello(h) => return Err(ClientError::Refused(h.protocol_version)),
+        AgentFrame::Hello(h) => {
+            return Err(match &h.refused {
+                Some(refusal) => ClientError::AccessDenied(AccessDenied::from_refusal(refusal)),
+                None => ClientError::Refused(h.protocol_version),
+            });
+        }
         _ => return Err(ClientError::Closed),
     }
     loop {
@@ -175,7 +192,19 @@ where
 
 #[cfg(unix)]
 async fn connect(endpoint: &Path) -> Result<tokio::net::UnixStream, ClientError> {
-    Ok(tokio::net::UnixStream::connect(endpoint).await?)
+    tokio::net::UnixStream::connect(endpoint)
+        .await
+        .map_err(|e| connect_error(endpoint, e))
+}
+
+/// EACCES at connect: the socket's permissions keep this account out.
+#[cfg(unix)]
+fn connect_error(endpoint: &Path, error: std::io::Error) -> ClientError {
+    if error.kind() == std::io::ErrorKind::PermissionDenied {
+        ClientError::AccessDenied(AccessDenied::at_socket(endpoint))
+    } else {
+        ClientError::Io(error)
+    }
 }
 
 #[cfg(windows)]
@@ -185,59 +214,49 @@ async fn connect(
     Ok(tokio::net::windows::named_pipe::ClientOptions::new().open(endpoint)?)
 }
 
-/// Where the agent listens, found the way the agent finds it: `--socket`, else the `data_dir`
-/// of the agent's config file (`--config`, `MASK_AGENT_CONFIG`, or the default config paths),
-/// else `MASK_AGENT_DATA_DIR`, else the agent's default data dir. On Windows the named pipe.
-pub fn resolve_endpoint(socket: Option<&Path>, config: Option<&Path>) -> PathBuf {
-    if let Some(s) = socket {
-        return s.to_path_buf();
-    }
-    #[cfg(windows)]
-    {
-        let _ = config;
-        PathBuf::from(mask_protocol::WINDOWS_PIPE_NAME)
-    }
-    #[cfg(not(windows))]
-    {
-        data_dir(config).join(mask_protocol::SOCKET_FILE_NAME)
-    }
-}
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use mask_protocol::{AccessRefusal, AgentHello};
 
-#[cfg(not(windows))]
-fn data_dir(config: Option<&Path>) -> PathBuf {
-    let dirs = directories::ProjectDirs::from("tw", "mask-rationing", "mask-agent");
-    let explicit = config
-        .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("MASK_AGENT_CONFIG").map(PathBuf::from));
-    let candidates: Vec<PathBuf> = match explicit {
-        Some(p) => vec![p],
-        None => {
-            let mut v = Vec::new();
-            if let Some(d) = &dirs {
-                v.push(d.config_dir().join("agent.toml"));
-            }
-            v.push(PathBuf::from("/etc/mask-agent/agent.toml"));
-            v
-        }
-    };
-    #[derive(serde::Deserialize)]
-    struct DataDirOnly {
-        data_dir: Option<PathBuf>,
+    /// An agent that refuses every peer at the handshake, as the real one does for an account
+    /// outside its access group: the screen gets `AccessDenied` naming the agent's group.
+    #[test]
+    fn a_refusal_at_the_handshake_becomes_access_denied_with_the_agents_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("agent.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let agent = std::thread::spawn(move || {
+            use std::io::{BufRead, Write};
+            let (stream, _) = listener.accept().unwrap();
+            let mut hello = String::new();
+            std::io::BufReader::new(&stream)
+                .read_line(&mut hello)
+                .unwrap();
+            let refusal = AgentFrame::Hello(AgentHello {
+                protocol_version: PROTOCOL_VERSION,
+                accepted: false,
+                agent_version: "test".into(),
+                site_code: String::new(),
+                refused: Some(AccessRefusal::NotInGroup {
+                    group: "pharmacists".into(),
+                }),
+            });
+            (&stream)
+                .write_all(encode_frame(&refusal).unwrap().as_bytes())
+                .unwrap();
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let client = AgentClient::spawn(socket, tx).unwrap();
+        let input = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(
+            input,
+            Input::AccessDenied(AccessDenied {
+                group: "pharmacists".into()
+            })
+        );
+        drop(client);
+        agent.join().unwrap();
     }
-    for path in candidates {
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            if let Ok(DataDirOnly {
-                data_dir: Some(dir),
-            }) = toml::from_str::<DataDirOnly>(&text)
-            {
-                return dir;
-            }
-            break;
-        }
-    }
-    if let Some(dir) = std::env::var_os("MASK_AGENT_DATA_DIR") {
-        return PathBuf::from(dir);
-    }
-    dirs.map(|d| d.data_local_dir().to_path_buf())
-        .unwrap_or_else(|| PathBuf::from("."))
 }

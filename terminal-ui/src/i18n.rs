@@ -549,6 +549,8 @@ pub enum AgentProblem {
     NoBuyer,
     /// The connection to the agent was lost while waiting.
     Disconnected,
+    /// This account may not use the agent: what IT must do (wording shared with `mask-agent`).
+    AccessDenied(mask_protocol::AccessDenied),
     /// Something else, with the agent's own (already localised or technical) detail.
     Other(String),
 }
@@ -575,8 +577,19 @@ pub fn agent_problem(lang: Lang, p: &AgentProblem) -> String {
         (AgentProblem::Disconnected, Lang::En) => {
             "Lost the agent connection; result unknown: press i to check the inventory".into()
         }
+        // The status line has room for the problem; the counter pane shows what to do.
+        (AgentProblem::AccessDenied(denied), _) => access_denied(lang, denied).0,
         (AgentProblem::Other(detail), Lang::ZhTw) => format!("本機服務回報錯誤：{detail}"),
         (AgentProblem::Other(detail), Lang::En) => format!("Agent error: {detail}"),
+    }
+}
+
+/// An account outside the access group: (the problem, what IT must do), worded in
+/// `mask_protocol::AccessDenied` (shared with `mask-agent`'s commands).
+pub fn access_denied(lang: Lang, denied: &mask_protocol::AccessDenied) -> (String, String) {
+    match lang {
+        Lang::ZhTw => denied.zh_tw_parts(),
+        Lang::En => denied.en_parts(),
     }
 }
 

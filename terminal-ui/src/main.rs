@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mask_terminal::client::resolve_endpoint;
 use mask_terminal::i18n::{self, Lang};
 use mask_terminal::run::{RunOptions, run};
 
@@ -18,12 +17,11 @@ struct Cli {
     /// Language: zh-TW (default) or en.
     #[arg(long, default_value = "zh-TW", value_parser = parse_lang)]
     lang: Lang,
-    /// The agent's local socket (default: from the agent's config).
+    /// The agent's local socket (default: env MASK_AGENT_SOCKET, else the agent's default,
+    /// /run/mask-agent/agent.sock on Linux). The agent's config is never read: it holds the
+    /// pharmacy's token.
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
-    /// The agent's config file, to find its socket (default: the agent's own default).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
     /// Start a complete demo (server stub, agent, virtual card reader) and the screen.
     #[arg(long)]
     demo: bool,
@@ -50,7 +48,7 @@ fn main() -> ExitCode {
     }
     let opts = RunOptions {
         lang: cli.lang,
-        endpoint: resolve_endpoint(cli.socket.as_deref(), cli.config.as_deref()),
+        endpoint: mask_protocol::client_endpoint(cli.socket.as_deref()).path,
         demo: None,
         trace,
     };

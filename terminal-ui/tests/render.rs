@@ -283,6 +283,15 @@ fn losing_the_agent_mid_sale_is_reported() {
 }
 
 #[test]
+fn an_account_outside_the_access_group_is_told_what_it_must_do() {
+    let mut app = App::new(false);
+    app.handle(Input::AccessDenied(mask_protocol::AccessDenied {
+        group: "mask-counter".into(),
+    }));
+    pin("access_denied", &app);
+}
+
+#[test]
 fn larger_terminal_keeps_the_layout() {
     let mut app = connected(true);
     show_buyer(

@@ -87,6 +87,7 @@ pub fn connected(demo: bool) -> App {
         accepted: true,
         agent_version: "0.1.0".into(),
         site_code: "5901010058".into(),
+        refused: None,
     })));
     app.handle(respond(
         id,

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Event, Request, Response};
+use crate::{AccessRefusal, Event, Request, Response};
 
 /// A frame sent by a local client to the agent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -50,6 +50,10 @@ pub struct AgentHello {
     pub accepted: bool,
     /// The agent's version (`mask-agent` package version).
     pub agent_version: String,
-    /// The pharmacy code (醫事機構代碼) this agent sells for.
+    /// The pharmacy code (醫事機構代碼) this agent sells for (empty when `refused`).
     pub site_code: String,
+    /// Set when the agent refuses this peer (with `accepted: false`): the peer may not use the
+    /// local API. Absent from agents before access control; older clients ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<AccessRefusal>,
 }

@@ -2,9 +2,15 @@
 //! (the counter screen `mask-terminal`, the `mask-agent sell|status|sync` commands).
 //!
 //! # Transport
-//! A Unix domain socket (`<data_dir>/agent.sock`, mode 0600 in a 0700 directory) on Linux and
-//! macOS, a named pipe (`\\.\pipe\mask-agent`, restricted to SYSTEM, Administrators and the
+//! A Unix domain socket on Linux and macOS (where: [`resolve_endpoint`]; mode 0660, group
+//! [`DEFAULT_ACCESS_GROUP`] unless the agent's config names another, in a directory only the agent
+//! may write), a named pipe (`\\.\pipe\mask-agent`, restricted to SYSTEM, Administrators and the
 //! interactive user) on Windows. Never TCP.
+//!
+//! # Access
+//! The agent reads each Unix peer's credentials and serves root, its own account and members of
+//! the group. Anyone else gets [`AgentHello`] with `accepted: false` and
+//! [`AgentHello::refused`] saying why ([`AccessRefusal`]); [`AccessDenied`] words it for people.
 //!
 //! # Framing
 //! Newline-delimited JSON: every frame is one JSON object on one line (UTF-8, `\n` terminated,
@@ -13,7 +19,7 @@
 //! # Conversation
 //! 1. The client sends [`ClientFrame::Hello`] with its [`PROTOCOL_VERSION`].
 //! 2. The agent answers [`AgentFrame::Hello`]; when `accepted` is false it closes the connection
-//!    (a different major protocol version).
+//!    (a different major protocol version, or `refused`: the peer may not use the local API).
 //! 3. The client sends [`ClientFrame::Request`]s with ids it picks; the agent answers each with an
 //!    [`AgentFrame::Response`] carrying the same id (responses may arrive out of order).
 //! 4. After [`RequestBody::Subscribe`] the agent also pushes [`AgentFrame::Event`]s (card, counter,
@@ -33,7 +39,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 
+mod access;
 mod codec;
+mod endpoint;
 mod event;
 mod frame;
 mod model;
@@ -41,7 +49,13 @@ mod request;
 mod response;
 pub mod serde_date;
 
+pub use access::{AccessDenied, AccessRefusal};
 pub use codec::{FrameError, MAX_FRAME_LEN, decode_frame, encode_frame};
+pub use endpoint::{
+    DEFAULT_ACCESS_GROUP, Endpoint, EndpointSource, LINUX_DEFAULT_SOCKET, MACOS_DEFAULT_SOCKET,
+    SOCKET_ENV, SOCKET_FILE_NAME, WINDOWS_PIPE_NAME, client_endpoint, default_endpoint,
+    resolve_endpoint,
+};
 pub use event::{CardNotice, CounterState, Event, SaleUpdate};
 pub use frame::{AgentFrame, AgentHello, ClientFrame, ClientHello};
 pub use model::{
@@ -54,12 +68,6 @@ pub use response::{ErrorBody, ErrorCode, Response, ResponseBody, SellOutcome};
 
 /// The protocol version spoken by this crate. Bumped only for incompatible changes.
 pub const PROTOCOL_VERSION: u32 = 1;
-
-/// The default named pipe of the agent on Windows.
-pub const WINDOWS_PIPE_NAME: &str = r"\\.\pipe\mask-agent";
-
-/// The file name of the agent's socket inside its data directory (Unix).
-pub const SOCKET_FILE_NAME: &str = "agent.sock";
 
 #[cfg(test)]
 mod tests;

@@ -168,6 +168,16 @@ fn every_agent_frame_round_trips() {
         accepted: true,
         agent_version: "0.1.0".into(),
         site_code: "5901012345".into(),
+        refused: None,
+    }));
+    round_trip_agent(AgentFrame::Hello(AgentHello {
+        protocol_version: PROTOCOL_VERSION,
+        accepted: false,
+        agent_version: "0.1.0".into(),
+        site_code: String::new(),
+        refused: Some(AccessRefusal::NotInGroup {
+            group: "mask-counter".into(),
+        }),
     }));
     let refused = EligibilityView {
         allowed: 0,
@@ -363,4 +373,63 @@ proptest! {
         let reason = RefusalReason::from(code.clone());
         prop_assert_eq!(String::from(reason), code);
     }
+}
+
+#[test]
+fn an_access_refusal_is_pinned_and_optional() {
+    let hello = AgentHello {
+        protocol_version: 1,
+        accepted: false,
+        agent_version: "0.1.0".into(),
+        site_code: String::new(),
+        refused: Some(AccessRefusal::NotInGroup {
+            group: "mask-counter".into(),
+        }),
+    };
+    assert_eq!(
+        serde_json::to_value(AgentFrame::Hello(hello)).unwrap(),
+        json!({"frame": "hello", "protocol_version": 1, "accepted": false,
+               "agent_version": "0.1.0", "site_code": "",
+               "refused": {"reason": "not_in_group", "group": "mask-counter"}})
+    );
+    // An agent from before access control sends no `refused`; one from the future may send a
+    // reason this build does not know.
+    let old: AgentFrame = decode_frame(
+        r#"{"frame":"hello","protocol_version":1,"accepted":true,"agent_version":"0.1.0","site_code":"x"}"#,
+    )
+    .unwrap();
+    assert!(matches!(
+        old,
+        AgentFrame::Hello(AgentHello { refused: None, .. })
+    ));
+    let newer: AgentFrame = decode_frame(
+        r#"{"frame":"hello","protocol_version":1,"accepted":false,"agent_version":"9","site_code":"","refused":{"reason":"outside_hours"}}"#,
+    )
+    .unwrap();
+    assert!(matches!(
+        newer,
+        AgentFrame::Hello(AgentHello {
+            refused: Some(AccessRefusal::Unknown),
+            ..
+        })
+    ));
+}
+
+#[test]
+fn the_access_message_names_the_group_and_the_command_in_both_languages() {
+    let denied = AccessDenied::from_refusal(&AccessRefusal::NotInGroup {
+        group: "mask-counter".into(),
+    });
+    let zh = denied.zh_tw();
+    assert!(zh.contains("不在 mask-counter 群組"), "{zh}");
+    assert!(zh.contains("登出後重新登入"), "{zh}");
+    let en = denied.en();
+    assert!(en.contains("not in the mask-counter group"), "{en}");
+    assert!(!en.contains('帳'), "{en}");
+    #[cfg(target_os = "linux")]
+    assert!(zh.contains("sudo usermod -aG mask-counter <帳號>"), "{zh}");
+    assert_eq!(
+        AccessDenied::from_refusal(&AccessRefusal::Unknown).group,
+        DEFAULT_ACCESS_GROUP
+    );
 }

@@ -5,8 +5,8 @@ use std::pin::Pin;
 
 use futures::{SinkExt, StreamExt};
 use mask_protocol::{
-    AgentFrame, AgentHello, ClientFrame, ClientHello, Event, MAX_FRAME_LEN, PROTOCOL_VERSION,
-    Request, RequestBody, ResponseBody, decode_frame, encode_frame,
+    AccessDenied, AgentFrame, AgentHello, ClientFrame, ClientHello, Event, MAX_FRAME_LEN,
+    PROTOCOL_VERSION, Request, RequestBody, ResponseBody, decode_frame, encode_frame,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec};
@@ -27,6 +27,15 @@ pub enum ClientError {
         endpoint: String,
         /// The cause.
         source: std::io::Error,
+    },
+    /// This account may not use the local API: the socket's permissions refused the connect,
+    /// or the agent refused the peer at the handshake.
+    #[error("{endpoint}: {}", .denied.en())]
+    AccessDenied {
+        /// The endpoint.
+        endpoint: String,
+        /// The group that grants access.
+        denied: AccessDenied,
     },
     /// The agent refused our protocol version.
     #[error("the agent speaks protocol {0}, this program {PROTOCOL_VERSION}")]
@@ -49,9 +58,18 @@ pub struct LocalClient {
 impl LocalClient {
     /// Connects and performs the handshake.
     pub async fn connect(endpoint: &Path, client: &str) -> Result<LocalClient, ClientError> {
-        let connect_error = |source| ClientError::Connect {
-            endpoint: endpoint.display().to_string(),
-            source,
+        let connect_error = |source: std::io::Error| {
+            if source.kind() == std::io::ErrorKind::PermissionDenied {
+                ClientError::AccessDenied {
+                    endpoint: endpoint.display().to_string(),
+                    denied: AccessDenied::at_socket(endpoint),
+                }
+            } else {
+                ClientError::Connect {
+                    endpoint: endpoint.display().to_string(),
+                    source,
+                }
+            }
         };
         #[cfg(unix)]
         let (read, write): (BoxRead, BoxWrite) = {
@@ -84,6 +102,12 @@ impl LocalClient {
                 )));
             }
         };
+        if let Some(refusal) = &hello.refused {
+            return Err(ClientError::AccessDenied {
+                endpoint: endpoint.display().to_string(),
+                denied: AccessDenied::from_refusal(refusal),
+            });
+        }
         if !hello.accepted {
             return Err(ClientError::Version(hello.protocol_version));
         }

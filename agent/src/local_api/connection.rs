@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use mask_protocol::{
-    AgentFrame, AgentHello, ClientFrame, ErrorBody, ErrorCode, MAX_FRAME_LEN, PROTOCOL_VERSION,
-    RequestBody, Response, ResponseBody, decode_frame, encode_frame,
+    AccessRefusal, AgentFrame, AgentHello, ClientFrame, ErrorBody, ErrorCode, MAX_FRAME_LEN,
+    PROTOCOL_VERSION, RequestBody, Response, ResponseBody, decode_frame, encode_frame,
 };
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc};
@@ -65,6 +65,7 @@ pub async fn serve_connection<R, W>(
             accepted,
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
             site_code: core.site_code().to_owned(),
+            refused: None,
         }))
         .await;
 
@@ -133,6 +134,29 @@ pub async fn serve_connection<R, W>(
     connection.cancel();
     drop(tx);
     let _ = writer.await;
+}
+
+/// Answers a peer the access rule refused: reads its hello (so it is not cut off mid-write),
+/// answers `accepted: false` with the refusal, and closes. Nothing about the pharmacy is sent.
+pub async fn refuse_connection<R, W>(read: R, mut write: W, refusal: AccessRefusal)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let mut lines = FramedRead::new(read, LinesCodec::new_with_max_length(MAX_FRAME_LEN));
+    let _ = tokio::time::timeout(Duration::from_secs(10), lines.next()).await;
+    let hello = AgentFrame::Hello(AgentHello {
+        protocol_version: PROTOCOL_VERSION,
+        accepted: false,
+        agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+        site_code: String::new(),
+        refused: Some(refusal),
+    });
+    if let Ok(line) = encode_frame(&hello) {
+        let _ = write.write_all(line.as_bytes()).await;
+        let _ = write.flush().await;
+    }
+    let _ = write.shutdown().await;
 }
 
 async fn forward_events(

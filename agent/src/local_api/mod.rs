@@ -1,6 +1,9 @@
-//! The local API: `mask-protocol` frames over a Unix domain socket (0600, in the 0700 data dir)
-//! or a Windows named pipe (local clients only). Never TCP.
+//! The local API: `mask-protocol` frames over a Unix domain socket (0660, group
+//! `local_api_group`, peers checked: see `unix.rs`) or a Windows named pipe (local clients only).
+//! Never TCP. Where it lives: [`mask_protocol::resolve_endpoint`].
 
+#[cfg(unix)]
+mod access;
 mod client;
 mod connection;
 #[cfg(unix)]
@@ -9,7 +12,7 @@ mod unix;
 mod windows;
 
 pub use client::{ClientError, LocalClient};
-pub use connection::serve_connection;
+pub use connection::{refuse_connection, serve_connection};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -44,12 +47,16 @@ pub struct LocalListener {
 }
 
 impl LocalListener {
-    /// Binds the endpoint (refusing when another agent already answers on it).
-    pub async fn bind(endpoint: &Path) -> Result<LocalListener, ListenError> {
+    /// Binds the endpoint (refusing when another agent already holds it). On Unix, `group` is
+    /// the group whose members may connect (`local_api_group`).
+    pub async fn bind(endpoint: &Path, group: &str) -> Result<LocalListener, ListenError> {
         #[cfg(unix)]
-        let inner = unix::Listener::bind(endpoint).await?;
+        let inner = unix::Listener::bind(endpoint, group).await?;
         #[cfg(windows)]
-        let inner = windows::Listener::bind(endpoint)?;
+        let inner = {
+            let _ = group;
+            windows::Listener::bind(endpoint)?
+        };
         Ok(LocalListener { inner })
     }
 

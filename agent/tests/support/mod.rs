@@ -147,16 +147,34 @@ impl AgentFiles {
         Self::with_extra(name, server_url, token, "")
     }
 
+    /// The socket in the (private) data dir.
     pub fn with_extra(name: &str, server_url: &str, token: &str, extra: &str) -> AgentFiles {
+        Self::with_socket(name, server_url, token, None, extra)
+    }
+
+    /// `socket`: a path relative to the test's directory (default `data/agent.sock`).
+    pub fn with_socket(
+        name: &str,
+        server_url: &str,
+        token: &str,
+        socket: Option<&str>,
+        extra: &str,
+    ) -> AgentFiles {
         let dir = test_dir(name);
         let data_dir = dir.path().join("data");
+        let socket = match socket {
+            Some(relative) => dir.path().join(relative),
+            None => data_dir.join(mask_protocol::SOCKET_FILE_NAME),
+        };
         let config_path = dir.path().join("agent.toml");
         std::fs::write(
             &config_path,
             format!(
                 "site_code = \"{SITE}\"\nserver_url = \"{server_url}\"\ntoken = \"{token}\"\n\
-                 data_dir = \"{}\"\nas_of = \"{AS_OF_TEXT}\"\nlanguage = \"en\"\n{extra}",
-                data_dir.display()
+                 data_dir = \"{}\"\nas_of = \"{AS_OF_TEXT}\"\nlanguage = \"en\"\n\
+                 socket = \"{}\"\n{extra}",
+                data_dir.display(),
+                socket.display()
             ),
         )
         .unwrap();

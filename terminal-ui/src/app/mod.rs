@@ -30,6 +30,8 @@ pub enum Input {
     Connected(AgentHello),
     /// The connection to the agent is gone (the client reconnects by itself).
     Disconnected,
+    /// This account may not use the agent (not in its access group).
+    AccessDenied(mask_protocol::AccessDenied),
     /// A response or event from the agent.
     Frame(Box<AgentFrame>),
     /// Result of a demo action.
@@ -296,6 +298,14 @@ impl App {
         self.listing.as_ref().is_some_and(|l| !l.listed)
     }
 
+    /// The access refusal on screen, if this account may not use the agent.
+    pub fn access_denied(&self) -> Option<&mask_protocol::AccessDenied> {
+        match &self.notice {
+            Some(Notice::Problem(AgentProblem::AccessDenied(denied))) => Some(denied),
+            _ => None,
+        }
+    }
+
     /// True while a sell request is in flight.
     pub fn selling(&self) -> bool {
         matches!(self.counter, Counter::Buyer { selling: true, .. })
@@ -308,6 +318,11 @@ impl App {
             Input::Connected(hello) => self.on_connected(hello),
             Input::Disconnected => {
                 self.on_disconnected();
+                Vec::new()
+            }
+            Input::AccessDenied(denied) => {
+                self.connected = false;
+                self.notice = Some(Notice::Problem(AgentProblem::AccessDenied(denied)));
                 Vec::new()
             }
             Input::Frame(frame) => self.on_frame(*frame),
@@ -335,7 +350,13 @@ impl App {
     fn on_connected(&mut self, hello: AgentHello) -> Vec<Intent> {
         self.connected = true;
         self.site_code = hello.site_code;
-        if self.notice == Some(Notice::Error(Text::ErrAgentUnavailable)) {
+        if matches!(
+            self.notice,
+            Some(
+                Notice::Error(Text::ErrAgentUnavailable)
+                    | Notice::Problem(AgentProblem::AccessDenied(_))
+            )
+        ) {
             self.notice = None;
         }
         vec![self.request(RequestBody::Subscribe, Pending::Subscribe)]

@@ -27,7 +27,33 @@ fn hello() -> AgentHello {
         accepted: true,
         agent_version: "0.1.0".into(),
         site_code: "5901012345".into(),
+        refused: None,
     }
+}
+
+#[test]
+fn an_account_outside_the_access_group_is_told_what_to_do_until_it_connects() {
+    let mut app = App::new(false);
+    let denied = mask_protocol::AccessDenied {
+        group: "mask-counter".into(),
+    };
+    assert!(app.handle(Input::AccessDenied(denied.clone())).is_empty());
+    assert!(!app.connected);
+    assert_eq!(
+        app.notice,
+        Some(Notice::Problem(AgentProblem::AccessDenied(denied.clone())))
+    );
+    assert_eq!(app.access_denied(), Some(&denied));
+    let (problem, action) = crate::i18n::access_denied(crate::i18n::Lang::ZhTw, &denied);
+    assert!(problem.contains("不在 mask-counter 群組"), "{problem}");
+    assert!(
+        action.contains("sudo usermod -aG mask-counter <帳號>"),
+        "{action}"
+    );
+    // Once IT added the account and it logged in again, the screen connects and the notice goes.
+    app.handle(Input::Connected(hello()));
+    assert!(app.connected);
+    assert_eq!(app.notice, None);
 }
 
 fn report() -> StatusReport {

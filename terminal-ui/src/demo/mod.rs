@@ -409,7 +409,7 @@ fn agent_config(state: &DemoState, token: &str, as_of: &str, lang: &str) -> Stri
     format!(
         "# Written by mask-terminal --demo\n\
          site_code = {}\nserver_url = {}\ntoken = {}\ndata_dir = {}\nas_of = {}\n\
-         reader_filter = {}\nlanguage = {}\n",
+         reader_filter = {}\nlanguage = {}\nsocket = {}\n",
         q(&state.site_code),
         q(&state.agent_server_url),
         q(token),
@@ -421,6 +421,8 @@ fn agent_config(state: &DemoState, token: &str, as_of: &str, lang: &str) -> Stri
         q(as_of),
         q(nhi_fixtures::reader_name_for_port(DEMO_VPCD_PORT).unwrap_or("Virtual PCD")),
         q(lang),
+        // The demo's own socket in its temp dir, handed to the screen: nothing needs root.
+        q(&state.socket.to_string_lossy()),
     )
 }
 

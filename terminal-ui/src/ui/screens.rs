@@ -84,6 +84,18 @@ fn hint_line(items: &[(&'static str, Text)], lang: Lang) -> Vec<Span<'static>> {
 
 fn waiting_lines(app: &App, lang: Lang, height: u16) -> Vec<Line<'static>> {
     let mut l = vec![Line::raw(""); usize::from(height / 3)];
+    if let Some(denied) = app.access_denied() {
+        // Nothing can be sold from this account: say why and what IT must do, in full.
+        let (problem, action) = i18n::access_denied(lang, denied);
+        l.push(
+            Line::from(format!("⚠ {problem}"))
+                .style(Style::new().fg(Color::Red).bold())
+                .centered(),
+        );
+        l.push(Line::raw(""));
+        l.push(Line::from(action).centered());
+        return l;
+    }
     l.push(
         Line::from(Text::InsertCard.get(lang))
             .style(Style::new().add_modifier(Modifier::BOLD))
