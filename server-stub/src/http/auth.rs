@@ -335,3 +335,36 @@ async fn authenticate(
     }
     Ok((hash, record))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> TokenRecord {
+        TokenRecord {
+            site: "0145080011".into(),
+            role: TokenRole::Pharmacy,
+            expires_at: None,
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn a_lookup_that_began_before_a_forget_is_not_cached() {
+        let cache = TokenCache::default();
+        // A lookup starts, a revocation is noticed meanwhile, the lookup ends.
+        let epoch = cache.epoch();
+        cache.forget_all();
+        cache.put("h".into(), record(), epoch);
+        assert_eq!(
+            cache.get("h"),
+            None,
+            "what it read may be the revoked token"
+        );
+        // A lookup that began after is cached, until the next forget.
+        cache.put("h".into(), record(), cache.epoch());
+        assert_eq!(cache.get("h"), Some(record()));
+        cache.forget_all();
+        assert_eq!(cache.get("h"), None);
+    }
+}
