@@ -106,4 +106,6 @@ async fn openapi_document_lists_every_route() {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(params, ["from", "to", "site", "after", "limit", "format"]);
+    let ok = &doc["paths"]["/v1/audit/eligibility"]["get"]["responses"]["200"];
+    assert!(ok["headers"].get("x-next-after").is_some(), "{ok}");
 }

@@ -217,6 +217,8 @@ fn asks_csv(asks: &[EligibilityAsk]) -> Result<Vec<u8>, csv::Error> {
         (status = 200, body = EligibilityAsks, content(
             (EligibilityAsks = "application/json"),
             (String = "text/csv")
+        ), headers(
+            ("x-next-after" = String, description = "Present while more asks follow: the `after` of the next page")
         )),
         Problems
     )
