@@ -21,7 +21,9 @@
 //! [`tls::ensure_self_signed`]); [`ServerHandle::url`] then starts with `https://`.
 //! [`serve`] is the same with a caller-given shutdown future (what the binary uses), and
 //! [`issue_token`] issues a token on a data dir without a running server (what
-//! `mask-server-stub token issue` uses).
+//! `mask-server-stub token issue` uses); [`list_tokens`], [`revoke_tokens`] and
+//! [`rotate_token`] are the other `token` commands (running servers see a revocation or rotation
+//! within about a second, see [`http::auth::TOKEN_POLL`]).
 //!
 //! # Layout
 //! - [`http`]: routes (`/v1/...`, `/maskdata.csv`), problem details, auth, OpenAPI;

@@ -4,8 +4,8 @@
 //! masked ID and the keyed person key; when). A transaction per question would put a commit on
 //! the hot path of every card inserted; instead the handler hands the row to a queue (no wait)
 //! and one task writes what has gathered every `eligibility_audit_flush` (200 ms by default) or
-//! [`MAX_BATCH`] rows, whichever comes first, as one store call (one savepoint in SQLite's group commit; one statement in
-//! PostgreSQL). A graceful stop writes what is left.
+//! 2,048 rows, whichever comes first, as one store call (one savepoint in SQLite's group
+//! commit; one statement in PostgreSQL). A graceful stop writes what is left.
 //!
 //! The queue is bounded: when the store cannot keep up (or is down) and it fills, questions are
 //! refused (503) rather than answered without a record. A crash (kill -9, power loss) loses the
