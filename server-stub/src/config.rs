@@ -30,6 +30,12 @@ impl Database {
     }
 }
 
+/// Default of [`ServerConfig::eligibility_ids_per_minute`]: a busy counter serves a few buyers
+/// a minute, each with up to four cards (a proxy buyer), and the agent asks again at the sale
+/// (which does not count); 30 leaves room for a rush, and a token walking through ID numbers
+/// learns about 30 people a minute instead of thousands.
+pub const DEFAULT_ELIGIBILITY_IDS_PER_MINUTE: u32 = 30;
+
 /// Certificate and key (PEM) for HTTPS.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -73,13 +79,20 @@ pub struct ServerConfig {
     /// Unknown tokens per second per client address (burst: twice that); beyond, requests with
     /// tokens not seen lately are refused before the store is asked. 0 = unlimited.
     pub unknown_tokens_per_sec: u32,
+    /// Different ID numbers one token may ask eligibility about per minute (asking again about
+    /// one counts once); beyond, 429. 0 = unlimited.
+    pub eligibility_ids_per_minute: u32,
+    /// Longest an answered eligibility question waits before its audit row is written (rows
+    /// are written in groups; a crash loses at most this much of the audit).
+    pub eligibility_audit_flush: Duration,
 }
 
 impl ServerConfig {
     /// Defaults: SQLite in `data_dir`, real clock, 30 s refresh, plain HTTP, 1 MiB bodies,
     /// 200 requests/s per token, sales up to 14 days old and 5 minutes ahead, 2020 policies,
     /// 30 s per request, 1,024 requests at once, 256 TLS handshakes in flight of 10 s at most,
-    /// 5 unknown tokens per second per client address.
+    /// 5 unknown tokens per second per client address, 30 different ID numbers per token per
+    /// minute on eligibility, eligibility audit rows written every 200 ms.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
@@ -97,6 +110,8 @@ impl ServerConfig {
             max_tls_handshakes: 256,
             tls_handshake_timeout: Duration::from_secs(10),
             unknown_tokens_per_sec: 5,
+            eligibility_ids_per_minute: DEFAULT_ELIGIBILITY_IDS_PER_MINUTE,
+            eligibility_audit_flush: Duration::from_millis(200),
         }
     }
 }

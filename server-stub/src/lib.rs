@@ -21,7 +21,9 @@
 //! [`tls::ensure_self_signed`]); [`ServerHandle::url`] then starts with `https://`.
 //! [`serve`] is the same with a caller-given shutdown future (what the binary uses), and
 //! [`issue_token`] issues a token on a data dir without a running server (what
-//! `mask-server-stub token issue` uses).
+//! `mask-server-stub token issue` uses); [`list_tokens`], [`revoke_tokens`] and
+//! [`rotate_token`] are the other `token` commands (running servers see a revocation or rotation
+//! within about a second, see [`http::auth::TOKEN_POLL`]).
 //!
 //! # Layout
 //! - [`http`]: routes (`/v1/...`, `/maskdata.csv`), problem details, auth, OpenAPI;
@@ -55,7 +57,9 @@ use tokio::sync::oneshot;
 
 pub use clock::Clock;
 pub use config::{Database, ServerConfig, TlsFiles};
-pub use store::{DynStore, PostgresStore, SqliteStore, Store, StoreError};
+pub use store::{
+    DynStore, PostgresStore, SqliteStore, Store, StoreError, TokenInfo, TokenSelector,
+};
 
 use http::AppState;
 use open_data::Snapshot;
@@ -135,6 +139,7 @@ pub async fn issue_token_in(
         site: site.to_owned(),
         role: TokenRole::Pharmacy,
         expires_at: expires_in.map(|d| now + d),
+        revoked_at: None,
     };
     store.insert_token(token_hash(&token), record, now).await?;
     Ok(token)
@@ -151,6 +156,7 @@ pub async fn issue_audit_token_in(
         site: String::new(),
         role: TokenRole::Audit,
         expires_at: expires_in.map(|d| now + d),
+        revoked_at: None,
     };
     store.insert_token(token_hash(&token), record, now).await?;
     Ok(token)
@@ -178,6 +184,65 @@ pub async fn issue_token(
     issue_token_in(store.as_ref(), &registry, site, expires_in).await
 }
 
+/// Every token of the store `config` names, in the order issued (no server needed).
+pub async fn list_tokens(config: &ServerConfig) -> Result<Vec<TokenInfo>, ServerError> {
+    let registry = Registry::embedded()?;
+    let store = open_store(config, &registry).await?;
+    Ok(store.list_tokens().await?)
+}
+
+/// Revokes tokens in the store `config` names: running servers on the same store refuse them
+/// within about a second ([`http::auth::TOKEN_POLL`]). Returns (tokens selected, revoked now).
+pub async fn revoke_tokens(
+    config: &ServerConfig,
+    which: TokenSelector,
+) -> Result<(u64, u64), ServerError> {
+    let registry = Registry::embedded()?;
+    let store = open_store(config, &registry).await?;
+    Ok(store
+        .revoke_tokens(which, OffsetDateTime::now_utc())
+        .await?)
+}
+
+/// Issues a new token for `site` and lets the site's other pharmacy tokens expire `overlap`
+/// from now at the latest (one transaction). Returns the new token and how many old ones now
+/// expire by then.
+pub async fn rotate_token_in(
+    store: &dyn Store,
+    registry: &Registry,
+    site: &str,
+    overlap: time::Duration,
+    expires_in: Option<time::Duration>,
+) -> Result<(String, u64), ServerError> {
+    if registry.get(site).is_none() {
+        return Err(ServerError::UnknownSite(site.to_owned()));
+    }
+    let token = http::auth::new_token();
+    let now = OffsetDateTime::now_utc();
+    let record = TokenRecord {
+        site: site.to_owned(),
+        role: TokenRole::Pharmacy,
+        expires_at: expires_in.map(|d| now + d),
+        revoked_at: None,
+    };
+    let old = store
+        .rotate_site_token(token_hash(&token), record, now, now + overlap)
+        .await?;
+    Ok((token, old))
+}
+
+/// [`rotate_token_in`] on the store `config` names (no server needed).
+pub async fn rotate_token(
+    config: &ServerConfig,
+    site: &str,
+    overlap: time::Duration,
+    expires_in: Option<time::Duration>,
+) -> Result<(String, u64), ServerError> {
+    let registry = Registry::embedded()?;
+    let store = open_store(config, &registry).await?;
+    rotate_token_in(store.as_ref(), &registry, site, overlap, expires_in).await
+}
+
 /// Builds the shared state: store, registry, first open-data snapshot.
 async fn build_state(config: &ServerConfig) -> Result<Arc<AppState>, ServerError> {
     let registry = Registry::embedded()?;
@@ -197,6 +262,7 @@ async fn build_state(config: &ServerConfig) -> Result<Arc<AppState>, ServerError
     let first = tokio::task::spawn_blocking(move || Snapshot::build(&reg, &rows, now))
         .await
         .map_err(|e| ServerError::Task(e.to_string()))?;
+    let asks = http::ask_log::AskLog::start(Arc::clone(&store), config.eligibility_audit_flush);
     Ok(Arc::new(AppState {
         store,
         person_keys,
@@ -209,6 +275,8 @@ async fn build_state(config: &ServerConfig) -> Result<Arc<AppState>, ServerError
         tokens: http::auth::TokenCache::default(),
         limiter: http::auth::RateLimiter::new(config.rate_limit_per_sec),
         unknown_tokens: http::auth::RateLimiter::new(config.unknown_tokens_per_sec),
+        distinct_ids: http::distinct_ids::DistinctIds::new(config.eligibility_ids_per_minute),
+        asks,
         refresh: config.refresh,
         max_sale_age: config.max_sale_age,
         max_clock_ahead: config.max_clock_ahead,
@@ -264,6 +332,7 @@ async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let refresher = spawn_refresher(&state);
+    let token_watch = http::auth::spawn_token_watch(&state);
     let app = http::with_limits(
         http::router(Arc::clone(&state), config.body_limit),
         config.request_timeout,
@@ -295,6 +364,9 @@ async fn run(
         }
     };
     refresher.abort();
+    token_watch.abort();
+    // Questions answered before the stop are in the audit.
+    state.asks.flush().await;
     Ok(result?)
 }
 
@@ -343,6 +415,12 @@ impl ServerHandle {
         expires_in: Option<time::Duration>,
     ) -> Result<String, ServerError> {
         issue_audit_token_in(self.state.store.as_ref(), expires_in).await
+    }
+
+    /// Writes the eligibility questions answered so far to the audit now (they are written
+    /// every [`ServerConfig::eligibility_audit_flush`] anyway; tests need not wait).
+    pub async fn flush_eligibility_audit(&self) {
+        self.state.asks.flush().await;
     }
 
     /// The server clock's current time.

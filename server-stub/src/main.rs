@@ -3,6 +3,7 @@
 #![warn(missing_docs, clippy::unwrap_used)]
 
 mod messages;
+mod token_command;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,33 +28,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Pharmacy tokens.
+    /// Bearer tokens: issue, list, revoke, rotate.
     Token {
         #[command(subcommand)]
-        action: TokenAction,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum TokenAction {
-    /// Issue a new bearer token for a site (or, with --audit, for the central audit) and print
-    /// it (stored hashed only).
-    Issue {
-        /// Data directory of the server.
-        #[arg(long, default_value = "mask-server-data")]
-        data_dir: PathBuf,
-        /// Site code (10 characters, e.g. 0145080011 or 592202A296).
-        #[arg(long, required_unless_present = "audit", conflicts_with = "audit")]
-        site: Option<String>,
-        /// A central auditor's read-only token (the audit routes only) instead of a pharmacy's.
-        #[arg(long)]
-        audit: bool,
-        /// Days until the token expires (default: never).
-        #[arg(long)]
-        expires_days: Option<u32>,
-        /// `sqlite` (default, in the data dir) or a postgres:// URL.
-        #[arg(long, default_value = "sqlite")]
-        database: String,
+        action: token_command::TokenAction,
     },
 }
 
@@ -104,6 +82,9 @@ struct RunArgs {
     /// Longest TLS handshake in seconds.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     tls_handshake_timeout_secs: u64,
+    /// Different ID numbers one token may ask eligibility about per minute (asking again about one counts once); beyond, 429 (0 = unlimited).
+    #[arg(long, default_value_t = mask_server_stub::config::DEFAULT_ELIGIBILITY_IDS_PER_MINUTE)]
+    eligibility_ids_per_minute: u32,
 }
 
 /// A failure with its exit code (2 = usage, 1 = runtime).
@@ -131,7 +112,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Some(Command::Token { action }) => token(lang, action).await,
+            Some(Command::Token { action }) => token_command::run(lang, action).await,
             None => run(lang, cli.run).await,
         }
     });
@@ -159,33 +140,6 @@ fn server_failure(lang: Lang, e: &ServerError) -> Failure {
     }
 }
 
-async fn token(lang: Lang, action: TokenAction) -> Result<(), Failure> {
-    let TokenAction::Issue {
-        data_dir,
-        site,
-        audit,
-        expires_days,
-        database: db,
-    } = action;
-    let mut config = ServerConfig::new(data_dir);
-    config.database = database(lang, &db)?;
-    let expires = expires_days.map(|d| time::Duration::days(i64::from(d)));
-    let (token, holder) = match site {
-        Some(site) if !audit => (
-            mask_server_stub::issue_token(&config, &site, expires).await,
-            site,
-        ),
-        _ => (
-            mask_server_stub::issue_audit_token(&config, expires).await,
-            text(lang, &Msg::AuditHolder),
-        ),
-    };
-    let token = token.map_err(|e| server_failure(lang, &e))?;
-    eprintln!("{}", text(lang, &Msg::TokenIssued(&holder)));
-    println!("{token}");
-    Ok(())
-}
-
 async fn run(lang: Lang, args: RunArgs) -> Result<(), Failure> {
     let listen = args
         .listen
@@ -207,6 +161,7 @@ async fn run(lang: Lang, args: RunArgs) -> Result<(), Failure> {
     config.max_tls_handshakes = usize::try_from(args.max_tls_handshakes).unwrap_or(usize::MAX);
     config.tls_handshake_timeout = Duration::from_secs(args.tls_handshake_timeout_secs);
     config.unknown_tokens_per_sec = args.unknown_token_rate;
+    config.eligibility_ids_per_minute = args.eligibility_ids_per_minute;
     if let Some(as_of) = &args.as_of {
         let at = OffsetDateTime::parse(as_of, &Rfc3339)
             .map_err(|_| Failure(2, text(lang, &Msg::BadAsOf(as_of))))?;

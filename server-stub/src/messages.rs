@@ -52,6 +52,18 @@ pub enum Msg<'a> {
     TokenIssued(&'a str),
     /// Who an audit token is for (in the token-issued note).
     AuditHolder,
+    /// `token list` on a store without tokens.
+    NoTokens,
+    /// The column names of `token list`.
+    TokenListHeader,
+    /// `token revoke` with something that is not a short token id.
+    BadTokenId(&'a str),
+    /// `token revoke`: no token has this id (or the site has none).
+    NoSuchToken(&'a str),
+    /// Tokens revoked now, and how many of those selected were revoked before.
+    TokensRevoked(u64, u64),
+    /// A rotation: the site, how many old tokens now expire, and when.
+    TokenRotated(&'a str, u64, &'a str),
 }
 
 /// The text of a message.
@@ -82,5 +94,17 @@ pub fn text(lang: Lang, msg: &Msg<'_>) -> String {
         (Lang::En, TokenIssued(s)) => format!("token issued for {s} (shown only once; keep it safe)."),
         (Lang::ZhTw, AuditHolder) => "中央稽核（唯讀）".into(),
         (Lang::En, AuditHolder) => "the central audit (read-only)".into(),
+        (Lang::ZhTw, NoTokens) => "尚未發出任何權杖。請用 token issue 發出。".into(),
+        (Lang::En, NoTokens) => "no tokens issued yet. Issue one with token issue.".into(),
+        (Lang::ZhTw, TokenListHeader) => "代號          角色      機構代碼    發出時間              到期時間              撤銷時間".into(),
+        (Lang::En, TokenListHeader) => "id            role      site        created               expires               revoked".into(),
+        (Lang::ZhTw, BadTokenId(i)) => format!("錯誤：「{i}」不是權杖代號。代號是 12 位十六進位數字，請用 token list 查看。"),
+        (Lang::En, BadTokenId(i)) => format!("error: {i:?} is not a token id. An id is 12 hex digits; see token list."),
+        (Lang::ZhTw, NoSuchToken(i)) => format!("錯誤：沒有符合「{i}」的權杖。請用 token list 查看代號與機構代碼。"),
+        (Lang::En, NoSuchToken(i)) => format!("error: no token matches {i:?}. See token list for ids and sites."),
+        (Lang::ZhTw, TokensRevoked(n, before)) => format!("已撤銷 {n} 個權杖（另有 {before} 個先前已撤銷）。執行中的伺服器會在數秒內拒絕它們。"),
+        (Lang::En, TokensRevoked(n, before)) => format!("revoked {n} token(s) ({before} more were revoked before). Running servers refuse them within a few seconds."),
+        (Lang::ZhTw, TokenRotated(s, n, until)) => format!("已為 {s} 發出新權杖（只顯示這一次，請妥善保存）；舊權杖 {n} 個在 {until} 前仍有效，之後失效。請在那之前把新權杖裝到藥局。"),
+        (Lang::En, TokenRotated(s, n, until)) => format!("new token issued for {s} (shown only once; keep it safe); its {n} old token(s) stay valid until {until}, then expire. Install the new one at the pharmacy before then."),
     }
 }

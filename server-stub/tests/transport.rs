@@ -86,7 +86,26 @@ async fn openapi_document_lists_every_route() {
         "/v1/sites",
         "/v1/health",
         "/maskdata.csv",
+        "/v1/audit/sales",
+        "/v1/audit/eligibility",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
+    // The codes a client switches on are in the schema.
+    let codes = &doc["components"]["schemas"]["ErrorCode"]["enum"];
+    for code in ["token_revoked", "token_expired", "distinct_id_limit"] {
+        assert!(
+            codes.as_array().unwrap().contains(&serde_json::json!(code)),
+            "{code} missing from {codes}"
+        );
+    }
+    let params: Vec<&str> = doc["paths"]["/v1/audit/eligibility"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(params, ["from", "to", "site", "after", "limit", "format"]);
+    let ok = &doc["paths"]["/v1/audit/eligibility"]["get"]["responses"]["200"];
+    assert!(ok["headers"].get("x-next-after").is_some(), "{ok}");
 }

@@ -45,3 +45,34 @@ pub struct AuditSales {
     /// Flagged sales in (sold_at, id) order.
     pub sales: Vec<AuditSale>,
 }
+
+/// One eligibility question a pharmacy asked the server: who asked about whom, and when.
+/// Personal data is never held in full: the ID number masked, the person as the server's keyed
+/// buyer key (the same person always has the same key, so an auditor can follow one person
+/// across pharmacies without the ID number).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EligibilityAsk {
+    /// When the server answered it (server clock).
+    #[serde(with = "rfc3339")]
+    pub asked_at: OffsetDateTime,
+    /// Site of the token that asked.
+    pub site: String,
+    /// Short id of the token that asked (as `mask-server-stub token list` shows it).
+    pub token_id: String,
+    /// The ID number asked about, masked (`A12****789`).
+    pub id_masked: String,
+    /// The person's keyed buyer key (32 hex digits).
+    pub person: String,
+}
+
+/// Response body of `GET /v1/audit/eligibility` (JSON): one page of asks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EligibilityAsks {
+    /// Asks in the order they were answered.
+    pub asks: Vec<EligibilityAsk>,
+    /// When more asks of the range follow: pass this as `after` to get the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
+}

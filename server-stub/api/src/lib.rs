@@ -13,7 +13,7 @@
 //! Routes (all JSON; errors `application/problem+json`; `Authorization: Bearer <token>` where
 //! marked 🔒): `POST /v1/eligibility` 🔒, `POST /v1/sales` 🔒, `POST /v1/stock` 🔒,
 //! `GET /v1/inventory?date=YYYY-MM-DD` 🔒, `POST /v1/listing` 🔒, `GET /v1/whoami` 🔒,
-//! `GET /v1/audit/sales?from=&to=` 🔒 (audit tokens),
+//! `GET /v1/audit/sales?from=&to=` 🔒 and `GET /v1/audit/eligibility?from=&to=` 🔒 (audit tokens),
 //! `GET /v1/policy`, `GET /v1/sites`, `GET /v1/health`, `GET /v1/openapi.json`, `GET /maskdata.csv`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
@@ -28,7 +28,7 @@ mod sites;
 mod stock;
 pub mod time_fmt;
 
-pub use audit::{AuditSale, AuditSales};
+pub use audit::{AuditSale, AuditSales, EligibilityAsk, EligibilityAsks};
 pub use eligibility::{Eligibility, EligibilityRequest, UnsyncedPurchase};
 pub use health::Health;
 pub use policy::{Buyer, Purchase, SaleCheck, check_sale};

@@ -33,6 +33,8 @@ pub enum ErrorCode {
     InvalidToken,
     /// 401: the token has expired.
     TokenExpired,
+    /// 401: the token was revoked (`mask-server-stub token revoke`).
+    TokenRevoked,
     /// 403: the request acts for another site.
     Forbidden,
     /// 404: no such route or resource.
@@ -50,6 +52,10 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// 429: too many requests for this token; retry after `Retry-After`.
     RateLimited,
+    /// 429: this token asked eligibility about more distinct ID numbers in the last minute
+    /// than the server allows (repeated asks about one ID count once); retry after
+    /// `Retry-After`.
+    DistinctIdLimit,
     /// 500: a server fault (logged); retry later.
     Internal,
     /// 503: storage unavailable; retry later.
@@ -74,6 +80,7 @@ impl ErrorCode {
             Self::Unauthorized => "unauthorized",
             Self::InvalidToken => "invalid_token",
             Self::TokenExpired => "token_expired",
+            Self::TokenRevoked => "token_revoked",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::UnknownSite => "unknown_site",
@@ -82,6 +89,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited => "rate_limited",
+            Self::DistinctIdLimit => "distinct_id_limit",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
             Self::Unknown => "unknown",
@@ -90,7 +98,10 @@ impl ErrorCode {
 
     /// Whether retrying the same request later may succeed (429, 5xx).
     pub fn is_retryable(self) -> bool {
-        matches!(self, Self::RateLimited | Self::Internal | Self::Unavailable)
+        matches!(
+            self,
+            Self::RateLimited | Self::DistinctIdLimit | Self::Internal | Self::Unavailable
+        )
     }
 }
 

@@ -10,8 +10,9 @@
 use std::time::{Duration, Instant};
 
 use mask_api::{
-    Eligibility, EligibilityRequest, Health, Inventory, ListingRequest, ListingState, PolicySet,
-    Problem, SaleBatch, SaleBatchResult, SitesSnapshot, StockIn, StockInResult, WhoAmI,
+    Eligibility, EligibilityAsks, EligibilityRequest, Health, Inventory, ListingRequest,
+    ListingState, PolicySet, Problem, SaleBatch, SaleBatchResult, SitesSnapshot, StockIn,
+    StockInResult, WhoAmI,
 };
 use proptest::prelude::*;
 use serde::Serialize;
@@ -25,6 +26,8 @@ const CASE_LIMIT: Duration = Duration::from_millis(500);
 /// "unknown field" / "unknown variant" check.
 const FIELDS: &[&str] = &[
     "address",
+    "asked_at",
+    "asks",
     "adult_quantity",
     "adult_remaining",
     "allowed",
@@ -56,6 +59,7 @@ const FIELDS: &[&str] = &[
     "kind",
     "listed",
     "name",
+    "next_after",
     "next_date",
     "note",
     "offline",
@@ -64,6 +68,7 @@ const FIELDS: &[&str] = &[
     "opening_child",
     "opens_at",
     "overrun_reason",
+    "person",
     "phone",
     "policy_in_force",
     "problem",
@@ -92,6 +97,7 @@ const FIELDS: &[&str] = &[
     "sunday",
     "title",
     "token_expires_at",
+    "token_id",
     "type",
     "type_uri",
     "unsynced",
@@ -112,6 +118,7 @@ const VARIANTS: &[&str] = &[
     "Child",
     "Closed",
     "Conflict",
+    "DistinctIdLimit",
     "DuplicateDate",
     "Forbidden",
     "Hours",
@@ -145,6 +152,7 @@ const VARIANTS: &[&str] = &[
     "SoldLongAgo",
     "StockLow",
     "TokenExpired",
+    "TokenRevoked",
     "Unauthorized",
     "Unavailable",
     "Unknown",
@@ -286,6 +294,8 @@ fn every_type(bytes: &[u8]) -> Result<(), TestCaseError> {
     check::<Health>(bytes)?;
     check::<Problem>(bytes)?;
     check::<PolicySet>(bytes)?;
+    // The audit lists (read by the central audit's tools).
+    check::<EligibilityAsks>(bytes)?;
     let took = started.elapsed();
     prop_assert!(took < CASE_LIMIT, "{took:?}");
     Ok(())

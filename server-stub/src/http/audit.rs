@@ -1,4 +1,5 @@
-//! The central audit list: every flagged sale (overrun or any flag) of a range of days.
+//! The central audit lists: every flagged sale (overrun or any flag) of a range of days, and
+//! every eligibility question answered (who asked about whom, masked).
 
 use std::sync::Arc;
 
@@ -6,7 +7,7 @@ use axum::Json;
 use axum::extract::{Query, State, rejection::QueryRejection};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use mask_api::{AuditSale, AuditSales};
+use mask_api::{AuditSale, AuditSales, EligibilityAsk, EligibilityAsks};
 use serde::Deserialize;
 use time::Date;
 
@@ -14,7 +15,7 @@ use super::AppState;
 use super::auth::AuditAuthed;
 use super::error::ApiError;
 use super::v1::Problems;
-use crate::store::codes;
+use crate::store::{AskRange, codes, to_ms};
 
 /// Longest range of days one request may ask for.
 const MAX_DAYS: i64 = 366;
@@ -145,5 +146,154 @@ pub async fn audit_sales(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),
     );
+    Ok(response)
+}
+
+/// Most eligibility asks in one page (and the default).
+const MAX_ASKS: u32 = 10_000;
+
+/// Query of `GET /v1/audit/eligibility`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AsksQuery {
+    /// First day `YYYY-MM-DD` (Asia/Taipei, by the time the question was answered).
+    from: String,
+    /// Last day `YYYY-MM-DD`, inclusive (at most 366 days after `from`).
+    to: String,
+    /// Only the questions of this site's tokens.
+    site: Option<String>,
+    /// The `next_after` of the previous page.
+    after: Option<String>,
+    /// Most questions in this page, 1..=10000 (default 10000).
+    limit: Option<u32>,
+    /// `json` (default) or `csv`; without it `Accept: text/csv` asks for CSV.
+    format: Option<String>,
+}
+
+/// Header carrying `next_after` (CSV answers have no place for it in the body).
+const NEXT_AFTER: &str = "x-next-after";
+
+/// Midnight at the start of a day in Asia/Taipei, as storage milliseconds.
+fn day_start_ms(day: Date) -> i64 {
+    to_ms(day.midnight().assume_offset(mask_api::TAIPEI))
+}
+
+/// A page cursor `MILLIS-SEQ`.
+fn cursor(text: &str) -> Result<(i64, i64), ApiError> {
+    text.split_once('-')
+        .and_then(|(ms, seq)| Some((ms.parse().ok()?, seq.parse().ok()?)))
+        .ok_or_else(|| ApiError::bad_query("`after` must be the `next_after` of a previous page"))
+}
+
+fn asks_csv(asks: &[EligibilityAsk]) -> Result<Vec<u8>, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(["asked_at", "site", "token_id", "id_masked", "person"])?;
+    for a in asks {
+        out.write_record([
+            a.asked_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            a.site.clone(),
+            a.token_id.clone(),
+            a.id_masked.clone(),
+            a.person.clone(),
+        ])?;
+    }
+    out.into_inner().map_err(|e| e.into_error().into())
+}
+
+/// Every eligibility question answered on `from..=to`: which token (short id, as
+/// `token list` shows it) of which site asked about which person (masked ID number and keyed
+/// buyer key, never the ID number), when. In pages of at most `limit`: while more follow, the
+/// JSON has `next_after` (also in the `X-Next-After` header, for CSV) to pass as `after`.
+/// Audit tokens only (pharmacy tokens get 403).
+#[utoipa::path(
+    get,
+    path = "/v1/audit/eligibility",
+    tag = "audit",
+    params(AsksQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = EligibilityAsks, content(
+            (EligibilityAsks = "application/json"),
+            (String = "text/csv")
+        ), headers(
+            ("x-next-after" = String, description = "Present while more asks follow: the `after` of the next page")
+        )),
+        Problems
+    )
+)]
+pub async fn audit_eligibility(
+    State(st): State<Arc<AppState>>,
+    _auth: AuditAuthed,
+    headers: HeaderMap,
+    query: Result<Query<AsksQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_query(e.body_text()))?;
+    let (from, to) = (day("from", &q.from)?, day("to", &q.to)?);
+    if to < from || (to - from).whole_days() >= MAX_DAYS {
+        return Err(ApiError::bad_query(format!(
+            "`to` must be on or after `from`, at most {MAX_DAYS} days in all"
+        )));
+    }
+    let limit = q.limit.unwrap_or(MAX_ASKS);
+    if !(1..=MAX_ASKS).contains(&limit) {
+        return Err(ApiError::bad_query(format!(
+            "`limit` must be 1..={MAX_ASKS}"
+        )));
+    }
+    let csv = wants_csv(q.format.as_deref(), &headers)?;
+    let start = (day_start_ms(from), -1);
+    let after = match q.after.as_deref() {
+        Some(text) => cursor(text)?.max(start),
+        None => start,
+    };
+    let before_ms = to.next_day().map_or(i64::MAX, day_start_ms);
+    let mut rows = st
+        .store
+        .asks(AskRange {
+            after,
+            before_ms,
+            site: q.site,
+            limit: limit + 1,
+        })
+        .await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_after = rows
+        .last()
+        .filter(|_| more)
+        .map(|(seq, a)| format!("{}-{seq}", to_ms(a.asked_at)));
+    let asks: Vec<EligibilityAsk> = rows
+        .into_iter()
+        .map(|(_, a)| EligibilityAsk {
+            asked_at: a.asked_at,
+            site: a.site,
+            token_id: a.token_id,
+            id_masked: a.id_masked,
+            person: hex::encode(a.person.as_bytes()),
+        })
+        .collect();
+    let mut response = if csv {
+        let body = asks_csv(&asks).map_err(|e| {
+            tracing::error!(error = %e, "eligibility audit CSV could not be written");
+            ApiError::from(crate::store::StoreError::Corrupt(e.to_string()))
+        })?;
+        let mut response = body.into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
+        );
+        response
+    } else {
+        Json(EligibilityAsks {
+            asks,
+            next_after: next_after.clone(),
+        })
+        .into_response()
+    };
+    if let Some(next) = next_after.and_then(|n| HeaderValue::from_str(&n).ok()) {
+        response.headers_mut().insert(NEXT_AFTER, next);
+    }
     Ok(response)
 }

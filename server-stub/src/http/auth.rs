@@ -15,8 +15,18 @@ use super::AppState;
 use super::error::ApiError;
 use crate::store::{TokenRecord, TokenRole, token_hash};
 
-/// How long a looked-up token is trusted without asking the store again.
+/// How long a looked-up token is trusted without asking the store again, when nothing says
+/// it changed. A revocation or rotation does not wait for this: it bumps the store's token
+/// generation, which every server polls every [`TOKEN_POLL`] and then forgets its cache.
 const TOKEN_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// How often a server asks the store whether any token was revoked or shortened. Why a polled
+/// counter rather than a short cache lifetime: several servers may share one PostgreSQL store
+/// and `token revoke` runs in yet another process, so a change must be seen across processes.
+/// A 5 s lifetime would make every busy pharmacy's token a store read every 5 s (launch day:
+/// ~6,000 tokens, over 1,000 reads a second on the hot path); the counter is one single-row
+/// read a second per server, and a revoke takes effect within about a second.
+pub const TOKEN_POLL: Duration = Duration::from_secs(1);
 
 /// A new random token (`mst_` + 64 hex digits, 256 bits).
 pub fn new_token() -> String {
@@ -31,6 +41,8 @@ pub struct Authed {
     pub site: String,
     /// Token expiry.
     pub expires_at: Option<OffsetDateTime>,
+    /// The token's short id (`token list`).
+    pub token_id: String,
 }
 
 impl Authed {
@@ -48,24 +60,74 @@ impl Authed {
 /// Recently seen tokens (hash → record).
 #[derive(Default)]
 pub struct TokenCache {
-    entries: Mutex<HashMap<String, (TokenRecord, Instant)>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    by_hash: HashMap<String, (TokenRecord, Instant)>,
+    /// Counts [`TokenCache::forget_all`]s: a lookup that began before one may not store what
+    /// it read (it may have read a token just revoked).
+    epoch: u64,
 }
 
 impl TokenCache {
     fn get(&self, hash: &str) -> Option<TokenRecord> {
         let entries = self.entries.lock().ok()?;
-        let (record, at) = entries.get(hash)?;
+        let (record, at) = entries.by_hash.get(hash)?;
         (at.elapsed() < TOKEN_CACHE_TTL).then(|| record.clone())
     }
 
-    fn put(&self, hash: String, record: TokenRecord) {
+    /// Call before a store lookup; pass the answer to [`Self::put`].
+    fn epoch(&self) -> u64 {
+        self.entries.lock().map_or(u64::MAX, |e| e.epoch)
+    }
+
+    fn put(&self, hash: String, record: TokenRecord, epoch: u64) {
         if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() > 100_000 {
-                entries.clear();
+            if entries.epoch != epoch {
+                return;
             }
-            entries.insert(hash, (record, Instant::now()));
+            if entries.by_hash.len() > 100_000 {
+                entries.by_hash.clear();
+            }
+            entries.by_hash.insert(hash, (record, Instant::now()));
         }
     }
+
+    /// Forgets every cached token (a token was revoked or shortened somewhere).
+    pub fn forget_all(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.by_hash.clear();
+            entries.epoch = entries.epoch.wrapping_add(1);
+        }
+    }
+}
+
+/// Polls the store's token generation every [`TOKEN_POLL`] and empties the token cache when it
+/// moved, until the state is dropped. A failed poll is logged and retried: meanwhile cached
+/// tokens live at most [`TOKEN_CACHE_TTL`].
+pub(crate) fn spawn_token_watch(state: &Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    let weak = Arc::downgrade(state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(TOKEN_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut seen = None;
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else { return };
+            match state.store.token_generation().await {
+                Ok(generation) if seen != Some(generation) => {
+                    state.tokens.forget_all();
+                    seen = Some(generation);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "token generation unreadable; cached tokens kept up to 60 s")
+                }
+            }
+        }
+    })
 }
 
 /// Token bucket per token: `rate` per second, bursts of `2 × rate`.
@@ -161,7 +223,7 @@ impl FromRequestParts<Arc<AppState>> for Authed {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let record = authenticate(parts, state).await?;
+        let (hash, record) = authenticate(parts, state).await?;
         if record.role != TokenRole::Pharmacy {
             return Err(wrong_kind(
                 "An audit token may read the audit routes only; pharmacy routes need a pharmacy's token.",
@@ -170,6 +232,7 @@ impl FromRequestParts<Arc<AppState>> for Authed {
         Ok(Self {
             site: record.site,
             expires_at: record.expires_at,
+            token_id: crate::store::token_id(&hash),
         })
     }
 }
@@ -181,7 +244,7 @@ impl FromRequestParts<Arc<AppState>> for AuditAuthed {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let record = authenticate(parts, state).await?;
+        let (_, record) = authenticate(parts, state).await?;
         if record.role != TokenRole::Audit {
             return Err(wrong_kind(
                 "The audit routes need an audit token (`mask-server-stub token issue --audit`); a pharmacy token cannot read them.",
@@ -191,8 +254,11 @@ impl FromRequestParts<Arc<AppState>> for AuditAuthed {
     }
 }
 
-/// The token's record: known, unexpired, within its rate.
-async fn authenticate(parts: &Parts, state: &Arc<AppState>) -> Result<TokenRecord, ApiError> {
+/// The token's hash and record: known, not revoked, unexpired, within its rate.
+async fn authenticate(
+    parts: &Parts,
+    state: &Arc<AppState>,
+) -> Result<(String, TokenRecord), ApiError> {
     let token = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -228,6 +294,7 @@ async fn authenticate(parts: &Parts, state: &Arc<AppState>) -> Result<TokenRecor
                 e.retry_after = Some(wait);
                 return Err(e);
             }
+            let epoch = state.tokens.epoch();
             let found = state.store.find_token(hash.clone()).await?;
             let record = found.ok_or_else(|| {
                 state.unknown_tokens.charge(&client);
@@ -236,10 +303,16 @@ async fn authenticate(parts: &Parts, state: &Arc<AppState>) -> Result<TokenRecor
                     "The token is not known to this server; ask for a new one.",
                 )
             })?;
-            state.tokens.put(hash.clone(), record.clone());
+            state.tokens.put(hash.clone(), record.clone(), epoch);
             record
         }
     };
+    if record.revoked_at.is_some() {
+        return Err(unauthorized(
+            ErrorCode::TokenRevoked,
+            "The token was revoked by the central side; ask for a new one.",
+        ));
+    }
     // Token expiry is a security matter: real time, not the (possibly shifted) rules clock.
     if record
         .expires_at
@@ -260,5 +333,38 @@ async fn authenticate(parts: &Parts, state: &Arc<AppState>) -> Result<TokenRecor
         e.retry_after = Some(wait);
         return Err(e);
     }
-    Ok(record)
+    Ok((hash, record))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> TokenRecord {
+        TokenRecord {
+            site: "0145080011".into(),
+            role: TokenRole::Pharmacy,
+            expires_at: None,
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn a_lookup_that_began_before_a_forget_is_not_cached() {
+        let cache = TokenCache::default();
+        // A lookup starts, a revocation is noticed meanwhile, the lookup ends.
+        let epoch = cache.epoch();
+        cache.forget_all();
+        cache.put("h".into(), record(), epoch);
+        assert_eq!(
+            cache.get("h"),
+            None,
+            "what it read may be the revoked token"
+        );
+        // A lookup that began after is cached, until the next forget.
+        cache.put("h".into(), record(), cache.epoch());
+        assert_eq!(cache.get("h"), Some(record()));
+        cache.forget_all();
+        assert_eq!(cache.get("h"), None);
+    }
 }

@@ -1,7 +1,9 @@
 //! The HTTP surface: state, router, OpenAPI document.
 
+pub mod ask_log;
 mod audit;
 pub mod auth;
+pub mod distinct_ids;
 pub mod error;
 mod feeds;
 mod v1;
@@ -51,6 +53,10 @@ pub struct AppState {
     pub limiter: auth::RateLimiter,
     /// Per client address: unknown tokens sent.
     pub unknown_tokens: auth::RateLimiter,
+    /// Per token: different persons asked about in the last minute.
+    pub distinct_ids: distinct_ids::DistinctIds,
+    /// The audit of eligibility questions.
+    pub asks: ask_log::AskLog,
     /// Open-data refresh interval.
     pub refresh: Duration,
     /// Oldest sale/stock time accepted, relative to the clock.
@@ -94,6 +100,7 @@ impl AppState {
         v1::listing,
         v1::whoami,
         audit::audit_sales,
+        audit::audit_eligibility,
         feeds::policy,
         feeds::sites,
         feeds::health,
@@ -107,6 +114,8 @@ impl AppState {
         mask_api::PolicyVersion,
         mask_api::AuditSale,
         mask_api::AuditSales,
+        mask_api::EligibilityAsk,
+        mask_api::EligibilityAsks,
     )),
     modifiers(&BearerAuth)
 )]
@@ -151,6 +160,7 @@ pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         .route("/v1/listing", post(v1::listing))
         .route("/v1/whoami", get(v1::whoami))
         .route("/v1/audit/sales", get(audit::audit_sales))
+        .route("/v1/audit/eligibility", get(audit::audit_eligibility))
         .route("/v1/policy", get(feeds::policy))
         .route("/v1/sites", get(feeds::sites))
         .route("/v1/health", get(feeds::health))

@@ -22,7 +22,9 @@ use super::error::{ApiError, ApiJson};
 use crate::content_hash::{
     ContentHashes, legacy_sale_tail, legacy_stock_tail, sale_canonical, stock_canonical,
 };
-use crate::store::{DayTotals, PreparedSale, SalesOutcome, SalesWrite, StockOutcome, StockWrite};
+use crate::store::{
+    AskRecord, DayTotals, PreparedSale, SalesOutcome, SalesWrite, StockOutcome, StockWrite,
+};
 
 /// Most sales in one batch.
 pub const MAX_BATCH: usize = 500;
@@ -48,7 +50,10 @@ impl utoipa::IntoResponses for Problems {
         let mut builder = ResponsesBuilder::new();
         for (status, text) in [
             ("400", "Malformed JSON or query"),
-            ("401", "Missing, unknown or expired token"),
+            (
+                "401",
+                "Missing, unknown, revoked (`token_revoked`) or expired (`token_expired`) token",
+            ),
             (
                 "403",
                 "Acting for another site, or a token of the wrong kind (pharmacy / audit)",
@@ -58,9 +63,16 @@ impl utoipa::IntoResponses for Problems {
             ("413", "Body too large"),
             ("415", "Body is not application/json"),
             ("422", "Invalid content (ID number, times, quantities)"),
-            ("429", "Rate limited; see Retry-After"),
+            (
+                "429",
+                "Rate limited (`rate_limited`), or, on eligibility, too many different ID numbers \
+                 asked in the last minute (`distinct_id_limit`); see Retry-After",
+            ),
             ("500", "Server fault"),
-            ("503", "Storage unavailable; retry"),
+            (
+                "503",
+                "Storage (or the eligibility audit) unavailable; retry",
+            ),
         ] {
             builder = builder.response(
                 status,
@@ -104,7 +116,7 @@ fn now_ms(st: &AppState) -> OffsetDateTime {
 )]
 pub async fn eligibility(
     State(st): State<Arc<AppState>>,
-    _auth: Authed,
+    auth: Authed,
     ApiJson(req): ApiJson<EligibilityRequest>,
 ) -> Result<Json<Eligibility>, ApiError> {
     let now = st.clock.now();
@@ -130,7 +142,20 @@ pub async fn eligibility(
             format!("unsynced sale {bad}: quantity must be 1..={MAX_QUANTITY}"),
         ));
     }
-    let held = st.store.purchases(st.person_keys.key(id.as_str())).await?;
+    let person = st.person_keys.key(id.as_str());
+    if let Err(wait) = st.distinct_ids.check(&auth.token_id, person) {
+        let mut e = ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::DistinctIdLimit,
+            "Too many different ID numbers",
+            "This token asked about more different ID numbers in the last minute than a \
+             pharmacy counter serves; retry after the given seconds. Asking again about the \
+             same ID number does not count.",
+        );
+        e.retry_after = Some(wait);
+        return Err(e);
+    }
+    let held = st.store.purchases(person).await?;
     let mut ids: std::collections::HashSet<uuid::Uuid> = held.iter().map(|h| h.id).collect();
     let mut history: Vec<Purchase> = held.iter().map(|h| h.purchase()).collect();
     // A sale the server holds already is counted once, whichever side reports it.
@@ -143,7 +168,27 @@ pub async fn eligibility(
         }
     }
     let buyer = Buyer::from_id(&id, req.birth_date);
-    Ok(Json(decide(&st.policies, &buyer, &history, now)))
+    let answer = decide(&st.policies, &buyer, &history, now);
+    // No answer about a person leaves without its audit row queued.
+    st.asks
+        .record(AskRecord {
+            asked_at: now_ms(&st),
+            site: auth.site,
+            token_id: auth.token_id,
+            person,
+            id_masked: id.masked(),
+        })
+        .map_err(|_| {
+            let mut e = ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                "Audit unavailable",
+                "The server cannot record who asked about whom right now, so it does not answer; retry later.",
+            );
+            e.retry_after = Some(1);
+            e
+        })?;
+    Ok(Json(answer))
 }
 
 fn item(index: usize, id: String, code: ErrorCode, detail: impl Into<String>) -> ProblemItem {

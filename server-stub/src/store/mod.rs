@@ -106,11 +106,72 @@ pub struct TokenRecord {
     pub role: TokenRole,
     /// Expiry, if any.
     pub expires_at: Option<OffsetDateTime>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<OffsetDateTime>,
 }
 
 /// Hex SHA-256 of a token (what is stored and looked up).
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Hex digits of a token's short id.
+pub const TOKEN_ID_LEN: usize = 12;
+
+/// The short id of a stored token: the first 12 hex digits of its hash. It names the token in
+/// `token list`, `token revoke` and the eligibility audit; it cannot be turned back into the
+/// token (a hash of 256 random bits). 48 bits: two of a few thousand tokens share one with a
+/// chance of about 1 in 10^7, and a revoke by id then revokes both (it says how many).
+pub fn token_id(hash: &str) -> String {
+    hash.chars().take(TOKEN_ID_LEN).collect()
+}
+
+/// A stored token as `token list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Short id ([`token_id`]).
+    pub id: String,
+    /// Site, role, expiry, revocation.
+    pub record: TokenRecord,
+    /// When it was issued.
+    pub created_at: OffsetDateTime,
+}
+
+/// Which tokens a revocation is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenSelector {
+    /// The token(s) with this short id.
+    Id(String),
+    /// Every token of this site.
+    Site(String),
+}
+
+/// One answered eligibility question, as the audit keeps it (never the full ID number).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AskRecord {
+    /// When it was answered (server clock, milliseconds).
+    pub asked_at: OffsetDateTime,
+    /// Site of the token.
+    pub site: String,
+    /// Short id of the token.
+    pub token_id: String,
+    /// The person's keyed buyer key.
+    pub person: PersonKey,
+    /// The ID number, masked.
+    pub id_masked: String,
+}
+
+/// Where a page of the eligibility audit starts and ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AskRange {
+    /// Asks strictly after this (asked_at milliseconds, sequence number) come.
+    pub after: (i64, i64),
+    /// Asks at or after this instant (milliseconds) do not.
+    pub before_ms: i64,
+    /// Only this site's asks, when given.
+    pub site: Option<String>,
+    /// Most asks returned.
+    pub limit: u32,
 }
 
 /// A validated sale ready to be written.
@@ -291,6 +352,33 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Looks a token hash up.
     fn find_token(&self, hash: String) -> BoxFuture<'_, Result<Option<TokenRecord>, StoreError>>;
+    /// Every stored token, in the order issued.
+    fn list_tokens(&self) -> BoxFuture<'_, Result<Vec<TokenInfo>, StoreError>>;
+    /// Revokes the selected tokens not revoked yet and bumps the token generation (in one
+    /// transaction); returns (tokens selected, tokens revoked now).
+    fn revoke_tokens(
+        &self,
+        which: TokenSelector,
+        at: OffsetDateTime,
+    ) -> BoxFuture<'_, Result<(u64, u64), StoreError>>;
+    /// Stores a new pharmacy token for `record.site` and lets every other unrevoked pharmacy
+    /// token of that site expire at `old_until` at the latest, bumping the token generation (in
+    /// one transaction); returns how many old tokens now expire by then.
+    fn rotate_site_token(
+        &self,
+        hash: String,
+        record: TokenRecord,
+        created_at: OffsetDateTime,
+        old_until: OffsetDateTime,
+    ) -> BoxFuture<'_, Result<u64, StoreError>>;
+    /// A number that changes whenever a stored token is revoked or shortened: servers poll it
+    /// and forget their cached tokens when it moves.
+    fn token_generation(&self) -> BoxFuture<'_, Result<i64, StoreError>>;
+    /// Appends answered eligibility questions to the audit (one transaction for all).
+    fn record_asks(&self, asks: Vec<AskRecord>) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// A page of the eligibility audit, in (asked_at, sequence) order, each with its sequence
+    /// number.
+    fn asks(&self, range: AskRange) -> BoxFuture<'_, Result<Vec<(i64, AskRecord)>, StoreError>>;
     /// A value of the server's own settings table (`server_meta`).
     fn meta(&self, key: &'static str) -> BoxFuture<'_, Result<Option<String>, StoreError>>;
     /// Stores a `server_meta` value unless the key has one; returns the value now stored

@@ -16,8 +16,9 @@ use time::{Date, OffsetDateTime};
 use tokio_postgres::{NoTls, Transaction};
 
 use super::{
-    DayTotals, HeldSale, Listing, SalesOutcome, SalesWrite, StockOutcome, StockWrite, Store,
-    StoreError, TokenRecord, TokenRole, codes,
+    AskRange, AskRecord, DayTotals, HeldSale, Listing, SalesOutcome, SalesWrite, StockOutcome,
+    StockWrite, Store, StoreError, TOKEN_ID_LEN, TokenInfo, TokenRecord, TokenRole, TokenSelector,
+    codes, from_ms,
 };
 use crate::content_hash::HASH_VERSION;
 use crate::open_data::StockRow;
@@ -200,6 +201,24 @@ const MIGRATIONS: &[&str] = &[
         RETURN TRUE;
     END
     $fn$;",
+    // Schema 5: token revocation, the token generation servers poll to forget cached tokens
+    // (see `http::auth`), and the audit of eligibility questions (masked ID and keyed person
+    // key only), paged in (asked_at, seq) order.
+    "ALTER TABLE tokens ADD COLUMN revoked_at TIMESTAMPTZ;
+    CREATE TABLE token_state (
+        id SMALLINT PRIMARY KEY CHECK (id = 1),
+        generation BIGINT NOT NULL
+    );
+    INSERT INTO token_state (id, generation) VALUES (1, 0);
+    CREATE TABLE eligibility_asks (
+        seq BIGSERIAL PRIMARY KEY,
+        asked_at TIMESTAMPTZ NOT NULL,
+        site TEXT NOT NULL,
+        token_id TEXT NOT NULL,
+        person BYTEA NOT NULL CHECK (octet_length(person) = 16),
+        id_masked TEXT NOT NULL
+    );
+    CREATE INDEX eligibility_asks_by_time ON eligibility_asks (asked_at, seq);",
 ];
 
 /// Advisory-lock key space of this server's migrations.
@@ -370,6 +389,25 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A token row of `SELECT site, expires_at, role, revoked_at ...`.
+fn token_record(r: &tokio_postgres::Row) -> TokenRecord {
+    TokenRecord {
+        site: r.get(0),
+        expires_at: r.get(1),
+        role: TokenRole::parse(r.get(2)),
+        revoked_at: r.get(3),
+    }
+}
+
+async fn bump_token_generation(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE token_state SET generation = generation + 1 WHERE id = 1",
+        &[],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Advisory-lock key of a value (the first 8 bytes of its SHA-256).
 fn lock_key(bytes: &[u8]) -> i64 {
     use sha2::{Digest, Sha256};
@@ -458,14 +496,187 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let client = self.pool.get().await?;
             let stmt = client
-                .prepare_cached("SELECT site, expires_at, role FROM tokens WHERE hash = $1")
+                .prepare_cached(
+                    "SELECT site, expires_at, role, revoked_at FROM tokens WHERE hash = $1",
+                )
                 .await?;
             let row = client.query_opt(&stmt, &[&hash]).await?;
-            Ok(row.map(|r| TokenRecord {
-                site: r.get(0),
-                expires_at: r.get(1),
-                role: TokenRole::parse(r.get(2)),
-            }))
+            Ok(row.map(|r| token_record(&r)))
+        })
+    }
+
+    fn list_tokens(&self) -> BoxFuture<'_, Result<Vec<TokenInfo>, StoreError>> {
+        Box::pin(async move {
+            let client = self.pool.get().await?;
+            let rows = client
+                .query(
+                    "SELECT site, expires_at, role, revoked_at, created_at, hash FROM tokens
+                     ORDER BY created_at, hash",
+                    &[],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| TokenInfo {
+                    id: super::token_id(r.get(5)),
+                    record: token_record(r),
+                    created_at: r.get(4),
+                })
+                .collect())
+        })
+    }
+
+    fn revoke_tokens(
+        &self,
+        which: TokenSelector,
+        at: OffsetDateTime,
+    ) -> BoxFuture<'_, Result<(u64, u64), StoreError>> {
+        Box::pin(async move {
+            let (filter, value) = match &which {
+                TokenSelector::Id(id) => (
+                    format!("substr(hash, 1, {TOKEN_ID_LEN}) = $1"),
+                    id.to_ascii_lowercase(),
+                ),
+                TokenSelector::Site(site) => ("site = $1".to_owned(), site.clone()),
+            };
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            let selected: i64 = tx
+                .query_one(
+                    &format!("SELECT COUNT(*) FROM tokens WHERE {filter}"),
+                    &[&value],
+                )
+                .await?
+                .get(0);
+            let revoked = tx
+                .execute(
+                    &format!(
+                        "UPDATE tokens SET revoked_at = $2 WHERE {filter} AND revoked_at IS NULL"
+                    ),
+                    &[&value, &at],
+                )
+                .await?;
+            if revoked > 0 {
+                bump_token_generation(&tx).await?;
+            }
+            tx.commit().await?;
+            Ok((u64::try_from(selected).unwrap_or(0), revoked))
+        })
+    }
+
+    fn rotate_site_token(
+        &self,
+        hash: String,
+        record: TokenRecord,
+        created_at: OffsetDateTime,
+        old_until: OffsetDateTime,
+    ) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            let shortened = tx
+                .execute(
+                    "UPDATE tokens SET expires_at = LEAST(COALESCE(expires_at, $2), $2)
+                     WHERE site = $1 AND role = 'pharmacy' AND revoked_at IS NULL
+                       AND (expires_at IS NULL OR expires_at > $3)",
+                    &[&record.site, &old_until, &created_at],
+                )
+                .await?;
+            tx.execute(
+                "INSERT INTO tokens (hash, site, created_at, expires_at, role)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &hash,
+                    &record.site,
+                    &created_at,
+                    &record.expires_at,
+                    &record.role.as_str(),
+                ],
+            )
+            .await?;
+            bump_token_generation(&tx).await?;
+            tx.commit().await?;
+            Ok(shortened)
+        })
+    }
+
+    fn token_generation(&self) -> BoxFuture<'_, Result<i64, StoreError>> {
+        Box::pin(async move {
+            let client = self.pool.get().await?;
+            let stmt = client
+                .prepare_cached("SELECT generation FROM token_state WHERE id = 1")
+                .await?;
+            Ok(client.query_one(&stmt, &[]).await?.get(0))
+        })
+    }
+
+    fn record_asks(&self, asks: Vec<AskRecord>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            // One statement for the whole batch, whatever its size.
+            let mut at = Vec::with_capacity(asks.len());
+            let mut site = Vec::with_capacity(asks.len());
+            let mut token = Vec::with_capacity(asks.len());
+            let mut person = Vec::with_capacity(asks.len());
+            let mut masked = Vec::with_capacity(asks.len());
+            for a in &asks {
+                at.push(a.asked_at);
+                site.push(a.site.as_str());
+                token.push(a.token_id.as_str());
+                person.push(&a.person.as_bytes()[..]);
+                masked.push(a.id_masked.as_str());
+            }
+            let client = self.pool.get().await?;
+            let stmt = client
+                .prepare_cached(
+                    "INSERT INTO eligibility_asks (asked_at, site, token_id, person, id_masked)
+                     SELECT a, s, t, p, m FROM unnest($1::TIMESTAMPTZ[], $2::TEXT[], $3::TEXT[],
+                        $4::BYTEA[], $5::TEXT[]) WITH ORDINALITY AS u (a, s, t, p, m, n)
+                     ORDER BY n",
+                )
+                .await?;
+            client
+                .execute(&stmt, &[&at, &site, &token, &person, &masked])
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn asks(&self, range: AskRange) -> BoxFuture<'_, Result<Vec<(i64, AskRecord)>, StoreError>> {
+        Box::pin(async move {
+            let client = self.pool.get().await?;
+            let after = from_ms(range.after.0)?;
+            let before = from_ms(range.before_ms)?;
+            let rows = client
+                .query(
+                    "SELECT seq, asked_at, site, token_id, person, id_masked FROM eligibility_asks
+                     WHERE (asked_at, seq) > ($1, $2) AND asked_at < $3
+                       AND ($4::TEXT IS NULL OR site = $4)
+                     ORDER BY asked_at, seq LIMIT $5",
+                    &[
+                        &after,
+                        &range.after.1,
+                        &before,
+                        &range.site,
+                        &i64::from(range.limit),
+                    ],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let person = PersonKey::from_slice(r.get(4))
+                        .ok_or_else(|| StoreError::Corrupt("person key of an ask".into()))?;
+                    Ok((
+                        r.get(0),
+                        AskRecord {
+                            asked_at: r.get(1),
+                            site: r.get(2),
+                            token_id: r.get(3),
+                            person,
+                            id_masked: r.get(5),
+                        },
+                    ))
+                })
+                .collect()
         })
     }
 

@@ -16,9 +16,10 @@ use time::{Date, OffsetDateTime};
 use tokio::sync::oneshot;
 
 use super::{
-    DayTotals, HeldSale, Listing, PreparedSale, SalesOutcome, SalesWrite, SoldTotals, StockOutcome,
-    StockWrite, Store, StoreError, TokenRecord, TokenRole, codes, conflict_result, day_text,
-    from_ms, judge_in_order, parse_day, to_ms,
+    AskRange, AskRecord, DayTotals, HeldSale, Listing, PreparedSale, SalesOutcome, SalesWrite,
+    SoldTotals, StockOutcome, StockWrite, Store, StoreError, TOKEN_ID_LEN, TokenInfo, TokenRecord,
+    TokenRole, TokenSelector, codes, conflict_result, day_text, from_ms, judge_in_order, parse_day,
+    to_ms,
 };
 use crate::content_hash::HASH_VERSION;
 use crate::open_data::StockRow;
@@ -144,6 +145,27 @@ fn migration_steps() -> Vec<M<'static>> {
             DROP INDEX sales_by_person;
             CREATE INDEX sales_by_person ON sales (person, sold_at_ms, quantity, id);
             CREATE INDEX sales_audit ON sales (sold_day) WHERE status = 'overrun' OR flags <> '';",
+        ),
+        // Schema 4: token revocation, the token generation servers poll to forget cached
+        // tokens (see `http::auth`), and the audit of eligibility questions (masked ID and
+        // keyed person key only). `seq` is the rowid: the time index carries it, so a page in
+        // (asked_ms, seq) order is one index range.
+        M::up(
+            "ALTER TABLE tokens ADD COLUMN revoked_ms INTEGER;
+            CREATE TABLE token_state (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                generation INTEGER NOT NULL
+            ) STRICT;
+            INSERT INTO token_state (id, generation) VALUES (1, 0);
+            CREATE TABLE eligibility_asks (
+                seq INTEGER PRIMARY KEY,
+                asked_ms INTEGER NOT NULL,
+                site TEXT NOT NULL,
+                token_id TEXT NOT NULL,
+                person BLOB NOT NULL CHECK (length(person) = 16),
+                id_masked TEXT NOT NULL
+            ) STRICT;
+            CREATE INDEX eligibility_asks_by_time ON eligibility_asks (asked_ms);",
         ),
     ]
 }
@@ -344,6 +366,28 @@ fn writer_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
             done(commit.clone());
         }
     }
+}
+
+fn token_record(
+    site: String,
+    expires_ms: Option<i64>,
+    role: &str,
+    revoked_ms: Option<i64>,
+) -> Result<TokenRecord, StoreError> {
+    Ok(TokenRecord {
+        site,
+        role: TokenRole::parse(role),
+        expires_at: expires_ms.map(from_ms).transpose()?,
+        revoked_at: revoked_ms.map(from_ms).transpose()?,
+    })
+}
+
+fn bump_token_generation(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE token_state SET generation = generation + 1 WHERE id = 1",
+        [],
+    )?;
+    Ok(())
 }
 
 fn parse_uuid(s: &str) -> Result<uuid::Uuid, StoreError> {
@@ -681,23 +725,186 @@ impl Store for SqliteStore {
     fn find_token(&self, hash: String) -> BoxFuture<'_, Result<Option<TokenRecord>, StoreError>> {
         self.read(move |conn| {
             let row = conn
-                .prepare_cached("SELECT site, expires_ms, role FROM tokens WHERE hash = ?1")?
+                .prepare_cached(
+                    "SELECT site, expires_ms, role, revoked_ms FROM tokens WHERE hash = ?1",
+                )?
                 .query_row([hash], |r| {
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, Option<i64>>(1)?,
                         r.get::<_, String>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
                     ))
                 })
                 .optional()?;
-            row.map(|(site, expires, role)| {
-                Ok(TokenRecord {
-                    site,
-                    role: TokenRole::parse(&role),
-                    expires_at: expires.map(from_ms).transpose()?,
-                })
-            })
-            .transpose()
+            row.map(|(site, expires, role, revoked)| token_record(site, expires, &role, revoked))
+                .transpose()
+        })
+    }
+
+    fn list_tokens(&self) -> BoxFuture<'_, Result<Vec<TokenInfo>, StoreError>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT hash, site, expires_ms, role, revoked_ms, created_ms FROM tokens
+                 ORDER BY created_ms, hash",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (hash, site, expires, role, revoked, created) = row?;
+                out.push(TokenInfo {
+                    id: super::token_id(&hash),
+                    record: token_record(site, expires, &role, revoked)?,
+                    created_at: from_ms(created)?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn revoke_tokens(
+        &self,
+        which: TokenSelector,
+        at: OffsetDateTime,
+    ) -> BoxFuture<'_, Result<(u64, u64), StoreError>> {
+        self.write(move |conn| {
+            let (filter, value) = match &which {
+                TokenSelector::Id(id) => (
+                    format!("substr(hash, 1, {TOKEN_ID_LEN}) = ?1"),
+                    id.to_ascii_lowercase(),
+                ),
+                TokenSelector::Site(site) => ("site = ?1".to_owned(), site.clone()),
+            };
+            let selected: i64 = conn.query_row(
+                &format!("SELECT COUNT(*) FROM tokens WHERE {filter}"),
+                [&value],
+                |r| r.get(0),
+            )?;
+            let revoked = conn.execute(
+                &format!("UPDATE tokens SET revoked_ms = ?2 WHERE {filter} AND revoked_ms IS NULL"),
+                params![value, to_ms(at)],
+            )?;
+            if revoked > 0 {
+                bump_token_generation(conn)?;
+            }
+            Ok((
+                u64::try_from(selected).unwrap_or(0),
+                u64::try_from(revoked).unwrap_or(0),
+            ))
+        })
+    }
+
+    fn rotate_site_token(
+        &self,
+        hash: String,
+        record: TokenRecord,
+        created_at: OffsetDateTime,
+        old_until: OffsetDateTime,
+    ) -> BoxFuture<'_, Result<u64, StoreError>> {
+        self.write(move |conn| {
+            let until = to_ms(old_until);
+            let shortened = conn.execute(
+                "UPDATE tokens SET expires_ms = MIN(COALESCE(expires_ms, ?2), ?2)
+                 WHERE site = ?1 AND role = 'pharmacy' AND revoked_ms IS NULL
+                   AND (expires_ms IS NULL OR expires_ms > ?3)",
+                params![record.site, until, to_ms(created_at)],
+            )?;
+            conn.execute(
+                "INSERT INTO tokens (hash, site, created_ms, expires_ms, role)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    hash,
+                    record.site,
+                    to_ms(created_at),
+                    record.expires_at.map(to_ms),
+                    record.role.as_str(),
+                ],
+            )?;
+            bump_token_generation(conn)?;
+            Ok(u64::try_from(shortened).unwrap_or(0))
+        })
+    }
+
+    fn token_generation(&self) -> BoxFuture<'_, Result<i64, StoreError>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT generation FROM token_state WHERE id = 1")?
+                .query_row([], |r| r.get(0))?)
+        })
+    }
+
+    fn record_asks(&self, asks: Vec<AskRecord>) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.write(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "INSERT INTO eligibility_asks (asked_ms, site, token_id, person, id_masked)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for a in &asks {
+                stmt.execute(params![
+                    to_ms(a.asked_at),
+                    a.site,
+                    a.token_id,
+                    &a.person.as_bytes()[..],
+                    a.id_masked,
+                ])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn asks(&self, range: AskRange) -> BoxFuture<'_, Result<Vec<(i64, AskRecord)>, StoreError>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, asked_ms, site, token_id, person, id_masked FROM eligibility_asks
+                 WHERE (asked_ms, seq) > (?1, ?2) AND asked_ms < ?3
+                   AND (?4 IS NULL OR site = ?4)
+                 ORDER BY asked_ms, seq LIMIT ?5",
+            )?;
+            let rows = stmt.query_map(
+                params![
+                    range.after.0,
+                    range.after.1,
+                    range.before_ms,
+                    range.site,
+                    range.limit
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Vec<u8>>(4)?,
+                        r.get::<_, String>(5)?,
+                    ))
+                },
+            )?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (seq, ms, site, token_id, person, id_masked) = row?;
+                let person = PersonKey::from_slice(&person)
+                    .ok_or_else(|| StoreError::Corrupt("person key of an ask".into()))?;
+                out.push((
+                    seq,
+                    AskRecord {
+                        asked_at: from_ms(ms)?,
+                        site,
+                        token_id,
+                        person,
+                        id_masked,
+                    },
+                ));
+            }
+            Ok(out)
         })
     }
 
