@@ -264,6 +264,7 @@ pub fn sell(config: &Config, id_no: &str, quantity: u32, birth_date: Option<Date
                 "quantity": receipt.quantity,
                 "sold_at": rfc3339(Some(receipt.sold_at)),
                 "offline": receipt.offline,
+                "amount_due": receipt.amount_due,
                 "sync": receipt.sync,
             }));
             EXIT_OK

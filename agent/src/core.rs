@@ -1138,6 +1138,9 @@ impl Core {
     /// Re-emits the state a lagging subscriber may have missed.
     pub async fn resend_state(&self) {
         self.emit(Event::Counter(self.counter_state()));
+        if let Some(name) = self.site_name() {
+            self.emit(Event::SiteName { name });
+        }
         self.emit_sync_status().await;
         self.emit_inventory().await;
     }

@@ -60,6 +60,7 @@ async fn status_sell_sync_and_export_through_the_running_service() {
     let receipt = json(&sell);
     assert_eq!(receipt["result"], "recorded");
     assert_eq!(receipt["quantity"], 2);
+    assert_eq!(receipt["amount_due"], 10, "5 NTD a mask in 2020");
     assert_eq!(receipt["offline"], false);
     assert_eq!(receipt["id_masked"], nhi_card::mask_id(&buyer));
 

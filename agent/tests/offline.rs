@@ -235,4 +235,18 @@ async fn the_pharmacy_name_from_the_server_survives_a_restart_offline() {
     };
     assert_ne!(status.sync.connectivity, Connectivity::Online);
     assert_eq!(status.site_name.as_deref(), Some(SITE_NAME));
+
+    // A screen that lagged behind the events gets the name again with the rest of the state.
+    let mut events = agent.core().subscribe();
+    agent.core().resend_state().await;
+    let mut resent = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        resent.push(event);
+    }
+    assert!(
+        resent.contains(&mask_protocol::Event::SiteName {
+            name: SITE_NAME.into()
+        }),
+        "{resent:?}"
+    );
 }
