@@ -163,6 +163,7 @@ pub fn status_json(status: &StatusReport) -> serde_json::Value {
         "running": true,
         "agent_version": status.agent_version,
         "site_code": status.site_code,
+        "site_name": status.site_name,
         "online": status.sync.connectivity == mask_protocol::Connectivity::Online,
         "connectivity": status.sync.connectivity,
         "queued_sales": status.sync.queued,
@@ -186,34 +187,7 @@ pub fn status(config: &Config, as_json: bool) -> u8 {
             if as_json {
                 print_json(&status_json(&status));
             } else {
-                let s = &status.sync;
-                println!("site        {}", status.site_code);
-                println!("server      {:?}", s.connectivity);
-                println!("queued      {} sales, {} other", s.queued, s.queued_other);
-                println!(
-                    "last sync   {}",
-                    rfc3339(s.last_sync).unwrap_or_else(|| "-".into())
-                );
-                if let Some(error) = &s.last_error {
-                    println!("last error  {error}");
-                }
-                println!("overruns    {}", s.overruns);
-                if s.attention > 0 {
-                    println!(
-                        "attention   {} records the server would not take (see `mask-agent doctor`)",
-                        s.attention
-                    );
-                }
-                println!("listed      {}", status.listing.listed);
-                if status.readers.is_empty() {
-                    println!("readers     (none)");
-                }
-                for reader in &status.readers {
-                    println!(
-                        "reader      {} (card: {})",
-                        reader.name, reader.card_present
-                    );
-                }
+                print!("{}", crate::messages::status_report(&status, lang));
             }
             EXIT_OK
         }
@@ -291,6 +265,7 @@ pub fn sell(config: &Config, id_no: &str, quantity: u32, birth_date: Option<Date
                 "quantity": receipt.quantity,
                 "sold_at": rfc3339(Some(receipt.sold_at)),
                 "offline": receipt.offline,
+                "amount_due": receipt.amount_due,
                 "sync": receipt.sync,
             }));
             EXIT_OK

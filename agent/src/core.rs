@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
-use mask_api::{BuyerKind, PolicySet, SaleSource};
+use mask_api::{
+    BuyerKind, InventoryWarningCode, PolicySet, PolicyVersion, SaleSource, StockLevel, WhoAmI,
+};
 use mask_protocol::{
     BuyerView, Connectivity, CounterState, DecisionSource, EligibilityView, ErrorBody, ErrorCode,
     Event, Inventory, ListingState, ReadRef, ReaderState, SaleReceipt, SaleSyncState, SellBuyer,
@@ -21,7 +23,7 @@ use uuid::Uuid;
 use crate::clock::Clock;
 use crate::eligibility::{self, Decision};
 use crate::journal::{Journal, JournalError, NewSale, QueuedStockIn};
-use crate::journal::{META_CLOCK_OFFSET, META_CREATED, META_LAST_CONTACT, Opening};
+use crate::journal::{META_CLOCK_OFFSET, META_CREATED, META_LAST_CONTACT, META_SITE_NAME, Opening};
 use crate::messages::{Language, Msg};
 use crate::server::{ServerClient, ServerError};
 
@@ -153,6 +155,8 @@ pub struct Core {
     journal: Arc<Mutex<Journal>>,
     server: Option<ServerClient>,
     policy: RwLock<Option<PolicySet>>,
+    /// The pharmacy's name from the server's registry (kept in the journal's meta).
+    site_name: Mutex<Option<String>>,
     counter: Mutex<Counter>,
     readers: Mutex<BTreeMap<String, bool>>,
     sync: Mutex<SyncInfo>,
@@ -209,9 +213,26 @@ fn kind_to_protocol(kind: BuyerKind) -> mask_protocol::BuyerKind {
     }
 }
 
-/// The protocol view of a decision.
-pub fn eligibility_view(decision: &Decision) -> EligibilityView {
+/// The amounts to collect for 1..=`allowed` masks under `version` (its price, through
+/// `mask_api`'s one computation); empty when it carries no price.
+fn amounts_due(version: Option<&PolicyVersion>, kind: BuyerKind, allowed: u32) -> Vec<u32> {
+    let Some(version) = version else {
+        return Vec::new();
+    };
+    (1..=allowed.min(MAX_QUANTITY))
+        .map_while(|quantity| version.amount_due(kind, quantity))
+        .collect()
+}
+
+/// The protocol view of a decision; `version` is the policy in force now (for the amounts).
+pub fn eligibility_view(decision: &Decision, version: Option<&PolicyVersion>) -> EligibilityView {
+    let allowed = if decision.is_allowed() {
+        decision.eligibility.allowed
+    } else {
+        0
+    };
     EligibilityView {
+        amounts_due: amounts_due(version, decision.eligibility.kind, allowed),
         kind: kind_to_protocol(decision.eligibility.kind),
         allowed: decision.eligibility.allowed,
         next_date: decision.eligibility.next_date,
@@ -273,6 +294,10 @@ impl Core {
                 None
             }
         };
+        let site_name = journal.meta(META_SITE_NAME).unwrap_or_else(|error| {
+            tracing::warn!(%error, "stored pharmacy name unreadable; asking the server again");
+            None
+        });
         let (events, _) = broadcast::channel(1024);
         let (attempts, _) = watch::channel(0);
         Arc::new(Core {
@@ -280,6 +305,7 @@ impl Core {
             journal: Arc::new(Mutex::new(journal)),
             server,
             policy: RwLock::new(policy),
+            site_name: Mutex::new(site_name),
             counter: Mutex::new(Counter {
                 state: CounterState::Waiting,
                 current: None,
@@ -308,6 +334,40 @@ impl Core {
     /// The pharmacy code.
     pub fn site_code(&self) -> &str {
         &self.settings.site_code
+    }
+
+    /// The pharmacy's name from the server's registry, once the server has told it (this run
+    /// or an earlier one).
+    pub fn site_name(&self) -> Option<String> {
+        lock(&self.site_name).clone()
+    }
+
+    /// Keeps the name the server's registry gives this pharmacy (`GET /v1/whoami`): in the
+    /// journal, so the counter's header names the pharmacy offline and after a restart, and on
+    /// every connected screen at once. An answer for another site (a token of another
+    /// pharmacy: `mask-agent doctor` says so) or without a name changes nothing.
+    pub async fn keep_site_name(&self, me: &WhoAmI) {
+        let name = me.name.trim();
+        if me.site != self.settings.site_code || name.is_empty() {
+            return;
+        }
+        if lock(&self.site_name).as_deref() == Some(name) {
+            return;
+        }
+        let stored = name.to_owned();
+        if let Err(error) = self
+            .journal(move |j| j.set_meta(META_SITE_NAME, &stored))
+            .await
+        {
+            // Still shown for this run; the next start asks the server again.
+            tracing::warn!(%error, "cannot keep the pharmacy's name");
+        } else {
+            tracing::info!(site = %me.site, name, "pharmacy name from the server");
+        }
+        *lock(&self.site_name) = Some(name.to_owned());
+        self.emit(Event::SiteName {
+            name: name.to_owned(),
+        });
     }
 
     /// The message language.
@@ -656,6 +716,7 @@ impl Core {
         Ok(StatusReport {
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
             site_code: self.settings.site_code.clone(),
+            site_name: self.site_name(),
             sync: self.sync_status().await?,
             readers: self.readers(),
             listing: self.listing().await?,
@@ -694,10 +755,14 @@ impl Core {
                       cap: u32| StockCounts {
             received: clamp(today.received),
             sold: clamp(today.sold),
+            sales: clamp(today.sales),
             damaged: clamp(today.damaged),
             remaining: opening + span.received - span.damaged - span.sold,
             cap,
         };
+        // The stock is known once the server gave an opening stock or a delivery was entered
+        // here (a stock-in states both kinds); before that a zero is no "out of stock".
+        let stock_known = opening.is_some() || adult_span.stock_ins > 0;
         let adult = counts(
             adult_today,
             adult_span,
@@ -715,9 +780,15 @@ impl Core {
             (mask_protocol::BuyerKind::Adult, adult),
             (mask_protocol::BuyerKind::Child, child),
         ] {
-            if let Some(code) = stock_warning(&c) {
-                warnings.push(StockWarning { kind, code });
-            }
+            let level = StockLevel {
+                sold: c.sold,
+                remaining: stock_known.then_some(c.remaining),
+                cap: c.cap,
+            };
+            warnings.extend(level.warnings().into_iter().map(|code| StockWarning {
+                kind,
+                code: warning_to_protocol(code),
+            }));
         }
         Ok(Inventory {
             date: day,
@@ -829,13 +900,17 @@ impl Core {
         decision: Result<Decision, AgentError>,
         decided_at: OffsetDateTime,
     ) {
+        // The view (with its amounts) before the counter lock: it reads the policy and clock.
+        let shown = decision.map(|decision| {
+            let view = self.view(&decision);
+            (decision, view)
+        });
         let mut counter = lock(&self.counter);
         let Some(current) = counter.current.as_mut().filter(|c| c.read == read) else {
             return; // another card (or a clear) came in meanwhile
         };
-        match decision {
-            Ok(decision) => {
-                let view = eligibility_view(&decision);
+        match shown {
+            Ok((decision, view)) => {
                 let buyer = BuyerView {
                     masked_name: nhi_card::mask_name(&current.identity.name),
                     masked_id: current.identity.id_no.masked(),
@@ -866,6 +941,13 @@ impl Core {
         }
     }
 
+    /// The protocol view of a decision made now, with the amounts to collect under the policy
+    /// in force.
+    fn view(&self, decision: &Decision) -> EligibilityView {
+        let policy = self.policy();
+        eligibility_view(decision, policy.in_force(self.now()))
+    }
+
     /// Forgets the buyer on screen.
     pub fn clear_counter(&self) {
         let mut counter = lock(&self.counter);
@@ -891,7 +973,8 @@ impl Core {
         birth_date: Option<Date>,
     ) -> Result<EligibilityView, AgentError> {
         let id = IdNumber::parse(id_no)?;
-        Ok(eligibility_view(&self.decide(&id, birth_date).await?))
+        let decision = self.decide(&id, birth_date).await?;
+        Ok(self.view(&decision))
     }
 
     /// `Sell`: re-checks eligibility, commits the sale durably, then answers.
@@ -950,7 +1033,7 @@ impl Core {
             }
             None => self.decide(&id_no, birth_date).await?,
         };
-        let view = eligibility_view(&decision);
+        let view = self.view(&decision);
         if !decision.is_allowed() {
             tracing::info!(id = %id_no.masked(), reason = ?decision.eligibility.reason, "sale refused");
             return Ok(SellOutcome::Refused(view));
@@ -996,6 +1079,10 @@ impl Core {
             quantity,
             sold_at: sale.sold_at,
             offline: sale.offline,
+            amount_due: self
+                .policy()
+                .in_force(sale.sold_at)
+                .and_then(|version| version.amount_due(sale.kind, quantity)),
             sync: SaleSyncState::Queued,
         };
         if let Some(read) = read {
@@ -1051,25 +1138,22 @@ impl Core {
     /// Re-emits the state a lagging subscriber may have missed.
     pub async fn resend_state(&self) {
         self.emit(Event::Counter(self.counter_state()));
+        if let Some(name) = self.site_name() {
+            self.emit(Event::SiteName { name });
+        }
         self.emit_sync_status().await;
         self.emit_inventory().await;
     }
 }
 
-fn stock_warning(c: &StockCounts) -> Option<StockWarningCode> {
-    if c.cap == 0 && c.received == 0 {
-        return None;
-    }
-    if c.remaining <= 0 && c.received > 0 {
-        Some(StockWarningCode::OutOfStock)
-    } else if c.cap > 0 && c.sold >= c.cap {
-        Some(StockWarningCode::CapReached)
-    } else if c.cap > 0 && u64::from(c.sold) * 10 >= u64::from(c.cap) * 9 {
-        Some(StockWarningCode::CapNear)
-    } else if c.cap > 0 && c.received > 0 && c.remaining * 10 < i64::from(c.cap) {
-        Some(StockWarningCode::StockLow)
-    } else {
-        None
+/// The protocol's name for a warning of the one rule (`mask_api::StockLevel::warnings`).
+fn warning_to_protocol(code: InventoryWarningCode) -> StockWarningCode {
+    match code {
+        InventoryWarningCode::CapNear => StockWarningCode::CapNear,
+        InventoryWarningCode::CapReached => StockWarningCode::CapReached,
+        InventoryWarningCode::StockLow => StockWarningCode::StockLow,
+        InventoryWarningCode::OutOfStock => StockWarningCode::OutOfStock,
+        _ => StockWarningCode::Unknown,
     }
 }
 

@@ -231,6 +231,104 @@ fn refusal_en(code: &str) -> &'static str {
     }
 }
 
+/// The plain-text report of `mask-agent status`, one `label value` line each, in `lang`
+/// (`status --json` is the script-friendly form; this one is read by people).
+pub fn status_report(status: &mask_protocol::StatusReport, lang: Language) -> String {
+    use mask_protocol::Connectivity as C;
+    let s = &status.sync;
+    let zh = lang == Language::ZhTw;
+    let pick = |zh_text: &str, en_text: &str| if zh { zh_text } else { en_text }.to_owned();
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let site = match &status.site_name {
+        Some(name) => format!("{} {name}", status.site_code),
+        None => status.site_code.clone(),
+    };
+    rows.push((pick("藥局", "site"), site));
+    let server = match s.connectivity {
+        C::Online => pick("連線正常", "online"),
+        C::Offline => pick(
+            "無法連線（離線販售中）",
+            "offline (selling on local decisions)",
+        ),
+        C::Unknown => pick("尚未連線", "not reached yet"),
+        C::TokenRefused => pick(
+            "憑證遭拒，請聯絡中央服務台",
+            "token refused: call the central helpdesk",
+        ),
+    };
+    rows.push((pick("中央伺服器", "server"), server));
+    rows.push((
+        pick("待上傳", "queued"),
+        if zh {
+            format!("銷售 {} 筆，其他 {} 筆", s.queued, s.queued_other)
+        } else {
+            format!("{} sales, {} other", s.queued, s.queued_other)
+        },
+    ));
+    let last_sync = s
+        .last_sync
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| pick("尚無", "-"));
+    rows.push((pick("上次同步", "last sync"), last_sync));
+    if let Some(error) = &s.last_error {
+        rows.push((pick("最近錯誤", "last error"), error.clone()));
+    }
+    rows.push((pick("超賣記錄", "overruns"), s.overruns.to_string()));
+    if s.attention > 0 {
+        rows.push((
+            pick("需處理", "attention"),
+            if zh {
+                format!(
+                    "{} 筆記錄中央伺服器不收（請執行 mask-agent doctor）",
+                    s.attention
+                )
+            } else {
+                format!(
+                    "{} records the server would not take (see `mask-agent doctor`)",
+                    s.attention
+                )
+            },
+        ));
+    }
+    let listed = if status.listing.listed {
+        pick("已上架（在開放資料中）", "yes")
+    } else {
+        pick("已下架（不在開放資料中）", "no (delisted)")
+    };
+    rows.push((pick("開放資料", "listed"), listed));
+    if status.readers.is_empty() {
+        rows.push((pick("讀卡機", "readers"), pick("（無）", "(none)")));
+    }
+    for reader in &status.readers {
+        let card = match (reader.card_present, zh) {
+            (true, true) => "有卡",
+            (false, true) => "無卡",
+            (true, false) => "card: yes",
+            (false, false) => "card: no",
+        };
+        rows.push((
+            pick("讀卡機", "reader"),
+            if zh {
+                format!("{}（{card}）", reader.name)
+            } else {
+                format!("{} ({card})", reader.name)
+            },
+        ));
+    }
+    let mut out = String::new();
+    for (label, value) in rows {
+        if zh {
+            out.push_str(&format!("{label}：{value}\n"));
+        } else {
+            out.push_str(&format!("{label:<12}{value}\n"));
+        }
+    }
+    out
+}
+
 /// A message bound to a language, for `Display`.
 pub struct Localized<'a>(pub &'a Msg, pub Language);
 
@@ -244,6 +342,77 @@ impl fmt::Display for Localized<'_> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    fn status() -> mask_protocol::StatusReport {
+        mask_protocol::StatusReport {
+            agent_version: "0.1.0".into(),
+            site_code: "0145080011".into(),
+            site_name: Some("台北市立聯合醫院".into()),
+            sync: mask_protocol::SyncStatus {
+                connectivity: mask_protocol::Connectivity::Online,
+                queued: 2,
+                queued_other: 1,
+                last_sync: None,
+                last_error: None,
+                overruns: 0,
+                attention: 1,
+                clock_offset_s: None,
+            },
+            readers: vec![mask_protocol::ReaderState {
+                name: "Virtual PCD 00 00".into(),
+                card_present: true,
+            }],
+            listing: mask_protocol::ListingState {
+                listed: true,
+                changed_at: None,
+                synced: true,
+            },
+            counter: mask_protocol::CounterState::Waiting,
+            policy_cached: true,
+        }
+    }
+
+    // Regression (issue #13): `mask-agent status` printed English labels and Rust Debug names
+    // (`server      Online`, `listed      true`) whatever the language.
+    #[test]
+    fn the_status_report_is_in_the_chosen_language_without_debug_names() {
+        use mask_protocol::Connectivity as C;
+        for connectivity in [C::Online, C::Offline, C::Unknown, C::TokenRefused] {
+            let mut report = status();
+            report.sync.connectivity = connectivity;
+            let zh = status_report(&report, Language::ZhTw);
+            for debug in [
+                "Online",
+                "Offline",
+                "Unknown",
+                "TokenRefused",
+                "true",
+                "false",
+            ] {
+                assert!(!zh.contains(debug), "{debug} in:\n{zh}");
+            }
+            // No English words but the command to run and the reader's own name.
+            let prose = zh
+                .replace("mask-agent doctor", "")
+                .replace("Virtual PCD", "");
+            assert!(
+                !prose.chars().any(|c| c.is_ascii_alphabetic()),
+                "English in:\n{zh}"
+            );
+            let en = status_report(&report, Language::En);
+            assert!(!en.contains(&format!("{connectivity:?}")), "{en}");
+        }
+        let zh = status_report(&status(), Language::ZhTw);
+        assert!(zh.contains("藥局：0145080011 台北市立聯合醫院"), "{zh}");
+        assert!(zh.contains("中央伺服器：連線正常"), "{zh}");
+        assert!(zh.contains("銷售 2 筆，其他 1 筆"), "{zh}");
+        let en = status_report(&status(), Language::En);
+        assert!(en.contains("server      online"), "{en}");
+        assert!(
+            en.contains("site        0145080011 台北市立聯合醫院"),
+            "{en}"
+        );
+    }
 
     #[test]
     fn languages_parse_from_common_spellings() {

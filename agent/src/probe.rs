@@ -1,7 +1,7 @@
 //! The server probe: a light `whoami` every few seconds, so the status bar follows the server
 //! going away and coming back without waiting for a sale, and cards are decided locally at
-//! once during an outage. It also keeps the clock offset and the last contact in the journal
-//! and fetches the day's opening stock.
+//! once during an outage. It also keeps the clock offset, the last contact and the pharmacy's
+//! registered name in the journal and fetches the day's opening stock.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,11 +29,14 @@ pub async fn run(core: Arc<Core>, shutdown: CancellationToken) {
     let mut shown: Option<(Connectivity, time::Duration)> = None;
     let mut opening_day = None;
     loop {
-        let result = match tokio::time::timeout(PROBE_TIMEOUT, server.whoami()).await {
-            Ok(result) => result.map(drop),
+        let answer = match tokio::time::timeout(PROBE_TIMEOUT, server.whoami()).await {
+            Ok(answer) => answer,
             Err(_) => Err(ServerError::Timeout),
         };
-        let exchange = core.note_exchange(result.as_ref().copied());
+        let exchange = core.note_exchange(answer.as_ref().map(drop));
+        if let Ok(me) = &answer {
+            core.keep_site_name(me).await;
+        }
         if exchange == Exchange::Answered {
             let today = mask_api::taipei_date(core.now());
             if opening_day != Some(today) {

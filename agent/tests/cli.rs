@@ -34,6 +34,22 @@ async fn status_sell_sync_and_export_through_the_running_service() {
             && value.get("readers").is_some()
     );
 
+    // Regression (issue #13): the plain report was English with Debug names (`Online`)
+    // whatever the language.
+    let zh = agent_cmd(&files.config_path, &["--lang", "zh-TW", "status"])
+        .output()
+        .unwrap();
+    assert!(zh.status.success(), "{zh:?}");
+    let zh = String::from_utf8(zh.stdout).unwrap();
+    assert!(
+        zh.contains(&format!("藥局：{}", crate::support::SITE)),
+        "{zh}"
+    );
+    assert!(zh.contains("中央伺服器："), "{zh}");
+    for debug in ["Online", "Offline", "Unknown", "true", "false"] {
+        assert!(!zh.contains(debug), "{debug} in:\n{zh}");
+    }
+
     let sell = run(&files, &["sell", "--id", &buyer, "--qty", "2"]);
     assert_eq!(
         sell.status.code(),
@@ -44,6 +60,7 @@ async fn status_sell_sync_and_export_through_the_running_service() {
     let receipt = json(&sell);
     assert_eq!(receipt["result"], "recorded");
     assert_eq!(receipt["quantity"], 2);
+    assert_eq!(receipt["amount_due"], 10, "5 NTD a mask in 2020");
     assert_eq!(receipt["offline"], false);
     assert_eq!(receipt["id_masked"], nhi_card::mask_id(&buyer));
 

@@ -189,3 +189,64 @@ async fn a_server_restarted_in_the_middle_of_a_drain_loses_and_doubles_nothing()
     assert_eq!(files.journal().sale_states().unwrap(), (0, 4000, 0, 0));
     agent.stop().await;
 }
+
+/// The name the registry gives [`crate::support::SITE`] (the real open-data file).
+const SITE_NAME: &str = "衛生福利部花蓮醫院豐濱原住民分院";
+
+/// The pharmacy's name as the agent reports it, waiting for the server's answer if needed:
+/// the subscription's snapshot, else the `site_name` event (no polling).
+async fn site_name_from_the_server(client: &mut mask_agent::local_api::LocalClient) -> String {
+    let ResponseBody::Subscribed(snapshot) = client.request(RequestBody::Subscribe).await.unwrap()
+    else {
+        panic!("expected the subscription snapshot")
+    };
+    if let Some(name) = snapshot.site_name {
+        return name;
+    }
+    let wait = async {
+        loop {
+            if let mask_protocol::Event::SiteName { name } = client.next_event().await.unwrap() {
+                return name;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .expect("no site name from the server within 10 s")
+}
+
+// Issue #13: the counter's header names the pharmacy from the registry, also when the agent
+// restarts while the server is down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pharmacy_name_from_the_server_survives_a_restart_offline() {
+    let mut server = TestServer::start().await;
+    let files = AgentFiles::new("site-name", &server.url(), &server.token);
+    let agent = InProcessAgent::start(&files).await;
+    let mut client = agent.client().await;
+    assert_eq!(site_name_from_the_server(&mut client).await, SITE_NAME);
+    drop(client);
+    agent.stop().await;
+
+    server.stop().await;
+    let agent = InProcessAgent::start(&files).await;
+    let mut client = agent.client().await;
+    let ResponseBody::Status(status) = client.request(RequestBody::Status).await.unwrap() else {
+        panic!()
+    };
+    assert_ne!(status.sync.connectivity, Connectivity::Online);
+    assert_eq!(status.site_name.as_deref(), Some(SITE_NAME));
+
+    // A screen that lagged behind the events gets the name again with the rest of the state.
+    let mut events = agent.core().subscribe();
+    agent.core().resend_state().await;
+    let mut resent = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        resent.push(event);
+    }
+    assert!(
+        resent.contains(&mask_protocol::Event::SiteName {
+            name: SITE_NAME.into()
+        }),
+        "{resent:?}"
+    );
+}

@@ -177,3 +177,94 @@ async fn stock_in_and_delisting_are_journaled_and_reach_the_server() {
     assert!(!status.listing.listed && status.listing.synced);
     agent.stop().await;
 }
+
+// Issue #13: the counter shows the amount to collect (from the dated price in the policy,
+// computed by the agent through mask-api, never by the screen) before and after the sale, and
+// today's sales and masks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_amount_to_collect_and_todays_counts_come_from_the_agent() {
+    let server = TestServer::start().await;
+    let files = AgentFiles::new("amount", &server.url(), &server.token);
+    let agent = InProcessAgent::start(&files).await;
+    let mut client = agent.client().await;
+    let buyer = ids::even_id(20);
+
+    let ResponseBody::Eligibility(eligibility) = client
+        .request(RequestBody::CheckEligibility {
+            id_no: buyer.clone(),
+            birth_date: None,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("expected eligibility")
+    };
+    assert_eq!(eligibility.allowed, 3);
+    assert_eq!(eligibility.amounts_due, vec![5, 10, 15]);
+
+    let ResponseBody::Sell(SellOutcome::Recorded(receipt)) = client
+        .request(RequestBody::Sell {
+            buyer: manual(&buyer),
+            quantity: 3,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("expected a recorded sale")
+    };
+    assert_eq!(receipt.amount_due, Some(15));
+
+    // Refused now: nothing to collect.
+    let ResponseBody::Eligibility(again) = client
+        .request(RequestBody::CheckEligibility {
+            id_no: buyer.clone(),
+            birth_date: None,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("expected eligibility")
+    };
+    assert_eq!((again.allowed, again.amounts_due.len()), (0, 0));
+
+    let ResponseBody::Inventory(inventory) = client.request(RequestBody::Inventory).await.unwrap()
+    else {
+        panic!("expected the inventory")
+    };
+    assert_eq!((inventory.adult.sales, inventory.adult.sold), (1, 3));
+    assert_eq!((inventory.child.sales, inventory.child.sold), (0, 0));
+}
+
+// Issue #14: the agent's copy of the warning rule gave at most one warning per kind and
+// warned about stock only on a day with a delivery; it now uses the server's rule
+// (mask_api::StockLevel), so a low stock shows without a delivery today.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_low_stock_is_warned_without_a_delivery_today() {
+    let mut server = TestServer::start().await;
+    let files = AgentFiles::new("low-stock", &server.url(), &server.token);
+    // Offline, so the server's opening stock does not replace this one: 10 adult masks at the
+    // start of the day (below 10 % of the 200 cap), nothing received today.
+    server.stop().await;
+    let mut journal = files.journal();
+    journal
+        .store_opening(mask_agent::journal::Opening {
+            day: time::macros::date!(2020 - 03 - 12),
+            adult: 10,
+            child: 45,
+        })
+        .unwrap();
+    drop(journal);
+    let agent = InProcessAgent::start(&files).await;
+    let mut client = agent.client().await;
+    let ResponseBody::Inventory(inventory) = client.request(RequestBody::Inventory).await.unwrap()
+    else {
+        panic!("expected the inventory")
+    };
+    assert!(
+        inventory.warnings.contains(&mask_protocol::StockWarning {
+            kind: mask_protocol::BuyerKind::Adult,
+            code: mask_protocol::StockWarningCode::StockLow,
+        }),
+        "{inventory:?}"
+    );
+}

@@ -50,6 +50,7 @@ pub enum Text {
     LabelNextDate,
     LabelReason,
     LabelLastSale,
+    LabelAmountDue,
     SourceCard,
     SourceManual,
     Adult,
@@ -190,6 +191,7 @@ impl Text {
             LabelNextDate => ("下次可購買", "Next purchase"),
             LabelReason => ("原因", "Reason"),
             LabelLastSale => ("上一筆：", "Last sale: "),
+            LabelAmountDue => ("應收", "To collect"),
             SourceCard => ("健保卡", "NHI card"),
             SourceManual => ("手動輸入", "typed in"),
             Adult => ("成人", "adult"),
@@ -654,6 +656,24 @@ pub fn clock(t: OffsetDateTime) -> String {
     let taipei = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
     let t = t.to_offset(taipei);
     format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+}
+
+/// An amount of money as the counter shows it: `NT$15` (the agent computes it).
+pub fn ntd(amount: u32) -> String {
+    format!("NT${amount}")
+}
+
+/// "應收 NT$15" / "To collect NT$15" (under the last sale).
+pub fn amount_due(lang: Lang, amount: u32) -> String {
+    format!("{} {}", Text::LabelAmountDue.get(lang), ntd(amount))
+}
+
+/// Today's sales at this pharmacy, for the counter's foot line.
+pub fn today(lang: Lang, sales: u32, masks: u32) -> String {
+    match lang {
+        Lang::ZhTw => format!("今日已售 {sales} 筆，共 {masks} 片"),
+        Lang::En => format!("Today: {sales} sales, {masks} masks"),
+    }
 }
 
 /// A sales-cap or stock warning for one kind of mask.

@@ -45,6 +45,23 @@ fn wait_open_data(session: &DemoSession, listed: bool) {
     }
 }
 
+/// The demo pharmacy's name in the server's registry (public `GET /v1/sites`).
+fn registry_name(session: &DemoSession) -> String {
+    let url = format!("{}/v1/sites", session.state_str("server_url"));
+    let out = Command::new("curl").args(["-sf", &url]).output().unwrap();
+    assert!(out.status.success(), "GET {url} failed");
+    let sites: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let code = session.state_str("site_code");
+    sites["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["code"] == code.as_str())
+        .and_then(|s| s["name"].as_str())
+        .unwrap()
+        .to_owned()
+}
+
 /// Pids of the processes the demo started (its state file).
 fn child_pids(session: &DemoSession) -> Vec<u64> {
     session.state["pids"]
@@ -92,6 +109,10 @@ fn demo_sells_enters_manually_stocks_in_delists_relists_goes_offline_and_quits_c
         s.contains("請插入健保卡") && s.contains("● 連線") && s.contains("讀卡機 就緒")
     });
     wait_open_data(&demo, true);
+    // The header names the pharmacy as the registry does (issue #13).
+    let name = registry_name(&demo);
+    let header = format!("藥局 {} {name}", demo.state_str("site_code"));
+    demo.wait_for("pharmacy name in the header", STEP, |s| s.contains(&header));
 
     // Insert card: the adult with an odd ID may buy 3 on the demo's Monday.
     demo.keys(&["c"]);
@@ -99,12 +120,18 @@ fn demo_sells_enters_manually_stocks_in_delists_relists_goes_offline_and_quits_c
         s.contains("A12****789") && s.contains("本次數量")
     });
     assert!(s.contains("王○明") && s.contains("3 片"), "{s}");
+    // The amount to collect, from the dated price (5 NTD a mask in 2020).
+    assert!(s.contains("應收") && s.contains("NT$15"), "{s}");
     assert!(!s.contains("A123456789"), "full ID on screen:\n{s}");
 
     // Sell: back to waiting, the sale journalled once.
     demo.keys(&["Enter"]);
     demo.wait_for("back to waiting", STEP, |s| {
-        s.contains("請插入健保卡") && s.contains("已售出 3 片")
+        s.contains("請插入健保卡") && s.contains("已售出 3 片") && s.contains("應收 NT$15")
+    });
+    // Today's count on the counter screen itself.
+    demo.wait_for("today's count", STEP, |s| {
+        s.contains("今日已售 1 筆，共 3 片")
     });
     assert_eq!(
         journal_count(

@@ -371,3 +371,49 @@ fn counter_refused_offline_limit_and_server_refused() {
         pin(&format!("counter_refused_{name}"), &app);
     }
 }
+
+// Issue #13: the counter itself names the pharmacy (from the registry, via the agent) and
+// shows today's sales; the day's sales-cap and stock warnings are on it too, not only in the
+// inventory view.
+#[test]
+fn counter_names_the_pharmacy_and_shows_todays_sales_and_warnings() {
+    let mut app = connected(false);
+    app.handle(event(Event::SiteName {
+        name: "衛生福利部花蓮醫院豐濱原住民分院".into(),
+    }));
+    app.handle(event(Event::Inventory(inventory(false))));
+    pin("counter_waiting_name_and_today", &app);
+    app.handle(event(Event::Inventory(inventory(true))));
+    pin("counter_waiting_warnings", &app);
+    show_buyer(
+        &mut app,
+        1,
+        card_buyer("王○明", "A12****789"),
+        eligible(BuyerKind::Adult, 3, DecisionSource::Server),
+    );
+    pin("counter_buyer_warnings", &app);
+}
+
+// Issue #13: the amount to collect follows the quantity being sold (the agent sends the
+// amount for each quantity; the screen only looks it up).
+#[test]
+fn the_amount_to_collect_follows_the_quantity() {
+    let mut app = connected(false);
+    show_buyer(
+        &mut app,
+        1,
+        card_buyer("王○明", "A12****789"),
+        eligible(BuyerKind::Adult, 3, DecisionSource::Server),
+    );
+    for (lang, _) in LANGS {
+        assert!(render(&app, lang, 80, 24).contains("NT$15"));
+    }
+    app.handle(key(KeyCode::Char('2')));
+    for (lang, _) in LANGS {
+        let screen = render(&app, lang, 80, 24);
+        assert!(
+            screen.contains("NT$10") && !screen.contains("NT$15"),
+            "{screen}"
+        );
+    }
+}

@@ -94,6 +94,7 @@ pub fn connected(demo: bool) -> App {
         ResponseBody::Subscribed(StatusReport {
             agent_version: "0.1.0".into(),
             site_code: "5901010058".into(),
+            site_name: None,
             sync: sync(Connectivity::Online, 0),
             readers: vec![mask_protocol::ReaderState {
                 name: "Virtual PCD 00 00".into(),
@@ -120,6 +121,7 @@ pub fn card_buyer(name: &str, id: &str) -> BuyerView {
     }
 }
 
+/// Allowed to buy, with the amounts the agent sends (5 NTD a mask, the 2020 price).
 pub fn eligible(kind: BuyerKind, allowed: u32, decided: DecisionSource) -> EligibilityView {
     EligibilityView {
         kind,
@@ -127,6 +129,7 @@ pub fn eligible(kind: BuyerKind, allowed: u32, decided: DecisionSource) -> Eligi
         next_date: None,
         reason: None,
         decided,
+        amounts_due: (1..=allowed).map(|q| 5 * q).collect(),
     }
 }
 
@@ -137,6 +140,7 @@ pub fn refused(reason: RefusalReason, next: time::Date) -> EligibilityView {
         next_date: Some(next),
         reason: Some(reason),
         decided: DecisionSource::Server,
+        amounts_due: Vec::new(),
     }
 }
 
@@ -177,6 +181,7 @@ pub fn sold(app: &mut App) {
             quantity: 3,
             sold_at: datetime!(2020-03-09 02:05 UTC),
             offline: false,
+            amount_due: Some(15),
             sync: SaleSyncState::Queued,
         })),
     ));
@@ -188,6 +193,7 @@ pub fn inventory(low: bool) -> Inventory {
         adult: StockCounts {
             received: 200,
             sold: if low { 185 } else { 3 },
+            sales: if low { 62 } else { 1 },
             damaged: 5,
             remaining: if low { 10 } else { 192 },
             cap: 200,
@@ -195,6 +201,7 @@ pub fn inventory(low: bool) -> Inventory {
         child: StockCounts {
             received: 50,
             sold: 5,
+            sales: 1,
             damaged: 0,
             remaining: 45,
             cap: 50,

@@ -26,6 +26,12 @@ pub enum Event {
     Inventory(Inventory),
     /// Listing changed or was acknowledged.
     Listing(ListingState),
+    /// The pharmacy's name from the server's registry arrived or changed (see
+    /// [`crate::StatusReport::site_name`]).
+    SiteName {
+        /// The registered name.
+        name: String,
+    },
     /// An event this build does not know (from a newer agent): ignore it.
     #[serde(other)]
     Unknown,

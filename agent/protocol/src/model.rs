@@ -145,6 +145,19 @@ pub struct EligibilityView {
     pub reason: Option<RefusalReason>,
     /// Server or local decision.
     pub decided: DecisionSource,
+    /// The amount to collect, NTD, for 1, 2, … `allowed` masks (index `n - 1` for `n` masks),
+    /// from the price in the policy in force: the agent computes it (`mask_api`), the screen
+    /// only looks it up. Empty when refused or when the policy carries no price.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amounts_due: Vec<u32>,
+}
+
+impl EligibilityView {
+    /// The amount to collect for `quantity` masks, NTD, when the agent sent it.
+    pub fn amount_due(&self, quantity: u32) -> Option<u32> {
+        let index = usize::try_from(quantity.checked_sub(1)?).ok()?;
+        self.amounts_due.get(index).copied()
+    }
 }
 
 /// Sync state of one sale.
@@ -182,6 +195,10 @@ pub struct SaleReceipt {
     pub sold_at: OffsetDateTime,
     /// True when eligibility was decided locally (offline sale).
     pub offline: bool,
+    /// The amount collected, NTD, from the price in the policy in force at `sold_at` (`None`
+    /// when the policy carries no price, or from an older agent).
+    #[serde(default)]
+    pub amount_due: Option<u32>,
     /// Queued until the sync pushes it; later updates arrive as [`crate::Event::Sale`].
     pub sync: SaleSyncState,
 }
@@ -243,8 +260,11 @@ pub struct ReaderState {
 pub struct StockCounts {
     /// Received that day.
     pub received: u32,
-    /// Sold that day.
+    /// Sold that day (masks).
     pub sold: u32,
+    /// Sales that day (buyers served, one per sale record).
+    #[serde(default)]
+    pub sales: u32,
     /// Damaged that day.
     pub damaged: u32,
     /// On hand at the end of that day (all stock-ins minus all sales and damage up to it).
@@ -290,7 +310,8 @@ pub struct Inventory {
     pub adult: StockCounts,
     /// Child masks.
     pub child: StockCounts,
-    /// Sales-cap and stock warnings (empty when all is well).
+    /// Sales-cap and stock warnings (empty when all is well), from the one rule of both
+    /// sides, `mask_api::StockLevel::warnings`; shown on the counter screen and in the inventory.
     #[serde(default)]
     pub warnings: Vec<StockWarning>,
 }
@@ -335,6 +356,10 @@ pub struct StatusReport {
     pub agent_version: String,
     /// The pharmacy code.
     pub site_code: String,
+    /// The pharmacy's name from the server's site registry, once the server has told it (kept
+    /// in the journal, so it is there offline and after a restart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_name: Option<String>,
     /// Sync and connectivity.
     pub sync: SyncStatus,
     /// Known readers.

@@ -37,6 +37,7 @@ fn eligibility() -> EligibilityView {
         next_date: Some(date!(2020 - 03 - 19)),
         reason: None,
         decided: DecisionSource::Local,
+        amounts_due: vec![5, 10, 15],
     }
 }
 
@@ -48,6 +49,7 @@ fn receipt() -> SaleReceipt {
         quantity: 3,
         sold_at: datetime!(2020-03-12 01:00:00 UTC),
         offline: true,
+        amount_due: Some(15),
         sync: SaleSyncState::Queued,
     }
 }
@@ -69,6 +71,7 @@ fn inventory() -> Inventory {
     let counts = StockCounts {
         received: 200,
         sold: 10,
+        sales: 4,
         damaged: 2,
         remaining: 188,
         cap: 200,
@@ -99,6 +102,7 @@ fn status() -> StatusReport {
     StatusReport {
         agent_version: "0.1.0".into(),
         site_code: "5901012345".into(),
+        site_name: Some("台北市立聯合醫院".into()),
         sync: sync_status(),
         readers: vec![ReaderState {
             name: "Virtual PCD 00 00".into(),
@@ -183,10 +187,15 @@ fn every_agent_frame_round_trips() {
         allowed: 0,
         reason: Some(RefusalReason::Weekday),
         decided: DecisionSource::Server,
+        amounts_due: Vec::new(),
         ..eligibility()
     };
     let bodies = vec![
         ResponseBody::Status(status()),
+        ResponseBody::Status(StatusReport {
+            site_name: None,
+            ..status()
+        }),
         ResponseBody::Eligibility(eligibility()),
         ResponseBody::Sell(SellOutcome::Recorded(receipt())),
         ResponseBody::Sell(SellOutcome::Refused(refused)),
@@ -259,6 +268,9 @@ fn every_agent_frame_round_trips() {
         }),
         Event::Inventory(inventory()),
         Event::Listing(listing()),
+        Event::SiteName {
+            name: "台北市立聯合醫院".into(),
+        },
     ];
     for event in events {
         round_trip_agent(AgentFrame::Event(event));
@@ -304,6 +316,7 @@ fn wire_shapes_are_pinned() {
             next_date: Some(date!(2020 - 03 - 13)),
             reason: Some(RefusalReason::Window),
             decided: DecisionSource::Server,
+            amounts_due: Vec::new(),
         })),
     });
     assert_eq!(
@@ -312,6 +325,45 @@ fn wire_shapes_are_pinned() {
                "kind": "child", "allowed": 0, "next_date": "2020-03-13", "reason": "window",
                "decided": "server"}})
     );
+}
+
+#[test]
+fn amounts_are_looked_up_by_quantity_never_computed() {
+    let e = eligibility();
+    assert_eq!(e.amount_due(3), Some(15));
+    assert_eq!(e.amount_due(1), Some(5));
+    assert_eq!(e.amount_due(0), None);
+    assert_eq!(e.amount_due(4), None);
+    let pinned = serde_json::to_value(&e).unwrap();
+    assert_eq!(pinned["amounts_due"], json!([5, 10, 15]));
+}
+
+#[test]
+fn fields_added_for_the_counter_screen_may_be_omitted_by_an_older_agent() {
+    let status: StatusReport = serde_json::from_value(json!({
+        "agent_version": "0.1.0", "site_code": "5901012345",
+        "sync": {"connectivity": "online", "queued": 0, "overruns": 0},
+        "readers": [], "listing": {"listed": true, "synced": true},
+        "counter": {"state": "waiting"}, "policy_cached": true
+    }))
+    .unwrap();
+    assert_eq!(status.site_name, None);
+    let e: EligibilityView = serde_json::from_value(json!({
+        "kind": "adult", "allowed": 3, "decided": "server"
+    }))
+    .unwrap();
+    assert_eq!(e.amount_due(3), None);
+    let counts: StockCounts =
+        serde_json::from_value(json!({"received": 1, "sold": 2, "damaged": 0, "remaining": 5}))
+            .unwrap();
+    assert_eq!(counts.sales, 0);
+    let receipt: SaleReceipt = serde_json::from_value(json!({
+        "sale_id": Uuid::nil(), "buyer": {"masked_name": "", "masked_id": "A12****789",
+        "source": "manual"}, "kind": "adult", "quantity": 3,
+        "sold_at": "2020-03-12T01:00:00Z", "offline": false, "sync": "queued"
+    }))
+    .unwrap();
+    assert_eq!(receipt.amount_due, None);
 }
 
 #[test]

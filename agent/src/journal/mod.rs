@@ -18,7 +18,9 @@ use crate::fsutil;
 
 mod quota;
 
-pub use quota::{META_CLOCK_OFFSET, META_CREATED, META_LAST_CONTACT, Movements, Opening};
+pub use quota::{
+    META_CLOCK_OFFSET, META_CREATED, META_LAST_CONTACT, META_SITE_NAME, Movements, Opening,
+};
 
 /// The schema, one migration per entry; never edit a shipped entry, append a new one.
 const MIGRATIONS: &[M<'static>] = &[

@@ -17,6 +17,9 @@ pub const META_LAST_CONTACT: &str = "last_contact_ms";
 /// `meta` key: when this journal was first used by a core (unix ms), the offline budget's
 /// start when the server never answered.
 pub const META_CREATED: &str = "created_ms";
+/// `meta` key: the pharmacy's name as the server's registry gives it (`GET /v1/whoami`), kept
+/// so the counter's header names the pharmacy offline and after a restart too.
+pub const META_SITE_NAME: &str = "site_name";
 const OPENING_PREFIX: &str = "opening:";
 
 fn corrupt(what: &'static str, detail: impl ToString) -> JournalError {
@@ -46,6 +49,10 @@ pub struct Movements {
     pub damaged: i64,
     /// Sold.
     pub sold: i64,
+    /// Sales (records, one per buyer served).
+    pub sales: i64,
+    /// Stock-in records (each states both kinds, so any one makes the stock known).
+    pub stock_ins: i64,
 }
 
 impl Journal {
@@ -136,24 +143,26 @@ impl Journal {
         };
         let from = from.map_or_else(|| "0000-00-00".to_owned(), iso);
         let to = iso(to);
-        let (received, damaged): (i64, i64) = self.conn.query_row(
+        let (received, damaged, stock_ins): (i64, i64, i64) = self.conn.query_row(
             &format!(
-                "SELECT COALESCE(SUM({received_col}), 0), COALESCE(SUM({damaged_col}), 0) \
-                 FROM stock_ins WHERE day >= ?1 AND day <= ?2"
+                "SELECT COALESCE(SUM({received_col}), 0), COALESCE(SUM({damaged_col}), 0), \
+                 COUNT(*) FROM stock_ins WHERE day >= ?1 AND day <= ?2"
             ),
             params![from, to],
-            |row| Ok((row.get(0)?, row.get(1)?)),
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )?;
-        let sold: i64 = self.conn.query_row(
-            "SELECT COALESCE(SUM(quantity), 0) FROM sales WHERE sold_day >= ?1 AND sold_day <= ?2 \
-             AND kind = ?3",
+        let (sold, sales): (i64, i64) = self.conn.query_row(
+            "SELECT COALESCE(SUM(quantity), 0), COUNT(*) FROM sales \
+             WHERE sold_day >= ?1 AND sold_day <= ?2 AND kind = ?3",
             params![from, to, kind_str(kind)],
-            |row| row.get(0),
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
         Ok(Movements {
             received,
             damaged,
             sold,
+            sales,
+            stock_ins,
         })
     }
 

@@ -39,5 +39,7 @@ pub use policy::{
 pub use problem::{ErrorCode, PROBLEM_CONTENT_TYPE, Problem, ProblemItem};
 pub use sales::{Sale, SaleBatch, SaleBatchResult, SaleFlag, SaleResult, SaleSource, SaleStatus};
 pub use sites::{ListingRequest, ListingState, SiteStock, SitesSnapshot, WhoAmI};
-pub use stock::{Inventory, InventoryWarning, InventoryWarningCode, StockIn, StockInResult};
+pub use stock::{
+    Inventory, InventoryWarning, InventoryWarningCode, StockIn, StockInResult, StockLevel,
+};
 pub use time_fmt::{TAIPEI, iso_date, rfc3339, taipei_date};

@@ -153,6 +153,13 @@ pub struct PolicyVersion {
     /// and day. Anchors: Square's 24 h offline window, Stripe and Adyen offline limits.
     #[serde(default = "default_offline_max_hours")]
     pub offline_max_hours: u32,
+    /// Price of one adult mask, NTD (5 from 2020-02-06, seed 002). `None` in records that
+    /// predate prices in the policy data: then the counter shows no amount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adult_price_ntd: Option<u32>,
+    /// Price of one child mask, NTD (the same as adult masks in 2020).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child_price_ntd: Option<u32>,
     /// Human note on what changed.
     #[serde(default)]
     pub note: String,
@@ -187,6 +194,21 @@ impl PolicyVersion {
             BuyerKind::Adult => self.site_daily_adult,
             BuyerKind::Child => self.site_daily_child,
         }
+    }
+
+    /// Price of one mask of this kind, NTD, when this record carries prices.
+    pub fn price_per_mask(&self, kind: BuyerKind) -> Option<u32> {
+        match kind {
+            BuyerKind::Adult => self.adult_price_ntd,
+            BuyerKind::Child => self.child_price_ntd,
+        }
+    }
+
+    /// The amount to collect for `quantity` masks of this kind, NTD: the one place the
+    /// counter's 應收 is computed (the agent sends it, the screen only shows it). `None` when
+    /// this record carries no price (or the product does not fit a `u32`).
+    pub fn amount_due(&self, kind: BuyerKind, quantity: u32) -> Option<u32> {
+        self.price_per_mask(kind)?.checked_mul(quantity)
     }
 
     /// Whether the day itself is open (Sunday rule), independent of the buyer.
@@ -308,5 +330,68 @@ impl PolicySet {
     pub fn first(&self) -> &PolicyVersion {
         // Non-empty by construction.
         &self.versions[0]
+    }
+}
+
+#[cfg(test)]
+mod price_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn the_price_is_5_ntd_a_mask_from_2020_02_06_for_adult_and_child_masks() {
+        let set = PolicySet::builtin();
+        let first = set.in_force_on(date!(2020 - 02 - 06)).unwrap();
+        assert_eq!(first.price_per_mask(BuyerKind::Adult), Some(5));
+        assert_eq!(first.price_per_mask(BuyerKind::Child), Some(5));
+        assert_eq!(first.amount_due(BuyerKind::Adult, 3), Some(15));
+        // Every 2020 record carries the price.
+        for v in set.versions() {
+            assert_eq!(
+                (v.adult_price_ntd, v.child_price_ntd),
+                (Some(5), Some(5)),
+                "{}",
+                v.effective_from
+            );
+        }
+        // Before rationing there is no record, so no price either.
+        assert!(set.in_force_on(date!(2020 - 02 - 05)).is_none());
+    }
+
+    #[test]
+    fn the_price_is_dated_like_every_other_rule() {
+        let mut versions = PolicySet::builtin().versions().to_vec();
+        let mut dearer = versions.last().unwrap().clone();
+        dearer.effective_from = date!(2020 - 05 - 01);
+        dearer.adult_price_ntd = Some(6);
+        dearer.child_price_ntd = Some(4);
+        versions.push(dearer);
+        let set = PolicySet::new(versions).unwrap();
+        let before = set.in_force_on(date!(2020 - 04 - 30)).unwrap();
+        let after = set.in_force_on(date!(2020 - 05 - 01)).unwrap();
+        assert_eq!(before.amount_due(BuyerKind::Adult, 3), Some(15));
+        assert_eq!(after.amount_due(BuyerKind::Adult, 3), Some(18));
+        assert_eq!(after.amount_due(BuyerKind::Child, 3), Some(12));
+    }
+
+    #[test]
+    fn a_record_without_a_price_gives_no_amount_and_old_json_still_parses() {
+        let json = PolicySet::builtin()
+            .versions()
+            .iter()
+            .map(|v| {
+                let mut value = serde_json::to_value(v).unwrap();
+                let object = value.as_object_mut().unwrap();
+                object.remove("adult_price_ntd");
+                object.remove("child_price_ntd");
+                value
+            })
+            .collect::<Vec<_>>();
+        let old = serde_json::json!({ "versions": json }).to_string();
+        let set = PolicySet::from_json(&old).unwrap();
+        let v = set.in_force_on(date!(2020 - 03 - 12)).unwrap();
+        assert_eq!(v.amount_due(BuyerKind::Adult, 3), None);
+        assert_eq!(v.amount_due(BuyerKind::Child, u32::MAX), None);
     }
 }

@@ -63,6 +63,46 @@ pub enum InventoryWarningCode {
     Unknown,
 }
 
+/// One kind of mask at one site on one day, as the warning rule reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StockLevel {
+    /// Masks of this kind sold that day.
+    pub sold: u32,
+    /// Masks on hand; `None` when nobody knows (an agent with neither an opening stock from
+    /// the server nor a stock-in of its own): no stock warning is made up from a zero.
+    pub remaining: Option<i64>,
+    /// The daily per-site allocation (the sales cap); 0 when unknown.
+    pub cap: u32,
+}
+
+impl StockLevel {
+    /// The sales-cap and stock warnings of this level, cap first. The one home of the rule:
+    /// the server's inventory and the agent's (the counter screen and the inventory view) both
+    /// come from here, so they always agree.
+    ///
+    /// - cap: `cap_reached` once sold ≥ cap, else `cap_near` once sold ≥ 90 % of it;
+    /// - stock (when known): `out_of_stock` at 0 or below, else `stock_low` below 10 % of the
+    ///   cap.
+    pub fn warnings(&self) -> Vec<InventoryWarningCode> {
+        let cap = u64::from(self.cap);
+        let sold = u64::from(self.sold);
+        let mut out = Vec::new();
+        if cap > 0 && sold >= cap {
+            out.push(InventoryWarningCode::CapReached);
+        } else if cap > 0 && sold * 10 >= cap * 9 {
+            out.push(InventoryWarningCode::CapNear);
+        }
+        match self.remaining {
+            Some(remaining) if remaining <= 0 => out.push(InventoryWarningCode::OutOfStock),
+            Some(remaining) if i128::from(remaining) * 10 < i128::from(cap) => {
+                out.push(InventoryWarningCode::StockLow);
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
 /// A sales-cap / stock warning for one kind of mask.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -111,4 +151,52 @@ pub struct Inventory {
     pub cap_child: u32,
     /// Sales-cap and stock warnings.
     pub warnings: Vec<InventoryWarning>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use InventoryWarningCode::{CapNear, CapReached, OutOfStock, StockLow};
+
+    fn level(sold: u32, remaining: Option<i64>, cap: u32) -> Vec<InventoryWarningCode> {
+        StockLevel {
+            sold,
+            remaining,
+            cap,
+        }
+        .warnings()
+    }
+
+    #[test]
+    fn cap_warnings_start_at_ninety_percent_and_at_the_cap() {
+        assert_eq!(level(179, Some(100), 200), vec![]);
+        assert_eq!(level(180, Some(100), 200), vec![CapNear]);
+        assert_eq!(level(200, Some(100), 200), vec![CapReached]);
+        assert_eq!(level(250, Some(100), 200), vec![CapReached]);
+        // No cap known: no cap warning, however much was sold.
+        assert_eq!(level(1000, Some(100), 0), vec![]);
+    }
+
+    #[test]
+    fn stock_warnings_below_ten_percent_of_the_cap_and_at_zero() {
+        assert_eq!(level(0, Some(20), 200), vec![]);
+        assert_eq!(level(0, Some(19), 200), vec![StockLow]);
+        assert_eq!(level(0, Some(0), 200), vec![OutOfStock]);
+        assert_eq!(level(0, Some(-3), 0), vec![OutOfStock]);
+    }
+
+    // Regression (issue #14): the agent and the server each had a copy of this rule and they
+    // disagreed: the agent gave at most one warning per kind (a cap reached hid the empty
+    // shelf) and warned about stock only on a day with a delivery. Both warnings apply at once.
+    #[test]
+    fn a_reached_cap_and_an_empty_shelf_are_both_warned() {
+        assert_eq!(level(200, Some(0), 200), vec![CapReached, OutOfStock]);
+        assert_eq!(level(185, Some(10), 200), vec![CapNear, StockLow]);
+    }
+
+    #[test]
+    fn unknown_stock_gives_no_stock_warning() {
+        assert_eq!(level(0, None, 200), vec![]);
+        assert_eq!(level(200, None, 200), vec![CapReached]);
+    }
 }

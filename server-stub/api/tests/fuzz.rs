@@ -26,11 +26,12 @@ const CASE_LIMIT: Duration = Duration::from_millis(500);
 /// "unknown field" / "unknown variant" check.
 const FIELDS: &[&str] = &[
     "address",
-    "asked_at",
-    "asks",
+    "adult_price_ntd",
     "adult_quantity",
     "adult_remaining",
     "allowed",
+    "asked_at",
+    "asks",
     "birth_date",
     "cap_adult",
     "cap_child",
@@ -38,6 +39,7 @@ const FIELDS: &[&str] = &[
     "child_born_on_or_after",
     "child_exempt_from_weekday_rule",
     "child_max_age",
+    "child_price_ntd",
     "child_quantity",
     "child_remaining",
     "closes_at",

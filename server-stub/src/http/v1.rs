@@ -7,8 +7,8 @@ use axum::Json;
 use axum::extract::{Query, State, rejection::QueryRejection};
 use mask_api::{
     Buyer, BuyerKind, Eligibility, EligibilityRequest, ErrorCode, Inventory, InventoryWarning,
-    InventoryWarningCode, ListingRequest, ListingState, ProblemItem, Purchase, Sale, SaleBatch,
-    SaleBatchResult, SaleFlag, SaleResult, SaleStatus, StockIn, StockInResult, WhoAmI, decide,
+    ListingRequest, ListingState, ProblemItem, Purchase, Sale, SaleBatch, SaleBatchResult,
+    SaleFlag, SaleResult, SaleStatus, StockIn, StockInResult, StockLevel, WhoAmI, decide,
     taipei_date,
 };
 use nhi_card::IdNumber;
@@ -338,19 +338,14 @@ pub async fn sales(
 }
 
 fn warnings(kind: BuyerKind, sold: i64, remaining: i64, cap: u32) -> Vec<InventoryWarning> {
-    let cap = i64::from(cap);
-    let mut out = Vec::new();
-    if cap > 0 && sold >= cap {
-        out.push(InventoryWarningCode::CapReached);
-    } else if cap > 0 && sold * 10 >= cap * 9 {
-        out.push(InventoryWarningCode::CapNear);
-    }
-    if remaining <= 0 {
-        out.push(InventoryWarningCode::OutOfStock);
-    } else if remaining * 10 < cap {
-        out.push(InventoryWarningCode::StockLow);
-    }
-    out.into_iter()
+    let level = StockLevel {
+        sold: to_u32(sold),
+        remaining: Some(remaining),
+        cap,
+    };
+    level
+        .warnings()
+        .into_iter()
         .map(|code| InventoryWarning { kind, code })
         .collect()
 }

@@ -2,7 +2,7 @@
 //!
 //! It holds what the screen shows and which requests are in flight, and turns keys and agent
 //! frames into new state plus intents (requests to send, quit, demo actions). It decides no
-//! rationing rule: eligibility, quantities and warnings all come from the agent. No I/O here, so
+//! rationing rule: eligibility, quantities, amounts and warnings all come from the agent. No I/O here, so
 //! every transition is a unit test away.
 
 pub mod forms;
@@ -209,6 +209,8 @@ pub struct App {
     pub connected: bool,
     /// Pharmacy code from the agent.
     pub site_code: String,
+    /// The pharmacy's registered name, once the agent knows it.
+    pub site_name: Option<String>,
     /// Shown screen.
     pub screen: Screen,
     /// Pop-up, if any.
@@ -227,7 +229,8 @@ pub struct App {
     pub pcsc_down: bool,
     /// Listing state.
     pub listing: Option<ListingState>,
-    /// Today's inventory (fetched on demand, then kept fresh by events).
+    /// Today's inventory: fetched on subscribing (the counter shows today's counts and
+    /// warnings from it), then kept fresh by events.
     pub inventory: Option<Inventory>,
     /// Set when the user asked to quit.
     pub quit: bool,
@@ -244,6 +247,7 @@ impl App {
             demo,
             connected: false,
             site_code: String::new(),
+            site_name: None,
             screen: Screen::Counter,
             overlay: None,
             counter: Counter::Waiting,
@@ -404,6 +408,9 @@ impl App {
 
     fn apply_report(&mut self, report: StatusReport) {
         self.site_code = report.site_code;
+        if report.site_name.is_some() {
+            self.site_name = report.site_name;
+        }
         self.sync = Some(report.sync);
         self.readers = report
             .readers
@@ -417,9 +424,13 @@ impl App {
     fn on_response(&mut self, pending: Pending, body: ResponseBody) -> Vec<Intent> {
         let mut out = Vec::new();
         match (pending, body) {
-            (_, ResponseBody::Subscribed(report)) | (_, ResponseBody::Status(report)) => {
+            (_, ResponseBody::Subscribed(report)) => {
                 self.apply_report(report);
+                // Today's counts and warnings belong on the counter from the start; events
+                // keep them fresh afterwards.
+                out.push(self.request(RequestBody::Inventory, Pending::Inventory));
             }
+            (_, ResponseBody::Status(report)) => self.apply_report(report),
             (Pending::Sell, ResponseBody::Sell(SellOutcome::Recorded(receipt))) => {
                 if let Counter::Buyer {
                     who: BuyerRef::Card(read),
@@ -536,6 +547,7 @@ impl App {
             Event::Sync(sync) => self.sync = Some(sync),
             Event::Inventory(inv) => self.inventory = Some(inv),
             Event::Listing(state) => self.listing = Some(state),
+            Event::SiteName { name } => self.site_name = Some(name),
             Event::SaleRecorded(_) | Event::Sale(_) | Event::Unknown => {}
         }
     }

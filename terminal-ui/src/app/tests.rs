@@ -60,6 +60,7 @@ fn report() -> StatusReport {
     StatusReport {
         agent_version: "0.1.0".into(),
         site_code: "5901012345".into(),
+        site_name: None,
         sync: SyncStatus {
             connectivity: Connectivity::Online,
             queued: 0,
@@ -100,6 +101,7 @@ fn allowed(n: u32) -> EligibilityView {
         next_date: None,
         reason: None,
         decided: DecisionSource::Server,
+        amounts_due: (1..=n).map(|q| 5 * q).collect(),
     }
 }
 
@@ -130,7 +132,8 @@ fn connected() -> App {
             body: RequestBody::Subscribe
         })]
     );
-    app.handle(respond(1, ResponseBody::Subscribed(report())));
+    let out = app.handle(respond(1, ResponseBody::Subscribed(report())));
+    assert_eq!(sent(&out).1, RequestBody::Inventory);
     app
 }
 
@@ -149,6 +152,7 @@ fn receipt(qty: u32) -> SaleReceipt {
         quantity: qty,
         sold_at: datetime!(2020-03-09 02:00 UTC),
         offline: false,
+        amount_due: Some(5 * qty),
         sync: SaleSyncState::Queued,
     }
 }
@@ -161,6 +165,60 @@ fn connecting_subscribes_and_takes_the_agents_snapshot() {
     assert_eq!(app.site_code, "5901012345");
     assert_eq!(app.reader_summary(), ReaderSummary::Ready);
     assert!(!app.delisted());
+}
+
+// Issue #13: the header names the pharmacy as the registry does, from the agent's snapshot
+// (kept in its journal, so also offline) or when the server tells the agent later.
+#[test]
+fn the_pharmacy_name_comes_from_the_snapshot_or_a_later_event() {
+    let mut app = App::new(false);
+    app.handle(Input::Connected(hello()));
+    app.handle(respond(
+        1,
+        ResponseBody::Subscribed(StatusReport {
+            site_name: Some("衛生福利部花蓮醫院豐濱原住民分院".into()),
+            ..report()
+        }),
+    ));
+    assert_eq!(
+        app.site_name.as_deref(),
+        Some("衛生福利部花蓮醫院豐濱原住民分院")
+    );
+    // A status from an agent that does not know it (yet) does not blank it.
+    app.handle(respond(99, ResponseBody::Status(report())));
+    assert!(app.site_name.is_some());
+
+    let mut app = connected();
+    assert_eq!(app.site_name, None);
+    app.handle(event(Event::SiteName {
+        name: "杏一藥局".into(),
+    }));
+    assert_eq!(app.site_name.as_deref(), Some("杏一藥局"));
+}
+
+// Issue #13: today's counts and warnings are on the counter screen from the start, so the
+// app asks for today's inventory as soon as it is subscribed (see `connected`), and takes it.
+#[test]
+fn todays_inventory_is_asked_for_on_subscribing_and_kept() {
+    let mut app = App::new(false);
+    app.handle(Input::Connected(hello()));
+    let (id, body) = sent(&app.handle(respond(1, ResponseBody::Subscribed(report()))));
+    assert_eq!(body, RequestBody::Inventory);
+    assert_eq!(app.screen, Screen::Counter);
+    let inv = Inventory {
+        date: date!(2020 - 03 - 09),
+        adult: StockCounts {
+            sold: 3,
+            sales: 1,
+            ..StockCounts::default()
+        },
+        child: StockCounts::default(),
+        warnings: Vec::new(),
+    };
+    app.handle(respond(id, ResponseBody::Inventory(inv.clone())));
+    assert_eq!(app.inventory, Some(inv));
+    // Still the counter: the answer does not switch to the inventory view.
+    assert_eq!(app.screen, Screen::Counter);
 }
 
 #[test]
@@ -372,6 +430,7 @@ fn stock_in_asks_for_confirmation_then_shows_the_inventory() {
         adult: StockCounts {
             received: 200,
             sold: 0,
+            sales: 0,
             damaged: 3,
             remaining: 197,
             cap: 200,
@@ -379,6 +438,7 @@ fn stock_in_asks_for_confirmation_then_shows_the_inventory() {
         child: StockCounts {
             received: 50,
             sold: 0,
+            sales: 0,
             damaged: 0,
             remaining: 50,
             cap: 50,

@@ -2,7 +2,7 @@
 
 use mask_protocol::{BuyerKind, BuyerView, EligibilityView, SaleSource};
 use ratatui::Frame;
-use ratatui::layout::{Alignment, Constraint, Position, Rect};
+use ratatui::layout::{Alignment, Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Padding, Paragraph, Row, Table, Wrap};
@@ -35,6 +35,13 @@ fn counter(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang) {
     let block = Block::bordered().padding(Padding::horizontal(1));
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    let foot = today_lines(app, lang);
+    let foot_height = u16::try_from(foot.len())
+        .unwrap_or(u16::MAX)
+        .min(inner.height / 2);
+    let [inner, foot_area] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(foot_height)]).areas(inner);
+    frame.render_widget(Paragraph::new(foot).wrap(Wrap { trim: false }), foot_area);
     let lines = match &app.counter {
         Counter::Waiting => waiting_lines(app, lang, inner.height),
         Counter::Checking => {
@@ -71,6 +78,26 @@ fn counter(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang) {
         }
     };
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+/// The counter's foot: the sales-cap and stock warnings of today (the agent's, from the one
+/// rule both views share) and today's sales, once the agent has sent today's inventory.
+fn today_lines(app: &App, lang: Lang) -> Vec<Line<'static>> {
+    let Some(inv) = &app.inventory else {
+        return Vec::new();
+    };
+    let mut l: Vec<Line<'static>> = inv
+        .warnings
+        .iter()
+        .map(|w| {
+            Line::from(i18n::stock_warning(lang, w.kind, w.code))
+                .style(Style::new().fg(Color::Yellow).bold())
+        })
+        .collect();
+    let sales = inv.adult.sales.saturating_add(inv.child.sales);
+    let masks = inv.adult.sold.saturating_add(inv.child.sold);
+    l.push(Line::from(i18n::today(lang, sales, masks)).fg(Color::Gray));
+    l
 }
 
 fn hint_line(items: &[(&'static str, Text)], lang: Lang) -> Vec<Span<'static>> {
@@ -119,6 +146,13 @@ fn waiting_lines(app: &App, lang: Lang, height: u16) -> Vec<Line<'static>> {
             ])
             .centered(),
         );
+        if let Some(amount) = sale.amount_due {
+            l.push(
+                Line::from(i18n::amount_due(lang, amount))
+                    .style(Style::new().fg(Color::Green).bold())
+                    .centered(),
+            );
+        }
     }
     l
 }
@@ -167,6 +201,12 @@ fn buyer_lines(
             Span::raw(format!(" {}   ", Text::Masks.get(lang))),
             Span::raw(Text::QuantityHint.get(lang)).fg(Color::Gray),
         ]));
+        if let Some(amount) = e.amount_due(quantity) {
+            l.push(Line::from(vec![
+                label(lang, Text::LabelAmountDue),
+                Span::raw(i18n::ntd(amount)).bold(),
+            ]));
+        }
         l.push(Line::raw(""));
         if selling {
             l.push(Line::from(Text::Selling.get(lang)).bold());

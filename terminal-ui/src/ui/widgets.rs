@@ -35,7 +35,7 @@ pub(super) fn title_bar(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang
     if !app.site_code.is_empty() {
         left.push(Span::from(format!(
             "│ {}",
-            i18n::pharmacy(lang, &app.site_code, "")
+            i18n::pharmacy(lang, &app.site_code, app.site_name.as_deref().unwrap_or(""))
         )));
     }
     let style = Style::new().bg(Color::Blue).fg(Color::White);
