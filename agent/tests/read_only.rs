@@ -1,0 +1,284 @@
+//! `doctor` and `journal export` only look at the journal: run as the real binary on real
+//! journal files, they change no byte, mode or timestamp, create no file (no `-wal`/`-shm`, no
+//! journal where there was none), migrate no older schema, and read beside a writer that holds
+//! a transaction open (the running service).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant, SystemTime};
+
+use mask_agent::journal::Journal;
+use serde_json::Value;
+
+use crate::support::{AgentFiles, agent_cmd};
+
+/// Nothing listens here: the server checks fail fast and do not matter to these tests.
+const NO_SERVER: &str = "http://127.0.0.1:9";
+
+fn files(name: &str) -> AgentFiles {
+    AgentFiles::new(name, NO_SERVER, "token-not-used")
+}
+
+fn journal_path(files: &AgentFiles) -> PathBuf {
+    files.config().journal_path()
+}
+
+/// A file as a reader could disturb it: name, length and digest of its bytes, mode,
+/// modification time.
+type FileState = (String, u64, u64, u32, SystemTime);
+
+fn digest(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Every file of the data directory.
+fn on_disk(dir: &Path) -> Vec<FileState> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let meta = std::fs::metadata(&path).unwrap();
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                meta.len(),
+                digest(&bytes),
+                meta.permissions().mode() & 0o777,
+                meta.modified().unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Gives the journal the mode and age an installer or an older run may have left: a reader
+/// that chmods or touches it shows.
+fn age_and_widen(path: &Path) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_583_978_400))
+        .unwrap();
+}
+
+fn doctor(files: &AgentFiles) -> (Output, Value) {
+    let output = agent_cmd(&files.config_path, &["doctor", "--json"])
+        .output()
+        .unwrap();
+    let value: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+    (output, value)
+}
+
+fn doctor_check(value: &Value, name: &str) -> Option<Value> {
+    value["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .cloned()
+}
+
+fn export(files: &AgentFiles) -> Output {
+    agent_cmd(
+        &files.config_path,
+        &["journal", "export", "--date", "2020-03-12"],
+    )
+    .output()
+    .unwrap()
+}
+
+#[test]
+fn doctor_and_export_leave_the_journal_as_they_found_it() {
+    let files = files("ro-untouched");
+    files.prefill(3, 700_000);
+    let path = journal_path(&files);
+    age_and_widen(&path);
+    let before = on_disk(&files.data_dir());
+    assert_eq!(before.len(), 1, "only the journal file: {before:?}");
+
+    let (_, value) = doctor(&files);
+    let journal = doctor_check(&value, "journal").unwrap();
+    assert_eq!(journal["verdict"], "ok", "{journal}");
+    assert!(
+        journal["detail"]
+            .as_str()
+            .unwrap()
+            .contains("3 sales, 3 queued"),
+        "{journal}"
+    );
+    assert_eq!(doctor_check(&value, "attention").unwrap()["verdict"], "ok");
+
+    let exported = export(&files);
+    assert!(exported.status.success(), "{exported:?}");
+    assert_eq!(
+        String::from_utf8(exported.stdout).unwrap().lines().count(),
+        4
+    );
+
+    assert_eq!(
+        on_disk(&files.data_dir()),
+        before,
+        "a reader changed the data directory"
+    );
+}
+
+#[test]
+fn an_old_schema_journal_is_reported_and_not_migrated() {
+    let files = files("ro-old-schema");
+    let path = journal_path(&files);
+    drop(Journal::open_at_version(&path, 1).unwrap());
+    age_and_widen(&path);
+    let before = on_disk(&files.data_dir());
+
+    let (_, value) = doctor(&files);
+    let journal = doctor_check(&value, "journal").unwrap();
+    assert_eq!(journal["verdict"], "warn", "{journal}");
+    let detail = journal["detail"].as_str().unwrap();
+    assert!(detail.contains("schema version 1, older"), "{journal}");
+    assert!(
+        journal["hint"].as_str().unwrap().contains("restart"),
+        "{journal}"
+    );
+
+    let exported = export(&files);
+    assert_eq!(exported.status.code(), Some(4), "{exported:?}");
+    let stderr = String::from_utf8_lossy(&exported.stderr);
+    assert!(
+        stderr.contains("older than this agent's")
+            && stderr.contains("Start the mask-agent service once"),
+        "{stderr}"
+    );
+    assert!(exported.stdout.is_empty());
+
+    assert_eq!(
+        on_disk(&files.data_dir()),
+        before,
+        "the old journal was changed"
+    );
+}
+
+#[test]
+fn a_journal_from_a_newer_agent_is_named_and_left_alone() {
+    let files = files("ro-new-schema");
+    let path = journal_path(&files);
+    {
+        let journal = Journal::open(&path).unwrap();
+        journal
+            .connection()
+            .execute_batch("PRAGMA user_version = 99")
+            .unwrap();
+    }
+    let before = on_disk(&files.data_dir());
+
+    let (output, value) = doctor(&files);
+    assert_eq!(output.status.code(), Some(1));
+    let journal = doctor_check(&value, "journal").unwrap();
+    assert_eq!(journal["verdict"], "fail", "{journal}");
+    assert!(
+        journal["detail"]
+            .as_str()
+            .unwrap()
+            .contains("schema version 99 was written by a newer mask-agent"),
+        "{journal}"
+    );
+    let exported = export(&files);
+    assert_eq!(exported.status.code(), Some(4), "{exported:?}");
+    assert!(String::from_utf8_lossy(&exported.stderr).contains("newer"));
+    assert_eq!(on_disk(&files.data_dir()), before);
+}
+
+#[test]
+fn a_missing_journal_is_reported_and_not_created() {
+    let files = files("ro-missing");
+    let (_, value) = doctor(&files);
+    let journal = doctor_check(&value, "journal").unwrap();
+    assert_eq!(journal["verdict"], "warn", "{journal}");
+    assert!(
+        journal["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("no journal at"),
+        "{journal}"
+    );
+    assert!(doctor_check(&value, "attention").is_none());
+
+    let exported = export(&files);
+    assert_eq!(exported.status.code(), Some(4), "{exported:?}");
+    assert!(String::from_utf8_lossy(&exported.stderr).contains("no journal at"));
+    assert!(
+        !files.data_dir().exists(),
+        "a reader created the data directory"
+    );
+}
+
+#[test]
+fn doctor_and_export_read_beside_a_writer_holding_a_transaction() {
+    let files = files("ro-busy");
+    files.prefill(2, 710_000);
+    // The service: its connection stays open (so its -wal and -shm exist) and it is in the
+    // middle of a write transaction that takes the write lock.
+    let service = files.journal();
+    service
+        .connection()
+        .execute_batch(
+            "BEGIN IMMEDIATE; \
+             UPDATE sales SET sync_state = 'accepted' WHERE sync_state = 'queued';",
+        )
+        .unwrap();
+    // The -shm is the readers' and writers' shared index: a reader marks its snapshot there,
+    // as SQLite's protocol wants. Its existence and mode count, not its bytes.
+    let service_files = || {
+        on_disk(&files.data_dir())
+            .into_iter()
+            .map(|(name, len, hash, mode, modified)| {
+                if name.ends_with("-shm") {
+                    (name, len, 0, mode, SystemTime::UNIX_EPOCH)
+                } else {
+                    (name, len, hash, mode, modified)
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = service_files();
+    assert!(
+        before.iter().any(|(name, ..)| name.ends_with("-wal")),
+        "{before:?}"
+    );
+
+    let started = Instant::now();
+    let (_, value) = doctor(&files);
+    let journal = doctor_check(&value, "journal").unwrap();
+    assert_eq!(journal["verdict"], "ok", "{journal}");
+    // The committed state: the writer's update is not visible until it commits.
+    assert!(
+        journal["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2 sales, 2 queued"),
+        "{journal}"
+    );
+    let exported = export(&files);
+    assert!(exported.status.success(), "{exported:?}");
+    let csv = String::from_utf8(exported.stdout).unwrap();
+    assert_eq!(csv.matches(",queued,").count(), 2, "{csv}");
+    // No wait for the writer's lock (its busy timeout is 5 s).
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        service_files(),
+        before,
+        "a reader disturbed the service's files"
+    );
+
+    // The service goes on as if nobody had looked.
+    service.connection().execute_batch("COMMIT").unwrap();
+    assert_eq!(service.sale_states().unwrap(), (0, 2, 0, 0));
+}
