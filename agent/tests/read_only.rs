@@ -83,6 +83,28 @@ fn doctor_check(value: &Value, name: &str) -> Option<Value> {
         .cloned()
 }
 
+/// Doctor's journal check, asserted to have `verdict` and `words` in its detail.
+fn journal_check(value: &Value, verdict: &str, words: &str) -> Value {
+    let journal = doctor_check(value, "journal").unwrap();
+    assert_eq!(journal["verdict"], verdict, "{journal}");
+    assert!(
+        journal["detail"].as_str().unwrap().contains(words),
+        "{journal}"
+    );
+    journal
+}
+
+/// `journal export` refused: exit 4, no CSV, each of `words` on stderr.
+fn export_refused(files: &AgentFiles, words: &[&str]) {
+    let exported = export(files);
+    assert_eq!(exported.status.code(), Some(4), "{exported:?}");
+    assert!(exported.stdout.is_empty(), "{exported:?}");
+    let stderr = String::from_utf8_lossy(&exported.stderr);
+    for word in words {
+        assert!(stderr.contains(word), "{word}: {stderr}");
+    }
+}
+
 fn export(files: &AgentFiles) -> Output {
     agent_cmd(
         &files.config_path,
@@ -102,15 +124,7 @@ fn doctor_and_export_leave_the_journal_as_they_found_it() {
     assert_eq!(before.len(), 1, "only the journal file: {before:?}");
 
     let (_, value) = doctor(&files);
-    let journal = doctor_check(&value, "journal").unwrap();
-    assert_eq!(journal["verdict"], "ok", "{journal}");
-    assert!(
-        journal["detail"]
-            .as_str()
-            .unwrap()
-            .contains("3 sales, 3 queued"),
-        "{journal}"
-    );
+    journal_check(&value, "ok", "3 sales, 3 queued");
     assert_eq!(doctor_check(&value, "attention").unwrap()["verdict"], "ok");
 
     let exported = export(&files);
@@ -136,24 +150,18 @@ fn an_old_schema_journal_is_reported_and_not_migrated() {
     let before = on_disk(&files.data_dir());
 
     let (_, value) = doctor(&files);
-    let journal = doctor_check(&value, "journal").unwrap();
-    assert_eq!(journal["verdict"], "warn", "{journal}");
-    let detail = journal["detail"].as_str().unwrap();
-    assert!(detail.contains("schema version 1, older"), "{journal}");
+    let journal = journal_check(&value, "warn", "schema version 1, older");
     assert!(
         journal["hint"].as_str().unwrap().contains("restart"),
         "{journal}"
     );
-
-    let exported = export(&files);
-    assert_eq!(exported.status.code(), Some(4), "{exported:?}");
-    let stderr = String::from_utf8_lossy(&exported.stderr);
-    assert!(
-        stderr.contains("older than this agent's")
-            && stderr.contains("Start the mask-agent service once"),
-        "{stderr}"
+    export_refused(
+        &files,
+        &[
+            "older than this agent's",
+            "Start the mask-agent service once",
+        ],
     );
-    assert!(exported.stdout.is_empty());
 
     assert_eq!(
         on_disk(&files.data_dir()),
@@ -177,18 +185,15 @@ fn a_journal_from_a_newer_agent_is_named_and_left_alone() {
 
     let (output, value) = doctor(&files);
     assert_eq!(output.status.code(), Some(1));
-    let journal = doctor_check(&value, "journal").unwrap();
-    assert_eq!(journal["verdict"], "fail", "{journal}");
-    assert!(
-        journal["detail"]
-            .as_str()
-            .unwrap()
-            .contains("schema version 99 was written by a newer mask-agent"),
-        "{journal}"
+    journal_check(
+        &value,
+        "fail",
+        "schema version 99 was written by a newer mask-agent",
     );
-    let exported = export(&files);
-    assert_eq!(exported.status.code(), Some(4), "{exported:?}");
-    assert!(String::from_utf8_lossy(&exported.stderr).contains("newer"));
+    export_refused(
+        &files,
+        &["newer than this agent's", "Use the newer mask-agent"],
+    );
     assert_eq!(on_disk(&files.data_dir()), before);
 }
 
@@ -196,20 +201,9 @@ fn a_journal_from_a_newer_agent_is_named_and_left_alone() {
 fn a_missing_journal_is_reported_and_not_created() {
     let files = files("ro-missing");
     let (_, value) = doctor(&files);
-    let journal = doctor_check(&value, "journal").unwrap();
-    assert_eq!(journal["verdict"], "warn", "{journal}");
-    assert!(
-        journal["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("no journal at"),
-        "{journal}"
-    );
+    journal_check(&value, "warn", "no journal at");
     assert!(doctor_check(&value, "attention").is_none());
-
-    let exported = export(&files);
-    assert_eq!(exported.status.code(), Some(4), "{exported:?}");
-    assert!(String::from_utf8_lossy(&exported.stderr).contains("no journal at"));
+    export_refused(&files, &["no journal at", "data_dir"]);
     assert!(
         !files.data_dir().exists(),
         "a reader created the data directory"
@@ -252,16 +246,8 @@ fn doctor_and_export_read_beside_a_writer_holding_a_transaction() {
 
     let started = Instant::now();
     let (_, value) = doctor(&files);
-    let journal = doctor_check(&value, "journal").unwrap();
-    assert_eq!(journal["verdict"], "ok", "{journal}");
     // The committed state: the writer's update is not visible until it commits.
-    assert!(
-        journal["detail"]
-            .as_str()
-            .unwrap()
-            .contains("2 sales, 2 queued"),
-        "{journal}"
-    );
+    journal_check(&value, "ok", "2 sales, 2 queued");
     let exported = export(&files);
     assert!(exported.status.success(), "{exported:?}");
     let csv = String::from_utf8(exported.stdout).unwrap();
