@@ -29,6 +29,7 @@ fn insert_fixture(agent: &InProcessAgent, profile: &str) {
         Err(error) => agent.feed.send(CardEvent::CardError {
             reader: Some(READER.into()),
             kind: error.kind().unwrap_or(nhi_card::CardErrorKind::Unreadable),
+            label: error.card_label().map(str::to_owned),
         }),
     };
     transport.apdu_log().assert_read_only();
@@ -46,6 +47,38 @@ async fn next_counter(client: &mut mask_agent::local_api::LocalClient) -> Counte
         {
             return state;
         }
+    }
+}
+
+/// An agent in this process watching the first vpcd reader through pcscd, its server and
+/// files (kept for the test's length), and a client subscribed to its events.
+struct PcscAgent {
+    _server: TestServer,
+    _files: AgentFiles,
+    agent: InProcessAgent,
+    events: mask_agent::local_api::LocalClient,
+}
+
+async fn pcsc_agent(name: &str) -> PcscAgent {
+    let server = TestServer::start().await;
+    let files = AgentFiles::new(name, &server.url(), &server.token);
+    let (feed, _) = CardSource::feed();
+    let agent = InProcessAgent::start_with(
+        files.config(),
+        CardSource::pcsc(Some(nhi_fixtures::VPCD_READER.into())),
+        feed,
+    )
+    .await;
+    let mut events = agent.client().await;
+    assert!(matches!(
+        events.request(RequestBody::Subscribe).await.unwrap(),
+        ResponseBody::Subscribed(_)
+    ));
+    PcscAgent {
+        _server: server,
+        _files: files,
+        agent,
+        events,
     }
 }
 
@@ -108,13 +141,17 @@ async fn a_card_read_in_process_shows_the_masked_buyer_and_sells_by_read_ref() {
     }
 
     // Cards the pharmacist must be told about.
-    for (profile, problem) in [
-        ("hpc", CardProblem::HealthProfessionalCard),
-        ("bank", CardProblem::NotNhiCard),
+    for (profile, problem, label) in [
+        ("hpc", CardProblem::HealthProfessionalCard, None),
+        ("bank", CardProblem::NotNhiCard, Some("VISA DEBIT")),
     ] {
         insert_fixture(&agent, profile);
         match next_counter(&mut events).await {
-            CounterState::CardError { problem: got, .. } => assert_eq!(got, problem, "{profile}"),
+            CounterState::CardError {
+                problem: got,
+                card_label,
+                ..
+            } => assert_eq!((got, card_label.as_deref()), (problem, label), "{profile}"),
             other => panic!("{profile}: {other:?}"),
         }
     }
@@ -128,20 +165,13 @@ async fn a_virtual_card_over_pcscd_reaches_the_counter() {
     else {
         return;
     };
-    let server = TestServer::start().await;
-    let files = AgentFiles::new("cards-pcsc", &server.url(), &server.token);
-    let (feed, _) = CardSource::feed();
-    let agent = InProcessAgent::start_with(
-        files.config(),
-        CardSource::pcsc(Some(nhi_fixtures::VPCD_READER.into())),
-        feed,
-    )
-    .await;
-    let mut events = agent.client().await;
-    assert!(matches!(
-        events.request(RequestBody::Subscribe).await.unwrap(),
-        ResponseBody::Subscribed(_)
-    ));
+    // Every field bound: the server and the files live until the test ends.
+    let PcscAgent {
+        _server,
+        _files,
+        agent,
+        mut events,
+    } = pcsc_agent("cards-pcsc").await;
 
     let profile = Profile::builtin("child").unwrap();
     let expected = profile.expected_identity().unwrap().clone();
@@ -167,6 +197,41 @@ async fn a_virtual_card_over_pcscd_reaches_the_counter() {
     assert!(
         matches!(outcome, ResponseBody::Sell(SellOutcome::Recorded(_))),
         "{outcome:?}"
+    );
+    card.apdu_log().assert_read_only();
+    drop(card);
+    agent.stop().await;
+}
+
+// A bank card over the real stack (watcher → agent → protocol): the counter names what was
+// inserted ("VISA DEBIT", the label in the card's FCI), not only "not an NHI card".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_card_over_pcscd_is_named_on_the_counter() {
+    let Some(_lock) =
+        nhi_fixtures::pcsc_gate(nhi_fixtures::VPCD_PORT, "agent: foreign card over pcscd")
+    else {
+        return;
+    };
+    // Every field bound: the server and the files live until the test ends.
+    let PcscAgent {
+        _server,
+        _files,
+        agent,
+        mut events,
+    } = pcsc_agent("cards-foreign").await;
+
+    let card = nhi_fixtures::VirtualCard::insert(
+        &Profile::builtin("bank").unwrap(),
+        nhi_fixtures::VPCD_PORT,
+    )
+    .unwrap();
+    assert_eq!(
+        next_counter(&mut events).await,
+        CounterState::CardError {
+            reader: Some(nhi_fixtures::VPCD_READER.into()),
+            problem: CardProblem::NotNhiCard,
+            card_label: Some("VISA DEBIT".into()),
+        }
     );
     card.apdu_log().assert_read_only();
     drop(card);

@@ -267,4 +267,18 @@ async fn card_read_prints_what_nhi_read_prints() {
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
+    // A foreign card is named, in the pharmacist's language (its FCI label).
+    card.swap(&nhi_fixtures::Profile::builtin("bank").unwrap())
+        .unwrap();
+    let foreign = std::process::Command::new(crate::support::agent_bin())
+        .args(["--lang", "zh-TW", "card", "read"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&foreign.stderr);
+    assert_eq!(foreign.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("這不是健保卡（插入的是「VISA DEBIT」）"),
+        "{stderr}"
+    );
 }
