@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant, SystemTime};
 
-use mask_agent::journal::Journal;
+use mask_agent::journal::{Journal, NewSale};
 use serde_json::Value;
 
-use crate::support::{AgentFiles, agent_cmd};
+use crate::support::{AS_OF, AgentFiles, agent_cmd, ids};
 
 /// Nothing listens here: the server checks fail fast and do not matter to these tests.
 const NO_SERVER: &str = "http://127.0.0.1:9";
@@ -24,29 +24,33 @@ fn journal_path(files: &AgentFiles) -> PathBuf {
     files.config().journal_path()
 }
 
-/// A file as a reader could disturb it: name, length and digest of its bytes, mode,
+/// A file as a reader could disturb it: name, length, SHA-256 of its bytes, mode,
 /// modification time.
-type FileState = (String, u64, u64, u32, SystemTime);
+type FileState = (String, u64, String, u32, SystemTime);
 
-fn digest(bytes: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut hasher);
-    hasher.finish()
+/// The file's SHA-256, read by a child process: opening and closing a database file in this
+/// process would drop the POSIX locks the "service" connection below holds on it (fcntl locks
+/// belong to the process, and any close releases them), and the test would prove nothing.
+fn digest(path: &Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()[..64].to_owned()
 }
 
-/// Every file of the data directory.
+/// Every file of the data directory (metadata by stat, bytes by a child process).
 fn on_disk(dir: &Path) -> Vec<FileState> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|entry| {
             let path = entry.unwrap().path();
             let meta = std::fs::metadata(&path).unwrap();
-            let bytes = std::fs::read(&path).unwrap_or_default();
             (
                 path.file_name().unwrap().to_string_lossy().into_owned(),
                 meta.len(),
-                digest(&bytes),
+                digest(&path),
                 meta.permissions().mode() & 0o777,
                 meta.modified().unwrap(),
             )
@@ -214,9 +218,25 @@ fn a_missing_journal_is_reported_and_not_created() {
 fn doctor_and_export_read_beside_a_writer_holding_a_transaction() {
     let files = files("ro-busy");
     files.prefill(2, 710_000);
-    // The service: its connection stays open (so its -wal and -shm exist) and it is in the
-    // middle of a write transaction that takes the write lock.
-    let service = files.journal();
+    // The service: its connection stays open (so its -wal and -shm exist), a third sale is
+    // committed in its WAL and not checkpointed (a reader of the main file alone would miss
+    // it), and it is in the middle of a write transaction that holds the write lock.
+    // (Only through the service's own connection: another Journal::open in this process would
+    // open and close the file outside SQLite, and POSIX drops this process's locks on any close.)
+    let mut service = files.journal();
+    service
+        .record_sale(&NewSale {
+            id: uuid::Uuid::now_v7(),
+            id_no: ids::even_id(710_100),
+            birth_date: None,
+            kind: mask_api::BuyerKind::Adult,
+            quantity: 1,
+            sold_at: NewSale::truncate_time(AS_OF),
+            source: mask_api::SaleSource::Manual,
+            offline: true,
+            pc_sold_at: None,
+        })
+        .unwrap();
     service
         .connection()
         .execute_batch(
@@ -224,6 +244,16 @@ fn doctor_and_export_read_beside_a_writer_holding_a_transaction() {
              UPDATE sales SET sync_state = 'accepted' WHERE sync_state = 'queued';",
         )
         .unwrap();
+    // Modes IT may have widened (group-readable): a reader must not change them under the
+    // service. chmod opens nothing, so the service keeps its locks.
+    for name in [
+        "journal.sqlite3",
+        "journal.sqlite3-wal",
+        "journal.sqlite3-shm",
+    ] {
+        let path = files.data_dir().join(name);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    }
     // The -shm is the readers' and writers' shared index: a reader marks its snapshot there,
     // as SQLite's protocol wants. Its existence and mode count, not its bytes.
     let service_files = || {
@@ -231,7 +261,7 @@ fn doctor_and_export_read_beside_a_writer_holding_a_transaction() {
             .into_iter()
             .map(|(name, len, hash, mode, modified)| {
                 if name.ends_with("-shm") {
-                    (name, len, 0, mode, SystemTime::UNIX_EPOCH)
+                    (name, len, String::new(), mode, SystemTime::UNIX_EPOCH)
                 } else {
                     (name, len, hash, mode, modified)
                 }
@@ -240,18 +270,20 @@ fn doctor_and_export_read_beside_a_writer_holding_a_transaction() {
     };
     let before = service_files();
     assert!(
-        before.iter().any(|(name, ..)| name.ends_with("-wal")),
-        "{before:?}"
+        before
+            .iter()
+            .any(|(name, len, ..)| name.ends_with("-wal") && *len > 0),
+        "the third sale is only in the WAL: {before:?}"
     );
 
     let started = Instant::now();
     let (_, value) = doctor(&files);
     // The committed state: the writer's update is not visible until it commits.
-    journal_check(&value, "ok", "2 sales, 2 queued");
+    journal_check(&value, "ok", "3 sales, 3 queued");
     let exported = export(&files);
     assert!(exported.status.success(), "{exported:?}");
     let csv = String::from_utf8(exported.stdout).unwrap();
-    assert_eq!(csv.matches(",queued,").count(), 2, "{csv}");
+    assert_eq!(csv.matches(",queued,").count(), 3, "{csv}");
     // No wait for the writer's lock (its busy timeout is 5 s).
     assert!(
         started.elapsed() < Duration::from_secs(4),
@@ -264,7 +296,18 @@ fn doctor_and_export_read_beside_a_writer_holding_a_transaction() {
         "a reader disturbed the service's files"
     );
 
+    // The writer still holds the write lock: nobody took it from under the service.
+    let other = rusqlite::Connection::open(journal_path(&files)).unwrap();
+    other.busy_timeout(Duration::ZERO).unwrap();
+    let busy = other.execute_batch("BEGIN IMMEDIATE").unwrap_err();
+    assert_eq!(
+        busy.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy),
+        "{busy}"
+    );
+    drop(other);
+
     // The service goes on as if nobody had looked.
     service.connection().execute_batch("COMMIT").unwrap();
-    assert_eq!(service.sale_states().unwrap(), (0, 2, 0, 0));
+    assert_eq!(service.sale_states().unwrap(), (0, 3, 0, 0));
 }
