@@ -50,16 +50,19 @@ async fn next_counter(client: &mut mask_agent::local_api::LocalClient) -> Counte
     }
 }
 
-/// An agent in this process watching the first vpcd reader through pcscd, its server and
-/// files (kept for the test's length), and a client subscribed to its events.
+/// An agent in this process watching the first vpcd reader through pcscd, with the reader's
+/// lock, its server and files (all kept for the test's length), and a client subscribed to
+/// its events. `None` when the PC/SC stack is missing (see `nhi_fixtures::pcsc_gate`).
 struct PcscAgent {
+    _lock: nhi_fixtures::VpcdLock,
     _server: TestServer,
     _files: AgentFiles,
     agent: InProcessAgent,
     events: mask_agent::local_api::LocalClient,
 }
 
-async fn pcsc_agent(name: &str) -> PcscAgent {
+async fn pcsc_agent(name: &str) -> Option<PcscAgent> {
+    let lock = nhi_fixtures::pcsc_gate(nhi_fixtures::VPCD_PORT, &format!("agent: {name}"))?;
     let server = TestServer::start().await;
     let files = AgentFiles::new(name, &server.url(), &server.token);
     let (feed, _) = CardSource::feed();
@@ -74,12 +77,13 @@ async fn pcsc_agent(name: &str) -> PcscAgent {
         events.request(RequestBody::Subscribe).await.unwrap(),
         ResponseBody::Subscribed(_)
     ));
-    PcscAgent {
+    Some(PcscAgent {
+        _lock: lock,
         _server: server,
         _files: files,
         agent,
         events,
-    }
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,18 +164,9 @@ async fn a_card_read_in_process_shows_the_masked_buyer_and_sells_by_read_ref() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_virtual_card_over_pcscd_reaches_the_counter() {
-    let Some(_lock) =
-        nhi_fixtures::pcsc_gate(nhi_fixtures::VPCD_PORT, "agent: virtual card over pcscd")
-    else {
+    let Some(mut pcsc) = pcsc_agent("cards-pcsc").await else {
         return;
     };
-    // Every field bound: the server and the files live until the test ends.
-    let PcscAgent {
-        _server,
-        _files,
-        agent,
-        mut events,
-    } = pcsc_agent("cards-pcsc").await;
 
     let profile = Profile::builtin("child").unwrap();
     let expected = profile.expected_identity().unwrap().clone();
@@ -180,13 +175,13 @@ async fn a_virtual_card_over_pcscd_reaches_the_counter() {
         read,
         buyer,
         eligibility,
-    } = next_counter(&mut events).await
+    } = next_counter(&mut pcsc.events).await
     else {
         panic!("expected the child on screen")
     };
     assert_eq!(buyer.masked_id, nhi_card::mask_id(&expected.id_no));
     assert_eq!(eligibility.kind, mask_protocol::BuyerKind::Child);
-    let mut client = agent.client().await;
+    let mut client = pcsc.agent.client().await;
     let outcome = client
         .request(RequestBody::Sell {
             buyer: SellBuyer::Card { read },
@@ -200,25 +195,16 @@ async fn a_virtual_card_over_pcscd_reaches_the_counter() {
     );
     card.apdu_log().assert_read_only();
     drop(card);
-    agent.stop().await;
+    pcsc.agent.stop().await;
 }
 
 // A bank card over the real stack (watcher → agent → protocol): the counter names what was
 // inserted ("VISA DEBIT", the label in the card's FCI), not only "not an NHI card".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_foreign_card_over_pcscd_is_named_on_the_counter() {
-    let Some(_lock) =
-        nhi_fixtures::pcsc_gate(nhi_fixtures::VPCD_PORT, "agent: foreign card over pcscd")
-    else {
+    let Some(mut pcsc) = pcsc_agent("cards-foreign").await else {
         return;
     };
-    // Every field bound: the server and the files live until the test ends.
-    let PcscAgent {
-        _server,
-        _files,
-        agent,
-        mut events,
-    } = pcsc_agent("cards-foreign").await;
 
     let card = nhi_fixtures::VirtualCard::insert(
         &Profile::builtin("bank").unwrap(),
@@ -226,7 +212,7 @@ async fn a_foreign_card_over_pcscd_is_named_on_the_counter() {
     )
     .unwrap();
     assert_eq!(
-        next_counter(&mut events).await,
+        next_counter(&mut pcsc.events).await,
         CounterState::CardError {
             reader: Some(nhi_fixtures::VPCD_READER.into()),
             problem: CardProblem::NotNhiCard,
@@ -235,5 +221,5 @@ async fn a_foreign_card_over_pcscd_is_named_on_the_counter() {
     );
     card.apdu_log().assert_read_only();
     drop(card);
-    agent.stop().await;
+    pcsc.agent.stop().await;
 }
