@@ -35,13 +35,10 @@ fn vm_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// `prefix` (letter + 8 digits) completed with its check digit, found by the card crate's own
-/// validator.
+/// `prefix` (letter + 8 digits) completed with its check digit by the one generator of test
+/// IDs.
 fn id_with_check(prefix: &str) -> String {
-    (0..=9)
-        .map(|d| format!("{prefix}{d}"))
-        .find(|id| nhi_card::IdNumber::parse(id).is_ok())
-        .unwrap()
+    nhi_fixtures::generated_id(prefix).unwrap()
 }
 
 async fn run(n: usize, letter: char) -> (f64, u64) {

@@ -20,7 +20,7 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 /// The service is not reachable, or the configuration is unusable.
 pub const EXIT_UNAVAILABLE: u8 = 3;
-/// The journal cannot be written (disk full…): nothing recorded.
+/// The journal cannot be written (disk full…: nothing recorded) or read (`journal export`).
 pub const EXIT_JOURNAL: u8 = 4;
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
@@ -354,18 +354,22 @@ pub fn show_config(config: &Config, as_json: bool) -> u8 {
     EXIT_OK
 }
 
-/// `journal export [--date] [--output]`: CSV of the day, IDs masked.
+/// `journal export [--date] [--output]`: CSV of the day, IDs masked; the journal is only read.
 pub fn journal_export(config: &Config, date: Option<Date>, output: Option<&Path>) -> u8 {
     let lang = config.language.value;
     let day = date.unwrap_or_else(|| {
         mask_api::taipei_date(crate::clock::Clock::from_as_of(config.as_of.value).now())
     });
-    let rows =
-        crate::journal::Journal::open(&config.journal_path()).and_then(|j| j.export_day(day));
+    // Read-only: an export runs beside the service, often as another user, and must not
+    // migrate, create or chmod anything. An older or newer schema is refused by name.
+    let rows = crate::journal::Journal::read_only(&config.journal_path(), |journal| {
+        journal.schema()?.require_current()?;
+        journal.export_day(day)
+    });
     let rows = match rows {
         Ok(rows) => rows,
         Err(error) => {
-            return fail(lang, (Msg::journal(&error), EXIT_JOURNAL));
+            return fail(lang, (Msg::journal_read(&error), EXIT_JOURNAL));
         }
     };
     let sink: Box<dyn Write> = match output {

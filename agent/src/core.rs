@@ -851,16 +851,28 @@ impl Core {
                     self.set_counter(&mut counter, CounterState::Waiting);
                 }
             }
-            E::CardError { reader, kind } => {
+            E::CardError {
+                reader,
+                kind,
+                label,
+            } => {
                 let problem = card_problem(kind);
-                tracing::info!(reader = ?reader, ?problem, "card error");
+                tracing::info!(reader = ?reader, ?problem, card_label = ?label, "card error");
                 self.emit(Event::Card(CardNotice::CardError {
                     reader: reader.clone(),
                     problem,
+                    card_label: label.clone(),
                 }));
                 let mut counter = lock(&self.counter);
                 counter.current = None;
-                self.set_counter(&mut counter, CounterState::CardError { reader, problem });
+                self.set_counter(
+                    &mut counter,
+                    CounterState::CardError {
+                        reader,
+                        problem,
+                        card_label: label,
+                    },
+                );
             }
             E::IdentityRead { reader, identity } => {
                 let read = ReadRef(self.next_read.fetch_add(1, Ordering::Relaxed));
@@ -935,6 +947,7 @@ impl Core {
                     CounterState::CardError {
                         reader: None,
                         problem: mask_protocol::CardProblem::Unreadable,
+                        card_label: None,
                     },
                 );
             }

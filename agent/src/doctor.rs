@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::journal::Journal;
+use crate::journal::{AttentionGroup, Journal, JournalError, Schema};
 use crate::messages::Language;
 use crate::server::{ServerClient, ServerError};
 
@@ -70,8 +70,7 @@ pub async fn run(config: &Config) -> Vec<Check> {
     let lang = config.language.value;
     let mut checks = vec![check_config(config, lang)];
     checks.extend(check_pcsc(lang));
-    checks.push(check_journal(&config.journal_path(), lang));
-    checks.extend(check_attention(&config.journal_path(), lang));
+    checks.extend(check_journal(&config.journal_path(), lang));
     checks.push(check_disk(&config.data_dir.value, lang));
     checks.extend(check_server(config, lang).await);
     checks
@@ -151,48 +150,130 @@ fn check_pcsc(lang: Language) -> Vec<Check> {
     checks
 }
 
-fn check_journal(path: &Path, lang: Language) -> Check {
+/// What doctor reads from the journal, in one read-only snapshot.
+struct JournalLook {
+    schema: Schema,
+    integrity: Result<(), Vec<String>>,
+    /// (all sales, queued sales) and the records needing attention; only read when the schema
+    /// is this build's (an older one lacks columns the queries use).
+    counts: Option<(u64, u64, Vec<AttentionGroup>)>,
+}
+
+fn look_at_journal(journal: &Journal) -> Result<JournalLook, JournalError> {
+    let schema = journal.schema()?;
+    let integrity = journal.integrity_check()?;
+    let counts = if schema == Schema::Current {
+        Some((
+            journal.sale_count()?,
+            journal.queued_sale_count()?,
+            journal.attention_groups()?,
+        ))
+    } else {
+        None
+    };
+    Ok(JournalLook {
+        schema,
+        integrity,
+        counts,
+    })
+}
+
+/// The journal and attention checks. The journal is opened read-only: doctor runs beside the
+/// service, often as another user, and must neither change nor create anything.
+fn check_journal(path: &Path, lang: Language) -> Vec<Check> {
     let fix = hint(
         lang,
         "確認資料夾權限與磁碟空間；若日誌損毀，請停止服務並將 journal.sqlite3 交給資訊人員",
         "Check the data directory's permissions and free space; if the journal is damaged, stop the service and give journal.sqlite3 to IT",
     );
-    match Journal::open(path) {
-        Err(error) => check("journal", Verdict::Fail, error.to_string(), fix),
-        Ok(journal) => match journal.integrity_check() {
-            Ok(Ok(())) => {
-                let queued = journal.queued_sale_count().unwrap_or_default();
-                let total = journal.sale_count().unwrap_or_default();
-                check(
-                    "journal",
-                    Verdict::Ok,
-                    format!("integrity ok; {total} sales, {queued} queued"),
-                    "",
-                )
-            }
-            Ok(Err(problems)) => check("journal", Verdict::Fail, problems.join("; "), fix),
-            Err(error) => check("journal", Verdict::Fail, error.to_string(), fix),
-        },
+    let look = match Journal::read_only(path, look_at_journal) {
+        Ok(look) => look,
+        Err(JournalError::Missing { path }) => {
+            return vec![check(
+                "journal",
+                Verdict::Warn,
+                format!(
+                    "no journal at {} (no sale recorded here yet)",
+                    path.display()
+                ),
+                hint(
+                    lang,
+                    "服務第一次啟動時會建立日誌；若已有銷售紀錄，請以 mask-agent config 確認 data_dir 是否正確",
+                    "The service creates the journal when it first starts; if sales were recorded on this PC, check data_dir with `mask-agent config`",
+                ),
+            )];
+        }
+        Err(JournalError::Unsettled) => {
+            return vec![check(
+                "journal",
+                Verdict::Warn,
+                JournalError::Unsettled.to_string(),
+                hint(
+                    lang,
+                    "日誌上次未正常關閉：啟動 mask-agent 服務，它會復原日誌，之後再執行 doctor",
+                    "The journal was not closed cleanly: start the mask-agent service (it recovers the journal), then run doctor again",
+                ),
+            )];
+        }
+        Err(error) => return vec![check("journal", Verdict::Fail, error.to_string(), fix)],
+    };
+    if let Err(problems) = look.integrity {
+        return vec![check("journal", Verdict::Fail, problems.join("; "), fix)];
     }
+    match look.schema {
+        Schema::Current => {}
+        Schema::Older { found, current } => {
+            return vec![check(
+                "journal",
+                Verdict::Warn,
+                format!("integrity ok; schema version {found}, older than this agent's {current}"),
+                hint(
+                    lang,
+                    "服務啟動時會自動更新日誌格式：更新程式後請重新啟動 mask-agent 服務",
+                    "The service upgrades the journal when it starts: restart the mask-agent service after an upgrade",
+                ),
+            )];
+        }
+        Schema::Newer { found, current } => {
+            return vec![check(
+                "journal",
+                Verdict::Fail,
+                format!(
+                    "schema version {found} was written by a newer mask-agent (this one knows {current})"
+                ),
+                hint(
+                    lang,
+                    "請改用較新版的 mask-agent（不支援降版）；日誌內容未被更動",
+                    "Use the newer mask-agent (downgrades are not supported); the journal was not changed",
+                ),
+            )];
+        }
+    }
+    let Some((total, queued, groups)) = look.counts else {
+        return vec![check("journal", Verdict::Ok, "integrity ok", "")];
+    };
+    vec![
+        check(
+            "journal",
+            Verdict::Ok,
+            format!("integrity ok; {total} sales, {queued} queued"),
+            "",
+        ),
+        check_attention(&groups, lang),
+    ]
 }
 
 /// Records the server would not take: counts by kind and reason only (no IDs, no names).
-fn check_attention(path: &Path, lang: Language) -> Option<Check> {
-    let groups = Journal::open(path).ok()?.attention_groups().ok()?;
+fn check_attention(groups: &[AttentionGroup], lang: Language) -> Check {
     let total: u64 = groups.iter().map(|g| g.count).sum();
     if total == 0 {
-        return Some(check(
-            "attention",
-            Verdict::Ok,
-            "no record needs attention",
-            "",
-        ));
+        return check("attention", Verdict::Ok, "no record needs attention", "");
     }
     let parts: Vec<String> = groups
         .iter()
         .map(|g| format!("{} {} × {}", g.kind, g.reason, g.count))
         .collect();
-    Some(check(
+    check(
         "attention",
         Verdict::Warn,
         format!(
@@ -204,7 +285,7 @@ fn check_attention(path: &Path, lang: Language) -> Option<Check> {
             "這些紀錄已保留，仍計入本機購買限制與庫存，不會再自動上傳：請勿重複販售或補登；以 mask-agent journal export 查看（needs_attention=true），將原因碼告知中央服務台，並依指示將 journal.sqlite3 交給資訊人員",
             "These records are kept and still count in the local rules and inventory, but are not sent again: do not sell or enter them again. See them with `mask-agent journal export` (needs_attention=true), give the reason codes to the central helpdesk, and hand journal.sqlite3 to IT if asked",
         ),
-    ))
+    )
 }
 
 fn check_disk(dir: &Path, lang: Language) -> Check {

@@ -53,6 +53,12 @@ pub enum JournalCause {
     DiskFull,
     /// The journal file is damaged (or from a newer version).
     Corrupt,
+    /// The journal has an older schema (the service upgrades it when it starts).
+    OlderSchema,
+    /// A newer agent wrote the journal.
+    NewerSchema,
+    /// The journal has to be recovered by the service before it can be read as it is.
+    Unsettled,
     /// Anything else.
     Other,
 }
@@ -76,6 +82,9 @@ impl JournalCause {
             Self::Locked => "日誌正被其他程式使用",
             Self::DiskFull => "磁碟已滿",
             Self::Corrupt => "日誌檔已損毀或來自較新版本",
+            Self::OlderSchema => "日誌格式是舊版，尚未由服務更新",
+            Self::NewerSchema => "日誌由較新版本的 mask-agent 寫入",
+            Self::Unsettled => "日誌上次未正常關閉，需先由服務復原",
             Self::Other => "發生未預期的錯誤",
         }
     }
@@ -91,6 +100,13 @@ pub enum Msg {
     JournalDiskFull,
     /// The journal cannot be opened or written: the cause in words, and the technical detail.
     JournalUnavailable {
+        /// What went wrong, as the user can act on it.
+        cause: JournalCause,
+        /// The underlying error (OS or SQLite text, in English).
+        detail: String,
+    },
+    /// The journal cannot be read (`journal export`): the cause in words, and the detail.
+    JournalUnreadable {
         /// What went wrong, as the user can act on it.
         cause: JournalCause,
         /// The underlying error (OS or SQLite text, in English).
@@ -153,6 +169,14 @@ impl Msg {
         }
     }
 
+    /// The message for a journal that cannot be read (nothing was changed).
+    pub fn journal_read(error: &crate::journal::JournalError) -> Self {
+        Self::JournalUnreadable {
+            cause: error.cause(),
+            detail: error.to_string(),
+        }
+    }
+
     /// The text in the given language.
     pub fn text(&self, lang: Language) -> String {
         use Language::{En, ZhTw};
@@ -163,6 +187,8 @@ impl Msg {
             (Msg::JournalDiskFull, En) => "The disk is full: the sale was NOT recorded. Free disk space and try again; do not hand the masks over yet.".into(),
             (Msg::JournalUnavailable { cause, detail }, ZhTw) => format!("無法寫入銷售日誌：{}，銷售未記錄。請執行 mask-agent doctor 檢查。（技術細節：{detail}）", cause.zh()),
             (Msg::JournalUnavailable { detail, .. }, En) => format!("Cannot write the sale journal ({detail}): nothing was recorded. Run `mask-agent doctor`."),
+            (Msg::JournalUnreadable { cause, detail }, ZhTw) => format!("無法讀取銷售日誌：{}。{}（技術細節：{detail}）", cause.zh(), read_fix_zh(*cause)),
+            (Msg::JournalUnreadable { cause, detail }, En) => format!("Cannot read the sale journal ({detail}). {}", read_fix_en(*cause)),
             (Msg::AgentNotRunning(d), ZhTw) => format!("無法連線到 mask-agent 服務（{d}）。請確認服務已啟動（mask-agent run 或系統服務）。"),
             (Msg::AgentNotRunning(d), En) => format!("Cannot reach the mask-agent service ({d}). Make sure it is running (`mask-agent run` or the system service)."),
             (Msg::AccessDenied(d), ZhTw) => d.zh_tw(),
@@ -198,6 +224,35 @@ impl Msg {
             (Msg::Service(d), ZhTw) => format!("系統服務操作失敗：{d}。安裝說明請見隨程式安裝的 README.md（資訊人員手冊）。"),
             (Msg::Service(d), En) => format!("Service operation failed: {d}. See the IT guide (README.md installed with the agent)."),
         }
+    }
+}
+
+/// What to do when the journal cannot be read (the reader changed nothing).
+fn read_fix_zh(cause: JournalCause) -> &'static str {
+    match cause {
+        JournalCause::Missing => {
+            "請以 mask-agent config 確認 data_dir；日誌在服務第一次啟動時建立。"
+        }
+        JournalCause::OlderSchema | JournalCause::Unsettled => {
+            "請啟動 mask-agent 服務一次（它會更新並復原日誌），再執行此指令。"
+        }
+        JournalCause::NewerSchema => "請改用寫入此日誌的較新版 mask-agent；不支援降版。",
+        _ => "請執行 mask-agent doctor 檢查。",
+    }
+}
+
+fn read_fix_en(cause: JournalCause) -> &'static str {
+    match cause {
+        JournalCause::Missing => {
+            "Check data_dir with `mask-agent config`; the service creates the journal when it first starts."
+        }
+        JournalCause::OlderSchema | JournalCause::Unsettled => {
+            "Start the mask-agent service once (it upgrades and recovers the journal), then run this again."
+        }
+        JournalCause::NewerSchema => {
+            "Use the newer mask-agent that wrote this journal; downgrades are not supported."
+        }
+        _ => "Run `mask-agent doctor`.",
     }
 }
 
@@ -458,6 +513,34 @@ mod tests {
             assert!(
                 msg.text(Language::En)
                     .contains("database disk image is malformed")
+            );
+        }
+    }
+
+    #[test]
+    fn a_journal_that_cannot_be_read_says_what_to_do_in_chinese() {
+        let cases = [
+            (JournalCause::Missing, "data_dir"),
+            (JournalCause::OlderSchema, "啟動 mask-agent 服務一次"),
+            (JournalCause::Unsettled, "啟動 mask-agent 服務一次"),
+            (JournalCause::NewerSchema, "較新版 mask-agent"),
+            (JournalCause::Corrupt, "mask-agent doctor"),
+        ];
+        for (cause, fix) in cases {
+            let msg = Msg::JournalUnreadable {
+                cause,
+                detail: "journal schema version 1 is older".into(),
+            };
+            let zh = msg.text(Language::ZhTw);
+            let (words, detail) = zh.split_once("（技術細節：").unwrap();
+            assert!(words.starts_with("無法讀取銷售日誌："), "{zh}");
+            assert!(words.contains(cause.zh()) && words.contains(fix), "{zh}");
+            // Nothing was written: the message must not say a sale was lost.
+            assert!(!words.contains("未記錄"), "{zh}");
+            assert!(detail.starts_with("journal schema"), "{zh}");
+            assert!(
+                msg.text(Language::En)
+                    .starts_with("Cannot read the sale journal")
             );
         }
     }

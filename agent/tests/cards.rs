@@ -29,6 +29,7 @@ fn insert_fixture(agent: &InProcessAgent, profile: &str) {
         Err(error) => agent.feed.send(CardEvent::CardError {
             reader: Some(READER.into()),
             kind: error.kind().unwrap_or(nhi_card::CardErrorKind::Unreadable),
+            label: error.card_label().map(str::to_owned),
         }),
     };
     transport.apdu_log().assert_read_only();
@@ -47,6 +48,42 @@ async fn next_counter(client: &mut mask_agent::local_api::LocalClient) -> Counte
             return state;
         }
     }
+}
+
+/// An agent in this process watching the first vpcd reader through pcscd, with the reader's
+/// lock, its server and files (all kept for the test's length), and a client subscribed to
+/// its events. `None` when the PC/SC stack is missing (see `nhi_fixtures::pcsc_gate`).
+struct PcscAgent {
+    _lock: nhi_fixtures::VpcdLock,
+    _server: TestServer,
+    _files: AgentFiles,
+    agent: InProcessAgent,
+    events: mask_agent::local_api::LocalClient,
+}
+
+async fn pcsc_agent(name: &str) -> Option<PcscAgent> {
+    let lock = nhi_fixtures::pcsc_gate(nhi_fixtures::VPCD_PORT, &format!("agent: {name}"))?;
+    let server = TestServer::start().await;
+    let files = AgentFiles::new(name, &server.url(), &server.token);
+    let (feed, _) = CardSource::feed();
+    let agent = InProcessAgent::start_with(
+        files.config(),
+        CardSource::pcsc(Some(nhi_fixtures::VPCD_READER.into())),
+        feed,
+    )
+    .await;
+    let mut events = agent.client().await;
+    assert!(matches!(
+        events.request(RequestBody::Subscribe).await.unwrap(),
+        ResponseBody::Subscribed(_)
+    ));
+    Some(PcscAgent {
+        _lock: lock,
+        _server: server,
+        _files: files,
+        agent,
+        events,
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,13 +145,17 @@ async fn a_card_read_in_process_shows_the_masked_buyer_and_sells_by_read_ref() {
     }
 
     // Cards the pharmacist must be told about.
-    for (profile, problem) in [
-        ("hpc", CardProblem::HealthProfessionalCard),
-        ("bank", CardProblem::NotNhiCard),
+    for (profile, problem, label) in [
+        ("hpc", CardProblem::HealthProfessionalCard, None),
+        ("bank", CardProblem::NotNhiCard, Some("VISA DEBIT")),
     ] {
         insert_fixture(&agent, profile);
         match next_counter(&mut events).await {
-            CounterState::CardError { problem: got, .. } => assert_eq!(got, problem, "{profile}"),
+            CounterState::CardError {
+                problem: got,
+                card_label,
+                ..
+            } => assert_eq!((got, card_label.as_deref()), (problem, label), "{profile}"),
             other => panic!("{profile}: {other:?}"),
         }
     }
@@ -123,25 +164,9 @@ async fn a_card_read_in_process_shows_the_masked_buyer_and_sells_by_read_ref() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_virtual_card_over_pcscd_reaches_the_counter() {
-    let Some(_lock) =
-        nhi_fixtures::pcsc_gate(nhi_fixtures::VPCD_PORT, "agent: virtual card over pcscd")
-    else {
+    let Some(mut pcsc) = pcsc_agent("cards-pcsc").await else {
         return;
     };
-    let server = TestServer::start().await;
-    let files = AgentFiles::new("cards-pcsc", &server.url(), &server.token);
-    let (feed, _) = CardSource::feed();
-    let agent = InProcessAgent::start_with(
-        files.config(),
-        CardSource::pcsc(Some(nhi_fixtures::VPCD_READER.into())),
-        feed,
-    )
-    .await;
-    let mut events = agent.client().await;
-    assert!(matches!(
-        events.request(RequestBody::Subscribe).await.unwrap(),
-        ResponseBody::Subscribed(_)
-    ));
 
     let profile = Profile::builtin("child").unwrap();
     let expected = profile.expected_identity().unwrap().clone();
@@ -150,13 +175,13 @@ async fn a_virtual_card_over_pcscd_reaches_the_counter() {
         read,
         buyer,
         eligibility,
-    } = next_counter(&mut events).await
+    } = next_counter(&mut pcsc.events).await
     else {
         panic!("expected the child on screen")
     };
     assert_eq!(buyer.masked_id, nhi_card::mask_id(&expected.id_no));
     assert_eq!(eligibility.kind, mask_protocol::BuyerKind::Child);
-    let mut client = agent.client().await;
+    let mut client = pcsc.agent.client().await;
     let outcome = client
         .request(RequestBody::Sell {
             buyer: SellBuyer::Card { read },
@@ -170,5 +195,31 @@ async fn a_virtual_card_over_pcscd_reaches_the_counter() {
     );
     card.apdu_log().assert_read_only();
     drop(card);
-    agent.stop().await;
+    pcsc.agent.stop().await;
+}
+
+// A bank card over the real stack (watcher → agent → protocol): the counter names what was
+// inserted ("VISA DEBIT", the label in the card's FCI), not only "not an NHI card".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_card_over_pcscd_is_named_on_the_counter() {
+    let Some(mut pcsc) = pcsc_agent("cards-foreign").await else {
+        return;
+    };
+
+    let card = nhi_fixtures::VirtualCard::insert(
+        &Profile::builtin("bank").unwrap(),
+        nhi_fixtures::VPCD_PORT,
+    )
+    .unwrap();
+    assert_eq!(
+        next_counter(&mut pcsc.events).await,
+        CounterState::CardError {
+            reader: Some(nhi_fixtures::VPCD_READER.into()),
+            problem: CardProblem::NotNhiCard,
+            card_label: Some("VISA DEBIT".into()),
+        }
+    );
+    card.apdu_log().assert_read_only();
+    drop(card);
+    pcsc.agent.stop().await;
 }

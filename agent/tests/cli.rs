@@ -169,6 +169,8 @@ async fn commands_say_what_is_wrong_when_the_service_is_down() {
 async fn doctor_checks_the_server_journal_and_clock() {
     let server = TestServer::start().await;
     let files = AgentFiles::new("doctor", &server.url(), &server.token);
+    // The journal the service made (doctor only reads one; it never creates it).
+    drop(files.journal());
     let output = run(&files, &["doctor", "--json"]);
     let value = json(&output);
     let check = |name: &str| {
@@ -281,5 +283,19 @@ async fn card_read_prints_what_nhi_read_prints() {
         Some(2),
         "{}",
         String::from_utf8_lossy(&refused.stderr)
+    );
+    // A foreign card is named, in the pharmacist's language (its FCI label).
+    card.swap(&nhi_fixtures::Profile::builtin("bank").unwrap())
+        .unwrap();
+    let foreign = std::process::Command::new(crate::support::agent_bin())
+        .args(["--lang", "zh-TW", "card", "read"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&foreign.stderr);
+    assert_eq!(foreign.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("這不是健保卡（插入的是「VISA DEBIT」）"),
+        "{stderr}"
     );
 }

@@ -18,4 +18,5 @@ mod offline;
 mod online;
 mod outbox;
 mod protocol;
+mod read_only;
 mod server_client;

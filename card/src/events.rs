@@ -62,5 +62,9 @@ pub enum CardEvent {
         reader: Option<String>,
         /// What happened.
         kind: CardErrorKind,
+        /// What a foreign card calls itself (its application label, e.g. `VISA DEBIT`), so the
+        /// pharmacist is told what was inserted. Names a product, not a person.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
     },
 }

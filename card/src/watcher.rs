@@ -216,6 +216,7 @@ fn emit_service_down(sink: &Sender<CardEvent>) {
     let _ = sink.send(CardEvent::CardError {
         reader: None,
         kind: CardErrorKind::ServiceNotRunning,
+        label: None,
     });
 }
 
@@ -443,10 +444,12 @@ fn reader_worker(
     let send = |event| {
         let _ = sink.send(event);
     };
-    let error = |kind| CardEvent::CardError {
+    let error_named = |kind, label| CardEvent::CardError {
         reader: Some(reader.to_owned()),
         kind,
+        label,
     };
+    let error = |kind| error_named(kind, None);
     while let Ok(work) = inbox.recv() {
         match work {
             Work::Inserted { mute } => {
@@ -484,7 +487,10 @@ fn reader_worker(
                         ) {
                             context = None;
                         }
-                        send(error(err.kind().unwrap_or(CardErrorKind::Unreadable)));
+                        send(error_named(
+                            err.kind().unwrap_or(CardErrorKind::Unreadable),
+                            err.card_label().map(str::to_owned),
+                        ));
                     }
                 }
             }

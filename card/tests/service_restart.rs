@@ -57,7 +57,8 @@ fn the_watcher_survives_a_pcscd_restart() {
                 e,
                 CardEvent::CardError {
                     reader: None,
-                    kind: CardErrorKind::ServiceNotRunning
+                    kind: CardErrorKind::ServiceNotRunning,
+                    ..
                 }
             )
         })

@@ -116,10 +116,11 @@ pub fn summary(events: &[CardEvent], reader: &str) -> Vec<String> {
             CardEvent::CardError {
                 reader: Some(r),
                 kind,
+                ..
             } if r == reader => Some(format!("error {}", json_name(kind))),
-            CardEvent::CardError { reader: None, kind } => {
-                Some(format!("error {}", json_name(kind)))
-            }
+            CardEvent::CardError {
+                reader: None, kind, ..
+            } => Some(format!("error {}", json_name(kind))),
             _ => None,
         })
         .collect()

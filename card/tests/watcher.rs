@@ -229,7 +229,7 @@ fn two_readers_are_watched_at_once_and_a_mute_card_stalls_neither() {
     );
     let mut all = events;
     all.extend(events_until(&rx, SEEN, |e| {
-        matches!(e, CardEvent::CardError { reader: Some(r), kind: CardErrorKind::Unreadable } if r == VPCD_READER)
+        matches!(e, CardEvent::CardError { reader: Some(r), kind: CardErrorKind::Unreadable, .. } if r == VPCD_READER)
     }));
     assert_eq!(
         summary(&all, VPCD_READER_2),

@@ -4,6 +4,8 @@
 //! formatting functions below (for messages with numbers, dates or names in them). Keeping
 //! the catalogue in one file makes it easy to check that both languages say the same thing.
 
+use std::borrow::Cow;
+
 use time::{Date, OffsetDateTime, UtcOffset, Weekday};
 
 use mask_protocol::{BuyerKind, CardProblem, RefusalReason, StockWarningCode};
@@ -415,8 +417,28 @@ pub fn refusal(lang: Lang, r: &RefusalReason) -> String {
     s.to_owned()
 }
 
-/// A card fault: (what happened, what to do).
-pub fn card_problem(lang: Lang, f: CardProblem) -> (&'static str, &'static str) {
+/// A card fault: (what happened, what to do). A foreign card that named itself (`label`, its
+/// application label such as `VISA DEBIT`) is named, so the pharmacist can tell the buyer what
+/// they handed over.
+pub fn card_problem(
+    lang: Lang,
+    f: CardProblem,
+    label: Option<&str>,
+) -> (Cow<'static, str>, &'static str) {
+    let (what, todo) = card_problem_words(lang, f);
+    let what = match (f, label, lang) {
+        (CardProblem::NotNhiCard, Some(label), Lang::ZhTw) => {
+            Cow::Owned(format!("這不是健保卡（插入的是「{label}」）"))
+        }
+        (CardProblem::NotNhiCard, Some(label), Lang::En) => Cow::Owned(format!(
+            "This is not an NHI card (the card inserted is \"{label}\")"
+        )),
+        _ => Cow::Borrowed(what),
+    };
+    (what, todo)
+}
+
+fn card_problem_words(lang: Lang, f: CardProblem) -> (&'static str, &'static str) {
     match (f, lang) {
         (CardProblem::NotNhiCard, Lang::ZhTw) => (
             "這不是健保卡",

@@ -131,6 +131,20 @@ fn counter_card_errors_say_what_to_do() {
     }
 }
 
+// A foreign card is named on the counter ("VISA DEBIT", from its FCI), so the pharmacist can
+// tell the buyer which card they handed over.
+#[test]
+fn counter_a_foreign_card_is_named() {
+    let mut app = connected(false);
+    card_error_named(&mut app, CardProblem::NotNhiCard, Some("VISA DEBIT"));
+    pin("counter_card_error_not_nhi_named", &app);
+    let zh = render(&app, Lang::ZhTw, 80, 24);
+    assert!(
+        zh.contains("這不是健保卡（插入的是「VISA DEBIT」）"),
+        "{zh}"
+    );
+}
+
 #[test]
 fn counter_quantity_above_the_allowed_is_refused_with_a_message() {
     let mut app = connected(false);

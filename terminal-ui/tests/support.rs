@@ -158,9 +158,15 @@ pub fn show_buyer(app: &mut App, read: u64, buyer: BuyerView, e: EligibilityView
 }
 
 pub fn card_error(app: &mut App, problem: CardProblem) {
+    card_error_named(app, problem, None);
+}
+
+/// A card error as the agent sends it for a foreign card that named itself.
+pub fn card_error_named(app: &mut App, problem: CardProblem, card_label: Option<&str>) {
     app.handle(event(Event::Counter(CounterState::CardError {
         reader: Some("Virtual PCD 00 00".into()),
         problem,
+        card_label: card_label.map(str::to_owned),
     })));
 }
 

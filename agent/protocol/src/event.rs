@@ -68,6 +68,10 @@ pub enum CardNotice {
         reader: Option<String>,
         /// What went wrong.
         problem: CardProblem,
+        /// What a foreign card calls itself (its application label, e.g. `VISA DEBIT`), shown
+        /// so the pharmacist knows what was inserted. Absent from older agents.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        card_label: Option<String>,
     },
     /// A notice this build does not know.
     #[serde(other)]
@@ -102,6 +106,10 @@ pub enum CounterState {
         reader: Option<String>,
         /// What went wrong.
         problem: CardProblem,
+        /// What a foreign card calls itself (its application label, e.g. `VISA DEBIT`), shown
+        /// so the pharmacist knows what was inserted. Absent from older agents.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        card_label: Option<String>,
     },
     /// A state this build does not know.
     #[serde(other)]

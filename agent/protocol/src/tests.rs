@@ -223,6 +223,12 @@ fn every_agent_frame_round_trips() {
         Event::Card(CardNotice::CardError {
             reader: None,
             problem: CardProblem::Unreadable,
+            card_label: None,
+        }),
+        Event::Card(CardNotice::CardError {
+            reader: Some("r".into()),
+            problem: CardProblem::NotNhiCard,
+            card_label: Some("VISA DEBIT".into()),
         }),
         Event::Counter(CounterState::Waiting),
         Event::Counter(CounterState::Checking {
@@ -236,6 +242,12 @@ fn every_agent_frame_round_trips() {
         Event::Counter(CounterState::CardError {
             reader: Some("r".into()),
             problem: CardProblem::HealthProfessionalCard,
+            card_label: None,
+        }),
+        Event::Counter(CounterState::CardError {
+            reader: Some("r".into()),
+            problem: CardProblem::NotNhiCard,
+            card_label: Some("MAESTRO".into()),
         }),
         Event::SaleRecorded(receipt()),
         Event::Sale(SaleUpdate {
@@ -381,6 +393,44 @@ fn optional_fields_may_be_omitted_by_older_peers() {
                 birth_date: None
             },
         })
+    );
+}
+
+// The label of a foreign card was added within protocol version 1: an older agent omits it,
+// and the agent leaves it out when the card said nothing, so frames stay as they were.
+#[test]
+fn a_card_label_is_optional_on_the_wire() {
+    let older: AgentFrame = decode_frame(
+        r#"{"frame":"event","type":"counter","state":"card_error","reader":"r","problem":"not_nhi_card"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        older,
+        AgentFrame::Event(Event::Counter(CounterState::CardError {
+            reader: Some("r".into()),
+            problem: CardProblem::NotNhiCard,
+            card_label: None,
+        }))
+    );
+    let unnamed = AgentFrame::Event(Event::Counter(CounterState::CardError {
+        reader: None,
+        problem: CardProblem::Unreadable,
+        card_label: None,
+    }));
+    assert_eq!(
+        serde_json::to_value(&unnamed).unwrap(),
+        json!({"frame": "event", "type": "counter", "state": "card_error", "reader": null,
+               "problem": "unreadable"})
+    );
+    let named = AgentFrame::Event(Event::Card(CardNotice::CardError {
+        reader: Some("r".into()),
+        problem: CardProblem::NotNhiCard,
+        card_label: Some("VISA DEBIT".into()),
+    }));
+    assert_eq!(
+        serde_json::to_value(&named).unwrap(),
+        json!({"frame": "event", "type": "card", "kind": "card_error", "reader": "r",
+               "problem": "not_nhi_card", "card_label": "VISA DEBIT"})
     );
 }
 

@@ -17,10 +17,12 @@ use uuid::Uuid;
 use crate::fsutil;
 
 mod quota;
+mod read_only;
 
 pub use quota::{
     META_CLOCK_OFFSET, META_CREATED, META_LAST_CONTACT, META_SITE_NAME, Movements, Opening,
 };
+pub use read_only::Schema;
 
 /// The schema, one migration per entry; never edit a shipped entry, append a new one.
 const MIGRATIONS: &[M<'static>] = &[
@@ -132,6 +134,19 @@ pub enum JournalError {
     /// The schema could not be migrated.
     #[error("journal schema migration failed: {0}")]
     Migration(#[from] rusqlite_migration::Error),
+    /// There is no journal at this path (only the service creates one).
+    #[error("no journal at {path}")]
+    Missing {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The journal's schema is not this build's (see [`Schema`]).
+    #[error("{}", schema_detail(.0))]
+    Schema(Schema),
+    /// The journal cannot be read without changing it: a write-ahead log without its index, a
+    /// rollback journal, or a file that kept changing under an `immutable` read.
+    #[error("the journal is being recovered or changed; the service has to open it first")]
+    Unsettled,
     /// A stored value could not be read back (corruption or a newer schema).
     #[error("journal holds an unreadable value in {what}: {detail}")]
     Corrupt {
@@ -140,6 +155,18 @@ pub enum JournalError {
         /// What is wrong.
         detail: String,
     },
+}
+
+fn schema_detail(schema: &Schema) -> String {
+    match schema {
+        Schema::Current => "journal schema is current".into(),
+        Schema::Older { found, current } => {
+            format!("journal schema version {found} is older than this agent's ({current})")
+        }
+        Schema::Newer { found, current } => {
+            format!("journal schema version {found} is newer than this agent's ({current})")
+        }
+    }
 }
 
 impl JournalError {
@@ -158,6 +185,10 @@ impl JournalError {
                 Some(C::CannotOpen) => JournalCause::Missing,
                 _ => JournalCause::Other,
             },
+            JournalError::Missing { .. } => JournalCause::Missing,
+            JournalError::Schema(Schema::Older { .. }) => JournalCause::OlderSchema,
+            JournalError::Schema(_) => JournalCause::NewerSchema,
+            JournalError::Unsettled => JournalCause::Unsettled,
             JournalError::Migration(_) | JournalError::Corrupt { .. } => JournalCause::Corrupt,
         }
     }
@@ -404,6 +435,19 @@ impl Journal {
     /// Opens (creating and migrating when needed) the journal at `path`; its directory is
     /// created 0700 and the file 0600.
     pub fn open(path: &Path) -> Result<Journal> {
+        Self::open_to(path, Migrations::from_slice(MIGRATIONS))
+    }
+
+    /// [`Journal::open`] with only the first `version` migrations: an older agent's journal,
+    /// for tests of what newer code does with one.
+    pub fn open_at_version(path: &Path, version: usize) -> Result<Journal> {
+        Self::open_to(
+            path,
+            Migrations::from_slice(&MIGRATIONS[..version.min(MIGRATIONS.len())]),
+        )
+    }
+
+    fn open_to(path: &Path, migrations: Migrations<'_>) -> Result<Journal> {
         if let Some(dir) = path.parent() {
             fsutil::create_private_dir(dir).map_err(|source| JournalError::Io {
                 path: dir.to_path_buf(),
@@ -416,7 +460,7 @@ impl Journal {
         })?;
         let mut conn = Connection::open(path)?;
         conn.execute_batch(PRAGMAS)?;
-        Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
+        migrations.to_latest(&mut conn)?;
         // The -wal and -shm files now exist; make sure they are private even if an older
         // version or another tool created them with a wider mode.
         for suffix in ["-wal", "-shm"] {

@@ -154,7 +154,12 @@ pub enum Counter {
         selling: bool,
     },
     /// The card could not be used.
-    CardError(CardProblem),
+    CardError {
+        /// What went wrong.
+        problem: CardProblem,
+        /// What a foreign card calls itself (e.g. `VISA DEBIT`), when it said.
+        card_label: Option<String>,
+    },
 }
 
 /// A one-line message under the screen; rendered in the current language.
@@ -630,8 +635,15 @@ impl App {
                     self.leave_inventory();
                 }
             }
-            CounterState::CardError { problem, .. } => {
-                self.counter = Counter::CardError(problem);
+            CounterState::CardError {
+                problem,
+                card_label,
+                ..
+            } => {
+                self.counter = Counter::CardError {
+                    problem,
+                    card_label,
+                };
                 self.leave_inventory();
             }
             CounterState::Unknown => {}
@@ -799,7 +811,7 @@ impl App {
             Counter::Buyer {
                 who: BuyerRef::Card(_),
                 ..
-            } | Counter::CardError(_)
+            } | Counter::CardError { .. }
         );
         self.counter = Counter::Waiting;
         if was_card && self.connected {

@@ -302,10 +302,27 @@ fn card_errors_are_shown_in_the_counter() {
     app.handle(event(Event::Counter(CounterState::CardError {
         reader: None,
         problem: CardProblem::HealthProfessionalCard,
+        card_label: None,
     })));
     assert_eq!(
         app.counter,
-        Counter::CardError(CardProblem::HealthProfessionalCard)
+        Counter::CardError {
+            problem: CardProblem::HealthProfessionalCard,
+            card_label: None
+        }
+    );
+    // A foreign card's own name reaches the view.
+    app.handle(event(Event::Counter(CounterState::CardError {
+        reader: None,
+        problem: CardProblem::NotNhiCard,
+        card_label: Some("VISA DEBIT".into()),
+    })));
+    assert_eq!(
+        app.counter,
+        Counter::CardError {
+            problem: CardProblem::NotNhiCard,
+            card_label: Some("VISA DEBIT".into())
+        }
     );
 }
 

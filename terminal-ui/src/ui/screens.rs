@@ -56,8 +56,11 @@ fn counter(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang) {
             selling,
             ..
         } => buyer_lines(buyer, eligibility, *quantity, *selling, lang),
-        Counter::CardError(problem) => {
-            let (what, todo) = i18n::card_problem(lang, *problem);
+        Counter::CardError {
+            problem,
+            card_label,
+        } => {
+            let (what, todo) = i18n::card_problem(lang, *problem, card_label.as_deref());
             let mut l = vec![Line::raw(""); usize::from(inner.height / 4)];
             l.push(
                 Line::from(format!("⚠ {what}"))
