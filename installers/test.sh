@@ -83,11 +83,16 @@ deb_list() { dpkg-deb -c "$DEB"; }
 check "deb: package name and version" sh -c "dpkg-deb -f '$DEB' Package | grep -qx mask-agent && dpkg-deb -f '$DEB' Version | grep -q '^$VERSION'"
 check "deb: depends on pcscd" sh -c "dpkg-deb -f '$DEB' Depends | grep -qw pcscd"
 check "deb: agent.toml is a conffile" sh -c "dpkg-deb -I '$DEB' conffiles | grep -qx /etc/mask-agent/agent.toml"
-for path in ./usr/bin/mask-agent ./usr/bin/nhi-read ./usr/lib/systemd/system/mask-agent.service \
+for path in ./usr/bin/mask-agent ./usr/bin/nhi-read ./usr/bin/mask-terminal \
+    ./usr/share/applications/mask-terminal.desktop ./usr/lib/systemd/system/mask-agent.service \
     ./usr/lib/sysusers.d/mask-agent.conf ./usr/share/polkit-1/rules.d/60-mask-agent-pcsc.rules \
     ./usr/share/doc/mask-agent/README.md; do
     check "deb: contains ${path#.}" sh -c "dpkg-deb -c '$DEB' | awk '{print \$6}' | grep -qx '$path'"
 done
+check "deb: the counter's menu entry is a valid desktop file" sh -c "
+    dpkg-deb --fsys-tarfile '$DEB' | tar -xO ./usr/share/applications/mask-terminal.desktop >'$WORK/mask-terminal.desktop' &&
+    desktop-file-validate '$WORK/mask-terminal.desktop' && grep -qx 'Exec=mask-terminal' '$WORK/mask-terminal.desktop' &&
+    grep -qx 'Terminal=true' '$WORK/mask-terminal.desktop'"
 check "deb: config shipped 0640" sh -c "dpkg-deb -c '$DEB' | grep -E '^-rw-r----- .* \./etc/mask-agent/agent\.toml$'"
 check "deb: maintainer scripts are valid sh" sh -c "
     d=\$(mktemp -d) && dpkg-deb -e '$DEB' \$d && for s in postinst prerm postrm; do sh -n \$d/\$s || exit 1; done"
@@ -157,7 +162,8 @@ SITE="$(sed -n '2p' "$ROOT/fixtures/data/maskdata-2020-03-22.csv" | cut -d, -f1)
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 STUB_DATA="$WORK/stub-data"
 start_stub() {
-    "$STUB" --listen "127.0.0.1:$PORT" --data-dir "$STUB_DATA" --plain-http >>"$WORK/stub.log" 2>&1 &
+    # shellcheck disable=SC2086 # STUB_ARGS: extra words on purpose
+    "$STUB" --listen "127.0.0.1:$PORT" --data-dir "$STUB_DATA" --plain-http ${STUB_ARGS:-} >>"$WORK/stub.log" 2>&1 &
     STUB_PID=$!
     # Bounded readiness poll (the stub's own listener; nothing else to hand over from a shell).
     for _ in $(seq 1 300); do
@@ -218,6 +224,53 @@ serve_as_service_user() {
     return $rc
 }
 check "installed agent as mask-agent: socket 660 mask-agent:mask-counter, member served, outsider told" serve_as_service_user
+
+# The pharmacist's whole path on the installed package: the agent as the service unit runs it,
+# the counter screen (/usr/bin/mask-terminal, what the menu entry opens) in tmux as an ordinary
+# account in the group, one manual sale; an account outside the group is told what to ask for.
+# The stub runs on a 2020 Monday for this (the agent takes the server's time), so the rules
+# allow the sale whatever day the test runs.
+PHARMACIST=mask-test-pharmacist
+OUTSIDER=mask-test-outsider
+screen_has() { # session text seconds
+    for _ in $(seq 1 $(($3 * 5))); do
+        tmux capture-pane -p -t "$1" >"$WORK/$1.txt" 2>/dev/null && grep -qF "$2" "$WORK/$1.txt" && return 0
+        sleep 0.2
+    done
+    echo "--- $1: no '$2' on the screen:"; cat "$WORK/$1.txt"; return 1
+}
+counter_as_pharmacist() {
+    local pid rc=1
+    kill "$STUB_PID" 2>/dev/null; wait "$STUB_PID" 2>/dev/null
+    STUB_ARGS="--as-of 2020-03-09T10:00:00+08:00" start_stub || return 1
+    getent passwd "$PHARMACIST" >/dev/null || useradd --no-create-home --shell /bin/sh -G mask-counter "$PHARMACIST"
+    getent passwd "$OUTSIDER" >/dev/null || useradd --no-create-home --shell /bin/sh "$OUTSIDER"
+    install -d -m 0755 -o mask-agent -g mask-agent /run/mask-agent
+    MASK_AGENT_READER_FILTER="no reader: installers test" \
+        runuser -u mask-agent -- /usr/bin/mask-agent --config "$CONFIG" run >"$WORK/agent-counter.log" 2>&1 &
+    pid=$!
+    tmux kill-session -t counter 2>/dev/null; tmux kill-session -t outsider 2>/dev/null
+    tmux new-session -d -s counter -x 100 -y 32 "runuser -u $PHARMACIST -- env LANG=C.UTF-8 /usr/bin/mask-terminal"
+    tmux new-session -d -s outsider -x 100 -y 32 "runuser -u $OUTSIDER -- env LANG=C.UTF-8 /usr/bin/mask-terminal"
+    if screen_has counter "請插入健保卡" 20 && screen_has counter "● 連線" 20 &&
+        screen_has outsider "mask-counter" 20; then
+        tmux send-keys -t counter m && sleep 0.5 &&
+            tmux send-keys -t counter -l B220246819 && screen_has counter "格式正確" 10 &&
+            tmux send-keys -t counter Enter && screen_has counter "手動輸入" 20 &&
+            tmux send-keys -t counter Enter && screen_has counter "已售出" 20
+        rc=$?
+    fi
+    echo "--- counter:"; cat "$WORK/counter.txt"; echo "--- outsider:"; cat "$WORK/outsider.txt"
+    tmux kill-session -t counter 2>/dev/null; tmux kill-session -t outsider 2>/dev/null
+    kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    cat "$WORK/agent-counter.log"
+    rm -rf /run/mask-agent
+    userdel "$PHARMACIST" 2>/dev/null; userdel "$OUTSIDER" 2>/dev/null
+    kill "$STUB_PID" 2>/dev/null; wait "$STUB_PID" 2>/dev/null
+    STUB_ARGS="" start_stub || rc=1
+    return $rc
+}
+check "mask-terminal in tmux as a pharmacist in mask-counter: first screen, one manual sale; an outsider is told the group" counter_as_pharmacist
 journal_present() { ls -la /var/lib/mask-agent; [ -n "$(find /var/lib/mask-agent -type f -name 'journal*')" ]; }
 check "the service user's journal was created in /var/lib/mask-agent" journal_present
 find /var/lib/mask-agent -type f -exec sha256sum {} + 2>/dev/null | sort >"$WORK/data.before"

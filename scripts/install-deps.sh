@@ -12,7 +12,7 @@ packages=(
   # Windows cross-build and MSI packaging
   gcc-mingw-w64-x86-64 wixl msitools
   # Debian packaging checks
-  dpkg-dev
+  dpkg-dev desktop-file-utils
   # Terminal end-to-end tests, PostgreSQL backend tests, benchmark peers
   tmux postgresql nginx curl ca-certificates
   python3-venv python3-pip
