@@ -391,8 +391,14 @@ assert p["StandardErrorPath"].startswith("/Library/Logs/mask-agent/")
 assert p["Umask"] == 0o077
 EOF
 check "macos: pkg scripts are valid sh" sh -c "
-    for s in '$ROOT'/installers/macos/scripts/* '$ROOT'/installers/macos/build-pkg.sh '$ROOT'/installers/macos/uninstall.sh; do
+    for s in '$ROOT'/installers/macos/scripts/* '$ROOT'/installers/macos/build-pkg.sh '$ROOT'/installers/macos/uninstall.sh \
+        '$ROOT'/installers/macos/mask-counter.command; do
         sh -n \"\$s\" || exit 1; done"
+check "macos: the pkg ships mask-terminal and the 'Mask Counter' launcher in /Applications" sh -c "
+    f='$ROOT/installers/macos/build-pkg.sh'
+    grep -q 'BIN_DIR/mask-terminal' \$f && grep -q 'Applications/Mask Counter.command' \$f &&
+    test -x '$ROOT/installers/macos/mask-counter.command' &&
+    grep -q 'exec /usr/local/bin/mask-terminal' '$ROOT/installers/macos/mask-counter.command'"
 check "macos: postinstall creates the _maskagent user and keeps an existing config" sh -c "
     f='$ROOT/installers/macos/scripts/postinstall'
     grep -q 'dscl . -create \"/Users/\$USER_NAME\"' \$f && grep -q 'if \[ ! -f \"\$CONFIG\" \]' \$f"
