@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use mask_pipe_guard::NotTheAgent;
 use nhi_card::IdError;
 
 /// Language of user-facing messages.
@@ -119,6 +120,10 @@ pub enum Msg {
     ProtocolError(String),
     /// Another agent already serves this data dir.
     AlreadyRunning(String),
+    /// Windows: another process holds the agent's pipe name (found, or not).
+    PipeTaken(Option<NotTheAgent>),
+    /// Windows: the pipe's server is not the installed agent; nothing was sent to it.
+    NotTheAgent(NotTheAgent),
     /// Generic internal failure (detail).
     Internal(String),
     /// A `mask-agent service …` step failed (detail from the service layer).
@@ -185,11 +190,39 @@ impl Msg {
             (Msg::ProtocolError(d), En) => format!("Unexpected answer from the mask-agent service ({d}). Make sure both are the same version."),
             (Msg::AlreadyRunning(d), ZhTw) => format!("已有另一個 mask-agent 使用此資料夾（{d}）。請先停止它。"),
             (Msg::AlreadyRunning(d), En) => format!("Another mask-agent already uses this data directory ({d}). Stop it first."),
+            (Msg::PipeTaken(h), ZhTw) => format!("本機服務的連線管道已被{}佔用：可能是另一個 mask-agent，或冒充的程式。mask-agent 不會在它之後提供服務。請停止該程式（並檢查是否為惡意程式）後再啟動服務。", holder_zh(h.as_ref())),
+            (Msg::PipeTaken(h), En) => format!("The agent's named pipe is already held by {}: another mask-agent, or a program posing as it. The agent does not serve behind it. Stop that program (check it is not malware), then start the service again.", holder_en(h.as_ref())),
+            (Msg::NotTheAgent(n), ZhTw) => format!("已拒絕連線：本機服務的連線管道由{}持有，不是已安裝的 mask-agent 服務，未傳送任何資料。請資訊人員檢查這台電腦。", holder_zh(Some(n))),
+            (Msg::NotTheAgent(n), En) => format!("Refused: the agent's named pipe is held by {}, not the installed mask-agent service; nothing was sent. IT should check this PC.", holder_en(Some(n))),
             (Msg::Internal(d), ZhTw) => format!("內部錯誤：{d}。請執行 mask-agent doctor，並將記錄檔提供給資訊人員。"),
             (Msg::Internal(d), En) => format!("Internal error: {d}. Run `mask-agent doctor` and give the log files to IT."),
             (Msg::Service(d), ZhTw) => format!("系統服務操作失敗：{d}。安裝說明請見隨程式安裝的 README.md（資訊人員手冊）。"),
             (Msg::Service(d), En) => format!("Service operation failed: {d}. See the IT guide (README.md installed with the agent)."),
         }
+    }
+}
+
+/// "程式 C:\x.exe（PID 77）" / "another program" for the pipe messages.
+fn holder_zh(holder: Option<&NotTheAgent>) -> String {
+    match holder {
+        Some(NotTheAgent {
+            pid,
+            image: Some(image),
+        }) => format!("程式 {image}（PID {pid}）"),
+        Some(NotTheAgent { pid, image: None }) => format!("程式 PID {pid}（無法讀取路徑）"),
+        None => "其他程式".into(),
+    }
+}
+
+/// "process 77 (C:\x.exe)" / "another process", for the pipe messages and errors.
+pub(crate) fn holder_en(holder: Option<&NotTheAgent>) -> String {
+    match holder {
+        Some(NotTheAgent {
+            pid,
+            image: Some(image),
+        }) => format!("process {pid} ({image})"),
+        Some(NotTheAgent { pid, image: None }) => format!("process {pid} (image path unreadable)"),
+        None => "another process".into(),
     }
 }
 
@@ -236,6 +269,31 @@ impl fmt::Display for Localized<'_> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn a_pipe_squatter_is_named_by_path_and_pid_in_both_languages() {
+        let squatter = NotTheAgent {
+            pid: 77,
+            image: Some(r"C:\Users\clerk\evil.exe".into()),
+        };
+        for lang in [Language::ZhTw, Language::En] {
+            let refused = Msg::NotTheAgent(squatter.clone()).text(lang);
+            assert!(refused.contains(r"C:\Users\clerk\evil.exe"), "{refused}");
+            assert!(refused.contains("77"), "{refused}");
+            let taken = Msg::PipeTaken(Some(squatter.clone())).text(lang);
+            assert!(taken.contains(r"C:\Users\clerk\evil.exe"), "{taken}");
+        }
+        assert!(
+            Msg::NotTheAgent(squatter)
+                .text(Language::ZhTw)
+                .contains("資訊人員")
+        );
+        assert!(
+            Msg::PipeTaken(None)
+                .text(Language::ZhTw)
+                .contains("其他程式")
+        );
+    }
 
     #[test]
     fn languages_parse_from_common_spellings() {

@@ -3,11 +3,13 @@
 //! and certificate, the buyer-key secret. Setting the mode after writing would leave a window
 //! in which another local user could open the file and keep the descriptor.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 
 fn private_options() -> OpenOptions {
+    // Only Unix has a mode to set (the Windows cross-build would flag `mut` as unused).
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut options = OpenOptions::new();
     #[cfg(unix)]
     {
@@ -54,7 +56,7 @@ fn sync_parent(path: &Path) -> std::io::Result<()> {
         } else {
             dir
         };
-        File::open(dir)?.sync_all()?;
+        std::fs::File::open(dir)?.sync_all()?;
     }
     #[cfg(not(unix))]
     let _ = path;

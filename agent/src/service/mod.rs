@@ -19,7 +19,8 @@ use crate::config::{Config, FlagOverrides, ProcessEnv};
 use crate::messages::{Language, Msg};
 
 mod command;
-#[cfg(any(target_os = "macos", test))]
+// Unit-tested on every Unix (it writes files with `write_file`, which Windows does not build).
+#[cfg(any(target_os = "macos", all(test, unix)))]
 mod launchd;
 #[cfg(target_os = "linux")]
 mod systemd;
@@ -30,7 +31,8 @@ pub use command::CommandError;
 
 /// Name of the service (Windows service name, systemd unit stem).
 pub const SERVICE_NAME: &str = if cfg!(windows) {
-    "MaskAgent"
+    // One home: the screen asks the service manager about this name (mask-pipe-guard).
+    mask_pipe_guard::WINDOWS_SERVICE_NAME
 } else {
     "mask-agent"
 };
@@ -70,7 +72,8 @@ pub enum ServiceCommand {
     /// Entry point for the Windows service manager; in a console use `mask-agent run`.
     #[command(hide = true)]
     Run,
-    /// Windows: set the description, recovery actions and data-folder ACL (the MSI runs this).
+    /// Windows: set the description, recovery actions and data-folder ACL, and create the local
+    /// group "Mask Counter" whose members may use the counter screen (the MSI runs this).
     #[command(hide = true)]
     Configure,
 }

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use mask_pipe_guard::COUNTER_GROUP;
 use tokio_util::sync::CancellationToken;
 use windows_service::service::{
     ServiceAccess, ServiceAction, ServiceActionType, ServiceControl, ServiceControlAccept,
@@ -266,20 +267,43 @@ pub(super) fn configure(paths: &ServicePaths) -> Result<ExitCode, ServiceError> 
         .map_err(|source| scm_error("enable recovery on errors", source))?;
 
     let mut dirs = vec![paths.data_dir.clone()];
-    if let Some(config_dir) = paths.config_file.as_deref().and_then(Path::parent) {
-        if config_dir != paths.data_dir {
-            dirs.push(config_dir.to_path_buf());
-        }
+    if let Some(config_dir) = paths.config_file.as_deref().and_then(Path::parent)
+        && config_dir != paths.data_dir
+    {
+        dirs.push(config_dir.to_path_buf());
     }
     for dir in dirs {
         restrict_dir(&dir)?;
     }
     println!("{SERVICE_NAME}: description, recovery actions and folder permissions set");
+    if ensure_counter_group()? {
+        println!(
+            "{SERVICE_NAME}: local group \"{COUNTER_GROUP}\" created; add each pharmacist's \
+             account with: net localgroup \"{COUNTER_GROUP}\" <user> /add"
+        );
+    }
     Ok(0)
 }
 
+/// Creates the local group whose members may open the agent's pipe (the counter screen), unless
+/// it exists. Returns whether it was created. The agent looks the group up when it starts, so
+/// the MSI runs this before it starts the service; members are added by IT (installers/README).
+fn ensure_counter_group() -> Result<bool, ServiceError> {
+    let net = system32("net.exe").display().to_string();
+    // `net localgroup NAME` exits 0 only when the group exists (any Windows language).
+    if Tool::new(&net, &["localgroup", COUNTER_GROUP])
+        .run()
+        .is_ok()
+    {
+        return Ok(false);
+    }
+    Tool::new(&net, &["localgroup", COUNTER_GROUP, "/add"]).run()?;
+    Ok(true)
+}
+
 /// Data and config folders: SYSTEM and Administrators full control, the service account
-/// (LocalService) modify, nothing inherited from ProgramData (where every user may read).
+/// (LocalService) modify, nothing inherited from ProgramData (where every user may read). The
+/// counter group gets nothing here: pharmacists reach the journal only through the agent's pipe.
 /// SIDs rather than names, because account names are localised (zh-TW Windows).
 fn restrict_dir(dir: &Path) -> Result<(), ServiceError> {
     std::fs::create_dir_all(dir).map_err(|source| ServiceError::Io {
