@@ -38,6 +38,9 @@ pub enum ClientError {
     /// The agent refused our protocol version.
     #[error("agent refused protocol version {PROTOCOL_VERSION} (it speaks {0})")]
     Refused(u32),
+    /// Windows: the pipe's server is not the installed agent; nothing was sent to it.
+    #[error(transparent)]
+    NotTheAgent(#[from] mask_pipe_guard::NotTheAgent),
     /// The agent closed the connection or did not answer the hello in time.
     #[error("agent closed the connection")]
     Closed,
@@ -106,6 +109,14 @@ async fn connection_loop(
             Ok(true) => {
                 delay = RETRY_MIN;
                 if inputs.send(Input::Disconnected).is_err() {
+                    return;
+                }
+            }
+            // Someone else holds the agent's pipe: say who on screen, keep retrying (the real
+            // agent may take the name back once that program is stopped).
+            Err(ClientError::NotTheAgent(impostor)) => {
+                delay = RETRY_MAX;
+                if inputs.send(Input::NotTheAgent(impostor)).is_err() {
                     return;
                 }
             }
@@ -178,11 +189,19 @@ async fn connect(endpoint: &Path) -> Result<tokio::net::UnixStream, ClientError>
     Ok(tokio::net::UnixStream::connect(endpoint).await?)
 }
 
+/// Opens the agent's pipe and, before anything is sent, checks that its server is the installed
+/// agent: the running MaskAgent service, or the service's program, or failing that
+/// `mask-agent.exe` beside this program (see `mask_pipe_guard::server_check`).
 #[cfg(windows)]
 async fn connect(
     endpoint: &Path,
 ) -> Result<tokio::net::windows::named_pipe::NamedPipeClient, ClientError> {
-    Ok(tokio::net::windows::named_pipe::ClientOptions::new().open(endpoint)?)
+    let pipe = tokio::net::windows::named_pipe::ClientOptions::new().open(endpoint)?;
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("mask-agent.exe")));
+    mask_pipe_guard::verify_pipe_server(&pipe, beside.as_deref())?;
+    Ok(pipe)
 }
 
 /// Where the agent listens, found the way the agent finds it: `--socket`, else the `data_dir`

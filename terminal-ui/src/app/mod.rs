@@ -30,6 +30,9 @@ pub enum Input {
     Connected(AgentHello),
     /// The connection to the agent is gone (the client reconnects by itself).
     Disconnected,
+    /// Windows: the agent's pipe is held by a process that is not the installed agent; nothing
+    /// was sent to it (the client keeps retrying).
+    NotTheAgent(mask_pipe_guard::NotTheAgent),
     /// A response or event from the agent.
     Frame(Box<AgentFrame>),
     /// Result of a demo action.
@@ -233,6 +236,9 @@ pub struct App {
     pending: HashMap<u64, Pending>,
     /// The card read that was just sold: later counter events about it are stale.
     sold_read: Option<ReadRef>,
+    /// Windows: the program found holding the agent's pipe at the last attempt (until the real
+    /// agent connects): named instead of "agent unavailable" whenever that would be shown.
+    not_the_agent: Option<mask_pipe_guard::NotTheAgent>,
 }
 
 impl App {
@@ -256,6 +262,7 @@ impl App {
             next_id: 1,
             pending: HashMap::new(),
             sold_read: None,
+            not_the_agent: None,
         }
     }
 
@@ -310,6 +317,12 @@ impl App {
                 self.on_disconnected();
                 Vec::new()
             }
+            Input::NotTheAgent(impostor) => {
+                self.on_disconnected();
+                self.not_the_agent = Some(impostor);
+                self.notice = Some(self.unavailable_notice());
+                Vec::new()
+            }
             Input::Frame(frame) => self.on_frame(*frame),
             Input::Demo(notice) => {
                 self.notice = Some(Notice::Demo(notice));
@@ -334,8 +347,13 @@ impl App {
 
     fn on_connected(&mut self, hello: AgentHello) -> Vec<Intent> {
         self.connected = true;
+        self.not_the_agent = None;
         self.site_code = hello.site_code;
-        if self.notice == Some(Notice::Error(Text::ErrAgentUnavailable)) {
+        if matches!(
+            self.notice,
+            Some(Notice::Error(Text::ErrAgentUnavailable))
+                | Some(Notice::Problem(AgentProblem::NotTheAgent(_)))
+        ) {
             self.notice = None;
         }
         vec![self.request(RequestBody::Subscribe, Pending::Subscribe)]
@@ -361,7 +379,7 @@ impl App {
         self.notice = Some(if was_selling {
             Notice::Problem(AgentProblem::Disconnected)
         } else {
-            Notice::Error(Text::ErrAgentUnavailable)
+            self.unavailable_notice()
         });
     }
 
@@ -700,7 +718,7 @@ impl App {
             KeyCode::Char('x') => {
                 match &self.listing {
                     Some(l) => self.overlay = Some(Overlay::ConfirmListing { listed: !l.listed }),
-                    None => self.notice = Some(Notice::Error(Text::ErrAgentUnavailable)),
+                    None => self.notice = Some(self.unavailable_notice()),
                 }
                 Vec::new()
             }
@@ -791,7 +809,7 @@ impl App {
             return Vec::new();
         }
         if !self.connected {
-            self.notice = Some(Notice::Error(Text::ErrAgentUnavailable));
+            self.not_connected_notice();
             return Vec::new();
         }
         *selling = true;
@@ -808,7 +826,15 @@ impl App {
 
     fn not_connected_notice(&mut self) {
         if !self.connected {
-            self.notice = Some(Notice::Error(Text::ErrAgentUnavailable));
+            self.notice = Some(self.unavailable_notice());
+        }
+    }
+
+    /// "Agent unavailable", or, when a program squats on the agent's pipe, who it is.
+    fn unavailable_notice(&self) -> Notice {
+        match &self.not_the_agent {
+            Some(impostor) => Notice::Problem(AgentProblem::NotTheAgent(impostor.clone())),
+            None => Notice::Error(Text::ErrAgentUnavailable),
         }
     }
 
@@ -835,7 +861,7 @@ impl App {
                             Pending::CheckManual { id_no, birth_date },
                         ));
                     } else {
-                        self.notice = Some(Notice::Error(Text::ErrAgentUnavailable));
+                        self.notice = Some(self.unavailable_notice());
                     }
                 }
                 (IdCheck::Valid(_), Err(forms::BadBirthDate)) => {
