@@ -263,9 +263,51 @@ mod platform {
     }
 }
 
+/// `icacls` arguments for the Windows data and config folders: SYSTEM and Administrators full
+/// control, the service account (LocalService, which writes the journal) modify, nothing
+/// inherited from ProgramData (where every user may read). The counter group gets nothing here:
+/// pharmacists reach the journal only through the agent's pipe. SIDs rather than names, because
+/// account names are localised (zh-TW Windows). (install.ps1 grants the same before the MSI runs.)
+#[cfg(any(windows, test))]
+fn data_dir_acl_args(dir: &str) -> Vec<String> {
+    [
+        dir,
+        "/inheritance:r",
+        "/grant:r",
+        "*S-1-5-18:(OI)(CI)F",
+        "*S-1-5-32-544:(OI)(CI)F",
+        "*S-1-5-19:(OI)(CI)M",
+        "/Q",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_windows_data_folder_is_for_system_administrators_and_the_service_only() {
+        let args = data_dir_acl_args(r"C:\ProgramData\mask-agent");
+        assert_eq!(args[0], r"C:\ProgramData\mask-agent");
+        // Inherited entries (Users may read ProgramData) removed; grants replace, not add.
+        assert!(args.contains(&"/inheritance:r".to_owned()));
+        assert!(args.contains(&"/grant:r".to_owned()));
+        let grants: Vec<&str> = args
+            .iter()
+            .filter(|a| a.starts_with('*'))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            grants,
+            [
+                "*S-1-5-18:(OI)(CI)F",
+                "*S-1-5-32-544:(OI)(CI)F",
+                "*S-1-5-19:(OI)(CI)M"
+            ]
+        );
+    }
 
     #[test]
     fn service_arguments_put_the_config_flag_before_the_subcommand() {

@@ -301,10 +301,7 @@ fn ensure_counter_group() -> Result<bool, ServiceError> {
     Ok(true)
 }
 
-/// Data and config folders: SYSTEM and Administrators full control, the service account
-/// (LocalService) modify, nothing inherited from ProgramData (where every user may read). The
-/// counter group gets nothing here: pharmacists reach the journal only through the agent's pipe.
-/// SIDs rather than names, because account names are localised (zh-TW Windows).
+/// Data and config folders: see `super::data_dir_acl_args`.
 fn restrict_dir(dir: &Path) -> Result<(), ServiceError> {
     std::fs::create_dir_all(dir).map_err(|source| ServiceError::Io {
         path: dir.to_path_buf(),
@@ -313,15 +310,7 @@ fn restrict_dir(dir: &Path) -> Result<(), ServiceError> {
     let icacls = system32("icacls.exe");
     Tool::new(
         &icacls.display().to_string(),
-        &[
-            &dir.display().to_string(),
-            "/inheritance:r",
-            "/grant:r",
-            "*S-1-5-18:(OI)(CI)F",
-            "*S-1-5-32-544:(OI)(CI)F",
-            "*S-1-5-19:(OI)(CI)M",
-            "/Q",
-        ],
+        &super::data_dir_acl_args(&dir.display().to_string()),
     )
     .run()?;
     Ok(())
