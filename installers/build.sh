@@ -97,7 +97,7 @@ package_msi() {
     mkdir -p "$stage" "$OUT"
     # Ship stripped copies (the release profile keeps line tables for Linux backtraces). Everything
     # goes into one directory with the .wxs: wixl resolves Source paths relative to the .wxs.
-    for exe in mask-agent.exe nhi-read.exe; do
+    for exe in mask-agent.exe mask-terminal.exe nhi-read.exe; do
         x86_64-w64-mingw32-strip -o "$stage/$exe" "$TARGET_DIR/$WIN_TRIPLE/release/$exe"
     done
     cp "$ROOT/installers/windows/mask-agent.wxs" "$ROOT/installers/windows/agent.toml" \

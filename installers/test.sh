@@ -321,8 +321,8 @@ check "msi: service account defaults to NT AUTHORITY\\LocalService" sh -c "
 # + delete on uninstall (128).
 check "msi: ServiceControl starts on install, stops and removes on uninstall" sh -c "
     msiinfo export '$MSI' ServiceControl | grep -P '^MaskAgentServiceControl\tMaskAgent\t163\t'"
-check "msi: files mask-agent.exe, nhi-read.exe, agent.toml" sh -c "
-    f=\$(msiinfo export '$MSI' File) && for n in mask-agent.exe nhi-read.exe agent.toml agent.toml.example README.md; do
+check "msi: files mask-agent.exe, mask-terminal.exe, nhi-read.exe, agent.toml" sh -c "
+    f=\$(msiinfo export '$MSI' File) && for n in mask-agent.exe mask-terminal.exe nhi-read.exe agent.toml agent.toml.example README.md; do
         echo \"\$f\" | grep -qP \"\\t([^|\\t]*\\|)?\$n\\t\" || { echo missing \$n; exit 1; }; done"
 check "msi: binaries under Program Files\\MaskAgent, config under ProgramData\\mask-agent" sh -c "
     d=\$(msiinfo export '$MSI' Directory) &&
@@ -347,7 +347,7 @@ configure_action_order() {
     msi_table CustomAction | grep -P '^ConfigureMaskAgentService\t3090\tMaskAgentExe\t.*service configure' &&
         [ -n "$ca" ] && [ "$ca" -gt "$inst" ] && [ "$ca" -lt "$start" ]
 }
-check "msi: 'service configure' (recovery, ACL) runs as SYSTEM between InstallServices and StartServices" configure_action_order
+check "msi: 'service configure' (recovery, ACL, counter group) runs as SYSTEM between InstallServices and StartServices" configure_action_order
 
 # Imports of every shipped .exe: only DLLs that ship with Windows 10 (no mingw runtime DLLs).
 ALLOWED_DLLS="advapi32.dll bcrypt.dll bcryptprimitives.dll crypt32.dll dnsapi.dll gdi32.dll iphlpapi.dll
@@ -368,8 +368,11 @@ imports_allowed() {
 for exe in $(find "$WORK/msi" -iname '*.exe' | sort); do
     check "imports of $(basename "$exe") are Windows 10 system DLLs only" imports_allowed "$exe"
 done
-check "install.ps1 takes -PharmacyCode -Token -ServerUrl -CaCert and runs msiexec /qn" sh -c "
-    f='$PKG/install.ps1'; for p in PharmacyCode Token ServerUrl CaCert; do grep -q \"\\\$\$p\" \$f || exit 1; done;
+check "install.ps1 adds -CounterUsers to the local group 'Mask Counter'" sh -c "
+    grep -q \"net.exe localgroup \\\$group \\\$user /add\" '$PKG/install.ps1' &&
+    grep -q \"group = 'Mask Counter'\" '$PKG/install.ps1'"
+check "install.ps1 takes -PharmacyCode -Token -ServerUrl -CaCert -CounterUsers and runs msiexec /qn" sh -c "
+    f='$PKG/install.ps1'; for p in PharmacyCode Token ServerUrl CaCert CounterUsers; do grep -q \"\\\$\$p\" \$f || exit 1; done;
     grep -q \"'/qn'\" \$f && grep -q 'msiexec.exe' \$f"
 
 # --- macOS -------------------------------------------------------------------------------------------------

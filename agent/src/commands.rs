@@ -81,6 +81,9 @@ pub fn run_service(config: &Config, shutdown: CancellationToken, stderr_logs: bo
                 RunError::Listen(crate::local_api::ListenError::AlreadyRunning(e)) => {
                     (Msg::AlreadyRunning(e.clone()), EXIT_UNAVAILABLE)
                 }
+                RunError::Listen(crate::local_api::ListenError::PipeTaken { holder, .. }) => {
+                    (Msg::PipeTaken(holder.clone()), EXIT_UNAVAILABLE)
+                }
                 RunError::Listen(e) => (Msg::ListenFailed(e.to_string()), EXIT_UNAVAILABLE),
             };
             eprintln!("{}", msg.text(lang));
@@ -135,6 +138,7 @@ fn client_error(error: ClientError) -> (Msg, u8) {
     match error {
         ClientError::Connect { .. } => (Msg::AgentNotRunning(error.to_string()), EXIT_UNAVAILABLE),
         ClientError::AccessDenied { denied, .. } => (Msg::AccessDenied(denied), EXIT_UNAVAILABLE),
+        ClientError::NotTheAgent(impostor) => (Msg::NotTheAgent(impostor), EXIT_UNAVAILABLE),
         other => (Msg::ProtocolError(other.to_string()), EXIT_UNAVAILABLE),
     }
 }

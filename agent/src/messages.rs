@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use mask_pipe_guard::NotTheAgent;
 use nhi_card::IdError;
 
 /// Language of user-facing messages.
@@ -139,6 +140,10 @@ pub enum Msg {
     AlreadyRunning(String),
     /// The local API endpoint could not be created (detail: path and OS error).
     ListenFailed(String),
+    /// Windows: another process holds the agent's pipe name (found, or not).
+    PipeTaken(Option<NotTheAgent>),
+    /// Windows: the pipe's server is not the installed agent; nothing was sent to it.
+    NotTheAgent(NotTheAgent),
     /// Generic internal failure (detail).
     Internal(String),
     /// A `mask-agent service …` step failed (detail from the service layer).
@@ -219,6 +224,10 @@ impl Msg {
             (Msg::AlreadyRunning(d), En) => format!("Another mask-agent already serves the local API at {d}. Stop it first."),
             (Msg::ListenFailed(d), ZhTw) => format!("無法建立本機服務的連線端點（{d}）。系統服務請確認安裝完整；自行執行時請以設定檔的 socket 或環境變數 MASK_AGENT_SOCKET 指定此帳號可寫入的位置。"),
             (Msg::ListenFailed(d), En) => format!("Cannot create the local API endpoint ({d}). As a service, check the installation; run by hand, set `socket` in the config or MASK_AGENT_SOCKET to a place this account may write."),
+            (Msg::PipeTaken(h), ZhTw) => format!("本機服務的連線管道已被{}佔用：可能是另一個 mask-agent，或冒充的程式。mask-agent 不會在它之後提供服務。請停止該程式（並檢查是否為惡意程式）後再啟動服務。", holder_zh(h.as_ref())),
+            (Msg::PipeTaken(h), En) => format!("The agent's named pipe is already held by {}: another mask-agent, or a program posing as it. The agent does not serve behind it. Stop that program (check it is not malware), then start the service again.", holder_en(h.as_ref())),
+            (Msg::NotTheAgent(n), ZhTw) => format!("已拒絕連線：本機服務的連線管道由{}持有，不是已安裝的 mask-agent 服務，未傳送任何資料。請資訊人員檢查這台電腦。", holder_zh(Some(n))),
+            (Msg::NotTheAgent(n), En) => format!("Refused: the agent's named pipe is held by {}, not the installed mask-agent service; nothing was sent. IT should check this PC.", holder_en(Some(n))),
             (Msg::Internal(d), ZhTw) => format!("內部錯誤：{d}。請執行 mask-agent doctor，並將記錄檔提供給資訊人員。"),
             (Msg::Internal(d), En) => format!("Internal error: {d}. Run `mask-agent doctor` and give the log files to IT."),
             (Msg::Service(d), ZhTw) => format!("系統服務操作失敗：{d}。安裝說明請見隨程式安裝的 README.md（資訊人員手冊）。"),
@@ -253,6 +262,27 @@ fn read_fix_en(cause: JournalCause) -> &'static str {
             "Use the newer mask-agent that wrote this journal; downgrades are not supported."
         }
         _ => "Run `mask-agent doctor`.",
+/// "程式 C:\x.exe（PID 77）" / "another program" for the pipe messages.
+fn holder_zh(holder: Option<&NotTheAgent>) -> String {
+    match holder {
+        Some(NotTheAgent {
+            pid,
+            image: Some(image),
+        }) => format!("程式 {image}（PID {pid}）"),
+        Some(NotTheAgent { pid, image: None }) => format!("程式 PID {pid}（無法讀取路徑）"),
+        None => "其他程式".into(),
+    }
+}
+
+/// "process 77 (C:\x.exe)" / "another process", for the pipe messages and errors.
+pub(crate) fn holder_en(holder: Option<&NotTheAgent>) -> String {
+    match holder {
+        Some(NotTheAgent {
+            pid,
+            image: Some(image),
+        }) => format!("process {pid} ({image})"),
+        Some(NotTheAgent { pid, image: None }) => format!("process {pid} (image path unreadable)"),
+        None => "another process".into(),
     }
 }
 
@@ -466,6 +496,31 @@ mod tests {
         assert!(
             en.contains("site        0145080011 台北市立聯合醫院"),
             "{en}"
+        );
+    }
+
+    #[test]
+    fn a_pipe_squatter_is_named_by_path_and_pid_in_both_languages() {
+        let squatter = NotTheAgent {
+            pid: 77,
+            image: Some(r"C:\Users\clerk\evil.exe".into()),
+        };
+        for lang in [Language::ZhTw, Language::En] {
+            let refused = Msg::NotTheAgent(squatter.clone()).text(lang);
+            assert!(refused.contains(r"C:\Users\clerk\evil.exe"), "{refused}");
+            assert!(refused.contains("77"), "{refused}");
+            let taken = Msg::PipeTaken(Some(squatter.clone())).text(lang);
+            assert!(taken.contains(r"C:\Users\clerk\evil.exe"), "{taken}");
+        }
+        assert!(
+            Msg::NotTheAgent(squatter)
+                .text(Language::ZhTw)
+                .contains("資訊人員")
+        );
+        assert!(
+            Msg::PipeTaken(None)
+                .text(Language::ZhTw)
+                .contains("其他程式")
         );
     }
 

@@ -7,7 +7,9 @@
        folder only SYSTEM, Administrators and the service account can read;
     2. runs the MSI silently (msiexec /qn); the MSI never overwrites an existing agent.toml, so the
        config written here is the one the service uses;
-    3. restarts the MaskAgent service and runs "mask-agent doctor".
+    3. adds -CounterUsers to the local group "Mask Counter" (created by the MSI; its members may
+       use the counter screen, everyone else is refused by the agent's pipe);
+    4. restarts the MaskAgent service and runs "mask-agent doctor".
     Run from an elevated PowerShell, e.g. through your software-distribution tool.
 
 .PARAMETER PharmacyCode
@@ -23,6 +25,10 @@
     The MSI to install. Default: the newest mask-agent-*.msi next to this script.
 .PARAMETER ServiceAccount
     LocalService (default, least privilege) or LocalSystem.
+.PARAMETER CounterUsers
+    Accounts that may use the counter screen (mask-terminal), e.g. 'PHARMACY\alice','bob': added to
+    the local group "Mask Counter" that the MSI creates. Others can be added later with
+    net localgroup "Mask Counter" <user> /add (the user signs out and in again afterwards).
 .PARAMETER SkipDoctor
     Do not run "mask-agent doctor" after installing.
 
@@ -41,6 +47,7 @@ param(
     [string] $CaCert,
     [string] $Msi,
     [ValidateSet('LocalService', 'LocalSystem')] [string] $ServiceAccount = 'LocalService',
+    [string[]] $CounterUsers = @(),
     [switch] $SkipDoctor
 )
 
@@ -116,6 +123,27 @@ $process = Start-Process -FilePath msiexec.exe -ArgumentList $arguments -Wait -P
 if ($process.ExitCode -ne 0 -and $process.ExitCode -ne 3010) {
     Fail "msiexec failed with exit code $($process.ExitCode); see $msiLog"
 }
+
+# --- counter screen users ---------------------------------------------------------------------
+# The MSI's "service configure" step created the group; create it here too if an older MSI did not.
+# net.exe writes to stderr when the group is missing or a user is already a member; Windows
+# PowerShell would turn that into a terminating error under 'Stop', so 'Continue' here.
+$group = 'Mask Counter'
+$ErrorActionPreference = 'Continue'
+& net.exe localgroup $group *> $null
+if ($LASTEXITCODE -ne 0) {
+    & net.exe localgroup $group /add *> $null
+    if ($LASTEXITCODE -ne 0) { Fail "Could not create the local group '$group' (exit $LASTEXITCODE)." }
+}
+foreach ($user in $CounterUsers) {
+    # Exit 2 with error 1378 means the account is already a member: fine on a re-run.
+    $out = (& net.exe localgroup $group $user /add 2>&1) | Out-String
+    if ($LASTEXITCODE -ne 0 -and $out -notmatch '1378') {
+        Fail "Could not add '$user' to '$group': $out"
+    }
+    Write-Host "Counter screen: $user may use mask-terminal (after signing in again)."
+}
+$ErrorActionPreference = 'Stop'
 
 # --- start and verify ---------------------------------------------------------------------------
 Restart-Service -Name MaskAgent -ErrorAction SilentlyContinue

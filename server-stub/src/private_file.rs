@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::Path;
 
 fn private_options() -> OpenOptions {
+    // Only Unix has a mode to set (the Windows cross-build would flag `mut` as unused).
     #[cfg_attr(not(unix), allow(unused_mut))]
     let mut options = OpenOptions::new();
     #[cfg(unix)]

@@ -42,6 +42,9 @@ pub enum ClientError {
     /// This account may not use the local API (socket permissions or the agent's peer check).
     #[error("{}", .0.en())]
     AccessDenied(AccessDenied),
+    /// Windows: the pipe's server is not the installed agent; nothing was sent to it.
+    #[error(transparent)]
+    NotTheAgent(#[from] mask_pipe_guard::NotTheAgent),
     /// The agent closed the connection or did not answer the hello in time.
     #[error("agent closed the connection")]
     Closed,
@@ -118,6 +121,14 @@ async fn connection_loop(
                 // slowly meanwhile.
                 delay = RETRY_MAX;
                 if inputs.send(Input::AccessDenied(denied)).is_err() {
+                    return;
+                }
+            }
+            // Someone else holds the agent's pipe: say who on screen, keep retrying (the real
+            // agent may take the name back once that program is stopped).
+            Err(ClientError::NotTheAgent(impostor)) => {
+                delay = RETRY_MAX;
+                if inputs.send(Input::NotTheAgent(impostor)).is_err() {
                     return;
                 }
             }
@@ -207,11 +218,19 @@ fn connect_error(endpoint: &Path, error: std::io::Error) -> ClientError {
     }
 }
 
+/// Opens the agent's pipe and, before anything is sent, checks that its server is the installed
+/// agent: the running MaskAgent service, or the service's program, or failing that
+/// `mask-agent.exe` beside this program (see `mask_pipe_guard::server_check`).
 #[cfg(windows)]
 async fn connect(
     endpoint: &Path,
 ) -> Result<tokio::net::windows::named_pipe::NamedPipeClient, ClientError> {
-    Ok(tokio::net::windows::named_pipe::ClientOptions::new().open(endpoint)?)
+    let pipe = tokio::net::windows::named_pipe::ClientOptions::new().open(endpoint)?;
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("mask-agent.exe")));
+    mask_pipe_guard::verify_pipe_server(&pipe, beside.as_deref())?;
+    Ok(pipe)
 }
 
 #[cfg(all(test, unix))]

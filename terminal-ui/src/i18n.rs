@@ -575,6 +575,8 @@ pub enum AgentProblem {
     Disconnected,
     /// This account may not use the agent: what IT must do (wording shared with `mask-agent`).
     AccessDenied(mask_protocol::AccessDenied),
+    /// Windows: the agent's pipe is held by another program; nothing was sent.
+    NotTheAgent(mask_pipe_guard::NotTheAgent),
     /// Something else, with the agent's own (already localised or technical) detail.
     Other(String),
 }
@@ -603,6 +605,16 @@ pub fn agent_problem(lang: Lang, p: &AgentProblem) -> String {
         }
         // The status line has room for the problem; the counter pane shows what to do.
         (AgentProblem::AccessDenied(denied), _) => access_denied(lang, denied).0,
+        (AgentProblem::NotTheAgent(n), Lang::ZhTw) => format!(
+            "已拒絕連線：本機服務的連線管道被其他程式佔用（{}，PID {}），不是已安裝的口罩代理服務，未傳送任何資料。請立即通知資訊人員檢查這台電腦",
+            n.image.as_deref().unwrap_or("無法讀取程式路徑"),
+            n.pid
+        ),
+        (AgentProblem::NotTheAgent(n), Lang::En) => format!(
+            "Refused: the agent's pipe is held by another program ({}, PID {}), not the installed mask agent; nothing was sent. Call IT to check this PC now",
+            n.image.as_deref().unwrap_or("path unreadable"),
+            n.pid
+        ),
         (AgentProblem::Other(detail), Lang::ZhTw) => format!("本機服務回報錯誤：{detail}"),
         (AgentProblem::Other(detail), Lang::En) => format!("Agent error: {detail}"),
     }
@@ -849,6 +861,25 @@ pub fn demo_error(lang: Lang, e: &crate::demo::DemoError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pipe_squatter_is_named_with_path_and_pid_and_it_is_told_to_call_it() {
+        let squatter = mask_pipe_guard::NotTheAgent {
+            pid: 4711,
+            image: Some(r"C:\Users\Public\mask-agent.exe".into()),
+        };
+        let zh = agent_problem(Lang::ZhTw, &AgentProblem::NotTheAgent(squatter.clone()));
+        assert!(zh.contains(r"C:\Users\Public\mask-agent.exe"), "{zh}");
+        assert!(zh.contains("PID 4711") && zh.contains("資訊人員"), "{zh}");
+        let en = agent_problem(Lang::En, &AgentProblem::NotTheAgent(squatter));
+        assert!(en.contains("PID 4711") && en.contains("IT"), "{en}");
+        let unreadable = mask_pipe_guard::NotTheAgent {
+            pid: 9,
+            image: None,
+        };
+        let zh = agent_problem(Lang::ZhTw, &AgentProblem::NotTheAgent(unreadable));
+        assert!(zh.contains("無法讀取程式路徑"), "{zh}");
+    }
 
     #[test]
     fn lang_parses_common_spellings() {

@@ -37,6 +37,9 @@ pub enum ClientError {
         /// The group that grants access.
         denied: AccessDenied,
     },
+    /// Windows: the pipe's server is not the installed agent; nothing was sent.
+    #[error(transparent)]
+    NotTheAgent(#[from] mask_pipe_guard::NotTheAgent),
     /// The agent refused our protocol version.
     #[error("the agent speaks protocol {0}, this program {PROTOCOL_VERSION}")]
     Version(u32),
@@ -84,6 +87,10 @@ impl LocalClient {
             let pipe = tokio::net::windows::named_pipe::ClientOptions::new()
                 .open(endpoint.as_os_str())
                 .map_err(connect_error)?;
+            // Before sending anything: is the pipe's server the installed agent (or this very
+            // binary, e.g. a console `mask-agent run` or the tests' in-process agent)?
+            let this_binary = std::env::current_exe().ok();
+            mask_pipe_guard::verify_pipe_server(&pipe, this_binary.as_deref())?;
             let (r, w) = tokio::io::split(pipe);
             (Box::pin(r), Box::pin(w))
         };

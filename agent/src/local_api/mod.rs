@@ -28,6 +28,19 @@ pub enum ListenError {
     /// Another agent answers on the endpoint.
     #[error("another mask-agent is already listening on {0}")]
     AlreadyRunning(String),
+    /// Windows: another process already holds the pipe name (another agent, or a program
+    /// squatting on it); the agent does not serve behind it.
+    #[error(
+        "the named pipe {name} is already held by {}: another mask-agent, or a program squatting \
+         on the agent's pipe; stop it (check it is not malware) and start the agent again",
+        crate::messages::holder_en(holder.as_ref())
+    )]
+    PipeTaken {
+        /// The pipe name.
+        name: String,
+        /// The process holding it, when it could be found.
+        holder: Option<mask_pipe_guard::NotTheAgent>,
+    },
     /// The endpoint could not be created.
     #[error("cannot listen on {path}: {source}")]
     Io {

@@ -19,7 +19,8 @@ use crate::config::{Config, FlagOverrides, ProcessEnv};
 use crate::messages::{Language, Msg};
 
 mod command;
-#[cfg(any(target_os = "macos", test))]
+// Unit-tested on every Unix (it writes files with `write_file`, which Windows does not build).
+#[cfg(any(target_os = "macos", all(test, unix)))]
 mod launchd;
 #[cfg(target_os = "linux")]
 mod systemd;
@@ -30,7 +31,8 @@ pub use command::CommandError;
 
 /// Name of the service (Windows service name, systemd unit stem).
 pub const SERVICE_NAME: &str = if cfg!(windows) {
-    "MaskAgent"
+    // One home: the screen asks the service manager about this name (mask-pipe-guard).
+    mask_pipe_guard::WINDOWS_SERVICE_NAME
 } else {
     "mask-agent"
 };
@@ -70,7 +72,8 @@ pub enum ServiceCommand {
     /// Entry point for the Windows service manager; in a console use `mask-agent run`.
     #[command(hide = true)]
     Run,
-    /// Windows: set the description, recovery actions and data-folder ACL (the MSI runs this).
+    /// Windows: set the description, recovery actions and data-folder ACL, and create the local
+    /// group "Mask Counter" whose members may use the counter screen (the MSI runs this).
     #[command(hide = true)]
     Configure,
 }
@@ -260,9 +263,51 @@ mod platform {
     }
 }
 
+/// `icacls` arguments for the Windows data and config folders: SYSTEM and Administrators full
+/// control, the service account (LocalService, which writes the journal) modify, nothing
+/// inherited from ProgramData (where every user may read). The counter group gets nothing here:
+/// pharmacists reach the journal only through the agent's pipe. SIDs rather than names, because
+/// account names are localised (zh-TW Windows). (install.ps1 grants the same before the MSI runs.)
+#[cfg(any(windows, test))]
+fn data_dir_acl_args(dir: &str) -> Vec<String> {
+    [
+        dir,
+        "/inheritance:r",
+        "/grant:r",
+        "*S-1-5-18:(OI)(CI)F",
+        "*S-1-5-32-544:(OI)(CI)F",
+        "*S-1-5-19:(OI)(CI)M",
+        "/Q",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_windows_data_folder_is_for_system_administrators_and_the_service_only() {
+        let args = data_dir_acl_args(r"C:\ProgramData\mask-agent");
+        assert_eq!(args[0], r"C:\ProgramData\mask-agent");
+        // Inherited entries (Users may read ProgramData) removed; grants replace, not add.
+        assert!(args.contains(&"/inheritance:r".to_owned()));
+        assert!(args.contains(&"/grant:r".to_owned()));
+        let grants: Vec<&str> = args
+            .iter()
+            .filter(|a| a.starts_with('*'))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            grants,
+            [
+                "*S-1-5-18:(OI)(CI)F",
+                "*S-1-5-32-544:(OI)(CI)F",
+                "*S-1-5-19:(OI)(CI)M"
+            ]
+        );
+    }
 
     #[test]
     fn service_arguments_put_the_config_flag_before_the_subcommand() {

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use mask_pipe_guard::COUNTER_GROUP;
 use tokio_util::sync::CancellationToken;
 use windows_service::service::{
     ServiceAccess, ServiceAction, ServiceActionType, ServiceControl, ServiceControlAccept,
@@ -266,21 +267,41 @@ pub(super) fn configure(paths: &ServicePaths) -> Result<ExitCode, ServiceError> 
         .map_err(|source| scm_error("enable recovery on errors", source))?;
 
     let mut dirs = vec![paths.data_dir.clone()];
-    if let Some(config_dir) = paths.config_file.as_deref().and_then(Path::parent) {
-        if config_dir != paths.data_dir {
-            dirs.push(config_dir.to_path_buf());
-        }
+    if let Some(config_dir) = paths.config_file.as_deref().and_then(Path::parent)
+        && config_dir != paths.data_dir
+    {
+        dirs.push(config_dir.to_path_buf());
     }
     for dir in dirs {
         restrict_dir(&dir)?;
     }
     println!("{SERVICE_NAME}: description, recovery actions and folder permissions set");
+    if ensure_counter_group()? {
+        println!(
+            "{SERVICE_NAME}: local group \"{COUNTER_GROUP}\" created; add each pharmacist's \
+             account with: net localgroup \"{COUNTER_GROUP}\" <user> /add"
+        );
+    }
     Ok(0)
 }
 
-/// Data and config folders: SYSTEM and Administrators full control, the service account
-/// (LocalService) modify, nothing inherited from ProgramData (where every user may read).
-/// SIDs rather than names, because account names are localised (zh-TW Windows).
+/// Creates the local group whose members may open the agent's pipe (the counter screen), unless
+/// it exists. Returns whether it was created. The agent looks the group up when it starts, so
+/// the MSI runs this before it starts the service; members are added by IT (installers/README).
+fn ensure_counter_group() -> Result<bool, ServiceError> {
+    let net = system32("net.exe").display().to_string();
+    // `net localgroup NAME` exits 0 only when the group exists (any Windows language).
+    if Tool::new(&net, &["localgroup", COUNTER_GROUP])
+        .run()
+        .is_ok()
+    {
+        return Ok(false);
+    }
+    Tool::new(&net, &["localgroup", COUNTER_GROUP, "/add"]).run()?;
+    Ok(true)
+}
+
+/// Data and config folders: see `super::data_dir_acl_args`.
 fn restrict_dir(dir: &Path) -> Result<(), ServiceError> {
     std::fs::create_dir_all(dir).map_err(|source| ServiceError::Io {
         path: dir.to_path_buf(),
@@ -289,15 +310,7 @@ fn restrict_dir(dir: &Path) -> Result<(), ServiceError> {
     let icacls = system32("icacls.exe");
     Tool::new(
         &icacls.display().to_string(),
-        &[
-            &dir.display().to_string(),
-            "/inheritance:r",
-            "/grant:r",
-            "*S-1-5-18:(OI)(CI)F",
-            "*S-1-5-32-544:(OI)(CI)F",
-            "*S-1-5-19:(OI)(CI)M",
-            "/Q",
-        ],
+        &super::data_dir_acl_args(&dir.display().to_string()),
     )
     .run()?;
     Ok(())

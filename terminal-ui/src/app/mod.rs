@@ -32,6 +32,9 @@ pub enum Input {
     Disconnected,
     /// This account may not use the agent (not in its access group).
     AccessDenied(mask_protocol::AccessDenied),
+    /// Windows: the agent's pipe is held by a process that is not the installed agent; nothing
+    /// was sent to it (the client keeps retrying).
+    NotTheAgent(mask_pipe_guard::NotTheAgent),
     /// A response or event from the agent.
     Frame(Box<AgentFrame>),
     /// Result of a demo action.
@@ -243,6 +246,9 @@ pub struct App {
     pending: HashMap<u64, Pending>,
     /// The card read that was just sold: later counter events about it are stale.
     sold_read: Option<ReadRef>,
+    /// Windows: the program found holding the agent's pipe at the last attempt (until the real
+    /// agent connects): named instead of "agent unavailable" whenever that would be shown.
+    not_the_agent: Option<mask_pipe_guard::NotTheAgent>,
 }
 
 impl App {
@@ -267,6 +273,7 @@ impl App {
             next_id: 1,
             pending: HashMap::new(),
             sold_read: None,
+            not_the_agent: None,
         }
     }
 
@@ -334,6 +341,12 @@ impl App {
                 self.notice = Some(Notice::Problem(AgentProblem::AccessDenied(denied)));
                 Vec::new()
             }
+            Input::NotTheAgent(impostor) => {
+                self.on_disconnected();
+                self.not_the_agent = Some(impostor);
+                self.notice = Some(self.unavailable_notice());
+                Vec::new()
+            }
             Input::Frame(frame) => self.on_frame(*frame),
             Input::Demo(notice) => {
                 self.notice = Some(Notice::Demo(notice));
@@ -358,12 +371,14 @@ impl App {
 
     fn on_connected(&mut self, hello: AgentHello) -> Vec<Intent> {
         self.connected = true;
+        self.not_the_agent = None;
         self.site_code = hello.site_code;
         if matches!(
             self.notice,
             Some(
                 Notice::Error(Text::ErrAgentUnavailable)
                     | Notice::Problem(AgentProblem::AccessDenied(_))
+                    | Notice::Problem(AgentProblem::NotTheAgent(_))
             )
         ) {
             self.notice = None;
@@ -391,7 +406,7 @@ impl App {
         self.notice = Some(if was_selling {
             Notice::Problem(AgentProblem::Disconnected)
         } else {
-            Notice::Error(Text::ErrAgentUnavailable)
+            self.unavailable_notice()
         });
     }
 
@@ -745,7 +760,7 @@ impl App {
             KeyCode::Char('x') => {
                 match &self.listing {
                     Some(l) => self.overlay = Some(Overlay::ConfirmListing { listed: !l.listed }),
-                    None => self.notice = Some(Notice::Error(Text::ErrAgentUnavailable)),
+                    None => self.notice = Some(self.unavailable_notice()),
                 }
                 Vec::new()
             }
@@ -836,7 +851,7 @@ impl App {
             return Vec::new();
         }
         if !self.connected {
-            self.notice = Some(Notice::Error(Text::ErrAgentUnavailable));
+            self.not_connected_notice();
             return Vec::new();
         }
         *selling = true;
@@ -853,7 +868,15 @@ impl App {
 
     fn not_connected_notice(&mut self) {
         if !self.connected {
-            self.notice = Some(Notice::Error(Text::ErrAgentUnavailable));
+            self.notice = Some(self.unavailable_notice());
+        }
+    }
+
+    /// "Agent unavailable", or, when a program squats on the agent's pipe, who it is.
+    fn unavailable_notice(&self) -> Notice {
+        match &self.not_the_agent {
+            Some(impostor) => Notice::Problem(AgentProblem::NotTheAgent(impostor.clone())),
+            None => Notice::Error(Text::ErrAgentUnavailable),
         }
     }
 
@@ -880,7 +903,7 @@ impl App {
                             Pending::CheckManual { id_no, birth_date },
                         ));
                     } else {
-                        self.notice = Some(Notice::Error(Text::ErrAgentUnavailable));
+                        self.notice = Some(self.unavailable_notice());
                     }
                 }
                 (IdCheck::Valid(_), Err(forms::BadBirthDate)) => {

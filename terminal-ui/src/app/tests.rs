@@ -492,6 +492,45 @@ fn sold_out_needs_a_second_press_and_the_same_key_relists() {
     assert_eq!(body, RequestBody::SetListing { listed: true });
 }
 
+fn squatter() -> mask_pipe_guard::NotTheAgent {
+    mask_pipe_guard::NotTheAgent {
+        pid: 4711,
+        image: Some(r"C:\Users\Public\mask-agent.exe".into()),
+    }
+}
+
+#[test]
+fn a_pipe_held_by_another_program_is_named_on_screen_and_nothing_is_sent() {
+    let mut app = connected();
+    app.handle(card_buyer(3, allowed(2)));
+    let intents = app.handle(Input::NotTheAgent(squatter()));
+    assert!(intents.is_empty());
+    assert!(!app.connected);
+    assert!(!app.selling());
+    assert_eq!(
+        app.notice,
+        Some(Notice::Problem(AgentProblem::NotTheAgent(squatter())))
+    );
+    // Selling is impossible while the pipe is not the agent's, and the warning stays.
+    assert!(app.handle(key(KeyCode::Enter)).is_empty());
+    assert_eq!(
+        app.notice,
+        Some(Notice::Problem(AgentProblem::NotTheAgent(squatter())))
+    );
+}
+
+#[test]
+fn the_squatter_notice_goes_when_the_real_agent_connects() {
+    let mut app = App::new(false);
+    app.handle(Input::NotTheAgent(squatter()));
+    app.handle(Input::Connected(hello()));
+    assert!(app.connected);
+    assert_eq!(app.notice, None);
+    // Forgotten once the agent answered: a later disconnect is an ordinary one.
+    app.handle(Input::Disconnected);
+    assert_eq!(app.notice, Some(Notice::Error(Text::ErrAgentUnavailable)));
+}
+
 #[test]
 fn losing_the_agent_during_a_sale_says_the_result_is_unknown() {
     let mut app = connected();
