@@ -262,6 +262,9 @@ fn read_fix_en(cause: JournalCause) -> &'static str {
             "Use the newer mask-agent that wrote this journal; downgrades are not supported."
         }
         _ => "Run `mask-agent doctor`.",
+    }
+}
+
 /// "程式 C:\x.exe（PID 77）" / "another program" for the pipe messages.
 fn holder_zh(holder: Option<&NotTheAgent>) -> String {
     match holder {
