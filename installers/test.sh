@@ -324,6 +324,10 @@ check "msi: ServiceControl starts on install, stops and removes on uninstall" sh
 check "msi: files mask-agent.exe, mask-terminal.exe, nhi-read.exe, agent.toml" sh -c "
     f=\$(msiinfo export '$MSI' File) && for n in mask-agent.exe mask-terminal.exe nhi-read.exe agent.toml agent.toml.example README.md; do
         echo \"\$f\" | grep -qP \"\\t([^|\\t]*\\|)?\$n\\t\" || { echo missing \$n; exit 1; }; done"
+check "msi: Start menu shortcut 'Mask Counter' opens mask-terminal.exe" sh -c "
+    msiinfo export '$MSI' Shortcut | tr -d '\r' |
+        grep -qP '^CounterStartMenu\tProgramMenuDir\tMASKCNTR\|Mask Counter\tCounterShortcut\t\[INSTALLDIR\]mask-terminal\.exe\t' &&
+    msiinfo export '$MSI' Directory | grep -qP '^ProgramMenuDir\tProgramMenuFolder\t'"
 check "msi: binaries under Program Files\\MaskAgent, config under ProgramData\\mask-agent" sh -c "
     d=\$(msiinfo export '$MSI' Directory) &&
     echo \"\$d\" | grep -qP '^INSTALLDIR\tProgramFiles64Folder\tMaskAgent' &&

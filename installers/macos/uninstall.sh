@@ -7,7 +7,7 @@ LABEL=tw.mask-rationing.mask-agent
 
 launchctl bootout "system/$LABEL" 2>/dev/null || true
 rm -f "/Library/LaunchDaemons/$LABEL.plist" /usr/local/bin/mask-agent /usr/local/bin/nhi-read \
-    /etc/mask-agent/agent.toml.example
+    /usr/local/bin/mask-terminal "/Applications/Mask Counter.command" /etc/mask-agent/agent.toml.example
 pkgutil --forget "$LABEL" >/dev/null 2>&1 || true
 
 if [ "${1:-}" = "--purge" ]; then
