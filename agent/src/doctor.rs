@@ -73,7 +73,68 @@ pub async fn run(config: &Config) -> Vec<Check> {
     checks.extend(check_journal(&config.journal_path(), lang));
     checks.push(check_disk(&config.data_dir.value, lang));
     checks.extend(check_server(config, lang).await);
+    checks.push(check_counter_access(&config.local_endpoint(), lang).await);
     checks
+}
+
+/// Whether the counter screen, run as this account, reaches the running agent: the same connect
+/// and handshake `mask-terminal` does, so it meets the socket's group and mode (or the pipe's
+/// DACL) and the agent's peer check. Run by IT as the pharmacist's account, it says whether that
+/// account can sell and how to fix it when not.
+async fn check_counter_access(endpoint: &Path, lang: Language) -> Check {
+    use crate::local_api::{ClientError, LocalClient};
+    let client = concat!("mask-agent-doctor ", env!("CARGO_PKG_VERSION"));
+    let at = endpoint.display();
+    match LocalClient::connect(endpoint, client).await {
+        Ok(_) => check(
+            "counter_access",
+            Verdict::Ok,
+            format!("the agent at {at} serves this account"),
+            "",
+        ),
+        Err(ClientError::AccessDenied { denied, .. }) => {
+            let (problem, action) = match lang {
+                Language::ZhTw => denied.zh_tw_parts(),
+                Language::En => denied.en_parts(),
+            };
+            check(
+                "counter_access",
+                Verdict::Fail,
+                format!("{at}: {problem}"),
+                action,
+            )
+        }
+        Err(error @ ClientError::NotTheAgent(_)) => check(
+            "counter_access",
+            Verdict::Fail,
+            error.to_string(),
+            hint(
+                lang,
+                "連線管道不是由已安裝的 mask-agent 服務提供：請檢查佔用它的程式",
+                "The pipe is not served by the installed mask-agent service: check the program holding it",
+            ),
+        ),
+        Err(error @ ClientError::Connect { .. }) => check(
+            "counter_access",
+            Verdict::Warn,
+            error.to_string(),
+            hint(
+                lang,
+                "mask-agent 服務未執行，櫃台畫面無法連線：請啟動服務（Linux：systemctl start mask-agent）",
+                "The mask-agent service is not running, so the counter screen cannot connect: start it (Linux: systemctl start mask-agent)",
+            ),
+        ),
+        Err(error) => check(
+            "counter_access",
+            Verdict::Fail,
+            error.to_string(),
+            hint(
+                lang,
+                "櫃台畫面與服務版本不符或通訊錯誤：請安裝相同版本",
+                "The counter screen and the service disagree: install the same version of both",
+            ),
+        ),
+    }
 }
 
 fn check_config(config: &Config, lang: Language) -> Check {

@@ -96,6 +96,29 @@ fn status_as(creds: &[&str], config: &Path, socket: &Path, lang: &str) -> Output
     cmd.env("HOME", "/nonexistent").output().unwrap()
 }
 
+/// `mask-agent doctor --json` as another account: its `counter_access` check.
+fn counter_access_as(creds: &[&str], config: &Path, socket: &Path) -> serde_json::Value {
+    let out = Command::new("setpriv")
+        .args(creds)
+        .arg(agent_bin())
+        .arg("--config")
+        .arg(config)
+        .arg("--socket")
+        .arg(socket)
+        .args(["--lang", "zh-TW", "doctor", "--json"])
+        .env("HOME", "/nonexistent")
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor --json: {e}: {}", text(&out.stderr)));
+    let checks = &report["checks"];
+    checks
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "counter_access"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no counter_access check: {checks}"))
+}
+
 const MEMBER: [&str; 3] = ["--reuid=65534", "--regid=100", "--clear-groups"];
 const OUTSIDER: [&str; 3] = ["--reuid=65534", "--regid=65534", "--clear-groups"];
 
@@ -144,6 +167,23 @@ async fn the_socket_is_0660_with_the_group_a_member_is_served_an_outsider_is_ref
     assert!(
         message.contains("sudo usermod -aG users <帳號>"),
         "{message}"
+    );
+
+    // doctor, run by IT as each account, says the same: served, or which group and the fix.
+    let member = counter_access_as(&MEMBER, &config, &socket);
+    assert_eq!(member["verdict"], "ok", "{member}");
+    let outsider = counter_access_as(&OUTSIDER, &config, &socket);
+    assert_eq!(outsider["verdict"], "fail", "{outsider}");
+    assert!(
+        outsider["detail"]
+            .as_str()
+            .unwrap()
+            .contains("不在 users 群組")
+            && outsider["hint"]
+                .as_str()
+                .unwrap()
+                .contains("sudo usermod -aG users <帳號>"),
+        "{outsider}"
     );
     drop(agent);
 }

@@ -192,6 +192,13 @@ async fn doctor_checks_the_server_journal_and_clock() {
     ] {
         assert_eq!(check(name)["verdict"], "ok", "{name}: {}", check(name));
     }
+    // No agent runs here: the counter screen could not connect, said as a warning with the fix.
+    let access = check("counter_access");
+    assert_eq!(access["verdict"], "warn", "{access}");
+    assert!(
+        access["hint"].as_str().unwrap().contains("start"),
+        "{access}"
+    );
     // The PC/SC checks depend on the machine; they exist either way and a failure fails doctor.
     let pcsc = check("pcsc_service");
     assert_eq!(output.status.code() == Some(0), value["ok"] == true);
