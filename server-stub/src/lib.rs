@@ -332,7 +332,8 @@ async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let refresher = spawn_refresher(&state);
-    let token_watch = http::auth::spawn_token_watch(&state);
+    let generation = state.store.token_generation().await.ok();
+    let token_watch = http::auth::spawn_token_watch(&state, generation);
     let app = http::with_limits(
         http::router(Arc::clone(&state), config.body_limit),
         config.request_timeout,

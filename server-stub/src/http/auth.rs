@@ -105,14 +105,22 @@ impl TokenCache {
 }
 
 /// Polls the store's token generation every [`TOKEN_POLL`] and empties the token cache when it
-/// moved, until the state is dropped. A failed poll is logged and retried: meanwhile cached
-/// tokens live at most [`TOKEN_CACHE_TTL`].
-pub(crate) fn spawn_token_watch(state: &Arc<AppState>) -> tokio::task::JoinHandle<()> {
+/// moved from `seen` (read before the server takes requests), until the state is dropped. A
+/// failed poll is logged and retried: meanwhile cached tokens live at most [`TOKEN_CACHE_TTL`].
+///
+/// Starting from the generation read before serving matters: a first poll that found "a new
+/// generation" would empty the cache just filled by the first requests, and a pharmacy sharing
+/// its address with someone guessing tokens would then be refused (429) before its own token is
+/// looked up again.
+pub(crate) fn spawn_token_watch(
+    state: &Arc<AppState>,
+    seen: Option<i64>,
+) -> tokio::task::JoinHandle<()> {
     let weak = Arc::downgrade(state);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(TOKEN_POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut seen = None;
+        let mut seen = seen;
         loop {
             tick.tick().await;
             let Some(state) = weak.upgrade() else { return };
