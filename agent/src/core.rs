@@ -725,6 +725,11 @@ impl Core {
         })
     }
 
+    /// The records that need attention, newest first (the counter's attention list).
+    pub async fn attention(&self) -> Result<Vec<mask_protocol::AttentionRecord>, AgentError> {
+        self.journal(|j| j.attention_records(200)).await
+    }
+
     /// Today's inventory (Asia/Taipei) from the journal.
     pub async fn inventory(&self) -> Result<Inventory, AgentError> {
         let now = self.now();

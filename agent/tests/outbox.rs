@@ -233,6 +233,27 @@ async fn a_sale_the_server_refuses_needs_attention_never_blocks_and_still_counts
         .unwrap();
     assert!(row.needs_attention);
     assert!(!row.detail.is_empty(), "the reason is kept");
+    // The counter's attention list (key `a`) names it: masked buyer, masks, the server's code.
+    let ResponseBody::Attention { records } = client.request(RequestBody::Attention).await.unwrap()
+    else {
+        panic!("no attention list")
+    };
+    assert_eq!(records.len(), 1, "{records:?}");
+    let record = &records[0];
+    assert_eq!(
+        (record.kind.as_str(), record.quantity),
+        ("sale", Some(3)),
+        "{record:?}"
+    );
+    assert_eq!(
+        record.id_masked.as_deref(),
+        Some(nhi_card::mask_id(&buyer).as_str())
+    );
+    assert_eq!(record.reason, row.detail, "{record:?}");
+    assert!(
+        !format!("{records:?}").contains(&buyer),
+        "full ID in the list"
+    );
     // The local inventory counts the three masks handed over.
     assert_eq!(
         journal

@@ -87,6 +87,10 @@ pub enum Text {
     // Inventory
     InventoryTitle,
     InventoryLoading,
+    AttentionTitle,
+    AttentionLoading,
+    AttentionNone,
+    AttentionHelp,
     ColKind,
     ColReceived,
     ColSold,
@@ -142,6 +146,7 @@ pub enum Text {
     HintManual,
     HintStock,
     HintInventory,
+    HintAttention,
     HintSoldOut,
     HintRelist,
     HintHelp,
@@ -240,6 +245,13 @@ impl Text {
             StockSaved => ("進貨已登錄", "Stock-in saved"),
             InventoryTitle => ("今日庫存", "Today's inventory"),
             InventoryLoading => ("讀取庫存中…", "Loading inventory..."),
+            AttentionTitle => ("待處理紀錄", "Records that need attention"),
+            AttentionLoading => ("讀取待處理紀錄中…", "Loading records..."),
+            AttentionNone => ("沒有待處理紀錄。", "No record needs attention."),
+            AttentionHelp => (
+                "中央伺服器不接受這些紀錄：它們仍計入本店的購買紀錄與庫存，不會擋住其他紀錄上傳。請通知資訊人員處理（mask-agent journal export 可匯出）。",
+                "The central server would not take these records: they still count in this pharmacy's purchases and stock and never hold back other records. Tell IT (mask-agent journal export lists them).",
+            ),
             ColKind => ("類別", "Kind"),
             ColReceived => ("到貨", "Received"),
             ColSold => ("已售", "Sold"),
@@ -292,7 +304,10 @@ impl Text {
             KeyQuantity => ("設定數量（+ / - 增減）", "set quantity (+ / - to change)"),
             KeyManual => ("手動輸入身分證號", "manual ID entry"),
             KeyStockIn => ("進貨登錄", "stock-in"),
-            KeyInventory => ("今日庫存", "today's inventory"),
+            KeyInventory => (
+                "今日庫存 / 待處理紀錄",
+                "today's inventory / records needing attention",
+            ),
             KeySoldOut => ("一鍵下架／重新上架", "sold out: delist / relist"),
             KeyHelp => ("顯示／關閉說明", "show / hide this help"),
             KeyQuit => ("離開", "quit"),
@@ -312,6 +327,7 @@ impl Text {
             HintManual => ("手動", "manual"),
             HintStock => ("進貨", "stock"),
             HintInventory => ("庫存", "inventory"),
+            HintAttention => ("待處理", "attention"),
             HintSoldOut => ("下架", "sold out"),
             HintRelist => ("上架", "relist"),
             HintHelp => ("說明", "help"),
@@ -681,6 +697,68 @@ pub fn date(lang: Lang, d: Date) -> String {
             };
             format!("{w} {iso}")
         }
+    }
+}
+
+/// A record that needs attention, as one line of the list: when (Taiwan time), what, whose
+/// (masked ID), how many, and why the server would not take it.
+pub fn attention_line(lang: Lang, r: &mask_protocol::AttentionRecord) -> String {
+    let taipei = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
+    let t = r.at.to_offset(taipei);
+    let when = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    );
+    let what = match (lang, r.kind.as_str()) {
+        (Lang::ZhTw, "sale") => "銷售",
+        (Lang::ZhTw, "stock_in") => "進貨",
+        (Lang::ZhTw, _) => "上下架",
+        (Lang::En, "sale") => "sale",
+        (Lang::En, "stock_in") => "stock-in",
+        (Lang::En, _) => "listing",
+    };
+    let mut parts = vec![when, what.to_owned()];
+    parts.extend(r.id_masked.clone());
+    parts.extend(r.quantity.map(|q| match lang {
+        Lang::ZhTw => format!("{q} 片"),
+        Lang::En => format!("{q} masks"),
+    }));
+    parts.push(attention_reason(lang, &r.reason));
+    parts.join("  ")
+}
+
+/// Why the server would not take a record, from its problem code (the code itself when unknown,
+/// so IT can look it up).
+pub fn attention_reason(lang: Lang, code: &str) -> String {
+    let known = match code {
+        "sale_time_too_old" => Some(("銷售時間過舊", "sale time too old")),
+        "sale_time_in_future" => Some((
+            "銷售時間在未來（電腦時鐘？）",
+            "sale time in the future (PC clock?)",
+        )),
+        "kind_mismatch" => Some((
+            "成人/兒童別與出生日期不符",
+            "adult/child does not match the birth date",
+        )),
+        "idempotency_conflict" => Some((
+            "同一編號的紀錄內容不同",
+            "same record id, different content",
+        )),
+        "invalid_id_number" => Some(("身分證號無效", "invalid ID number")),
+        "invalid_quantity" => Some(("數量無效", "invalid quantity")),
+        "invalid_body" | "malformed_json" => Some(("資料格式錯誤", "malformed record")),
+        "unknown_site" => Some(("藥局代碼未登記", "pharmacy code not registered")),
+        _ => None,
+    };
+    match (known, lang) {
+        (Some((zh, _)), Lang::ZhTw) => format!("{zh}（{code}）"),
+        (Some((_, en)), Lang::En) => format!("{en} ({code})"),
+        (None, Lang::ZhTw) => format!("伺服器拒收（{code}）"),
+        (None, Lang::En) => format!("refused by the server ({code})"),
     }
 }
 

@@ -4,8 +4,8 @@
 
 use crossterm::event::KeyCode;
 use mask_protocol::{
-    BuyerKind, CardProblem, Connectivity, DecisionSource, EligibilityView, Event, ListingState,
-    RefusalReason, ResponseBody,
+    AttentionRecord, BuyerKind, CardProblem, Connectivity, DecisionSource, EligibilityView, Event,
+    ListingState, RefusalReason, ResponseBody,
 };
 use mask_terminal::app::{App, DemoCard, DemoNotice, Input};
 use mask_terminal::i18n::Lang;
@@ -333,6 +333,44 @@ fn token_refused_status_bar_with_records_needing_attention() {
         },
     );
     pin("status_token_refused_attention", &app);
+}
+
+#[test]
+fn records_needing_attention_are_listed_with_their_reason() {
+    let mut app = connected(false);
+    let mut s = sync(Connectivity::Online, 0);
+    s.attention = 3;
+    app.handle(event(Event::Sync(s)));
+    pin("counter_with_records_needing_attention", &app);
+    let id = request_id(&app.handle(key(KeyCode::Char('a'))));
+    pin("attention_loading", &app);
+    let at = |h: u8| {
+        time::OffsetDateTime::new_in_offset(
+            date!(2020 - 03 - 09),
+            time::Time::from_hms(h, 5, 0).unwrap(),
+            time::UtcOffset::from_hms(8, 0, 0).unwrap(),
+        )
+    };
+    let record = |kind: &str, h, id_masked: Option<&str>, quantity, reason: &str| AttentionRecord {
+        kind: kind.into(),
+        at: at(h),
+        id_masked: id_masked.map(Into::into),
+        quantity,
+        reason: reason.into(),
+    };
+    app.handle(respond(
+        id,
+        ResponseBody::Attention {
+            records: vec![
+                record("sale", 15, Some("A12****789"), Some(3), "kind_mismatch"),
+                record("stock_in", 9, None, Some(250), "sale_time_in_future"),
+                record("sale", 8, Some("F22****786"), Some(2), "something_new"),
+            ],
+        },
+    ));
+    pin("attention", &app);
+    app.handle(key(KeyCode::Esc));
+    pin("counter_with_records_needing_attention", &app);
 }
 
 #[test]

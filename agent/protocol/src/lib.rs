@@ -59,9 +59,10 @@ pub use endpoint::{
 pub use event::{CardNotice, CounterState, Event, SaleUpdate};
 pub use frame::{AgentFrame, AgentHello, ClientFrame, ClientHello};
 pub use model::{
-    BuyerKind, BuyerView, CardProblem, Connectivity, DecisionSource, EligibilityView, Inventory,
-    ListingState, ReadRef, ReaderState, RefusalReason, SaleReceipt, SaleSource, SaleSyncState,
-    StatusReport, StockCounts, StockWarning, StockWarningCode, SyncStatus,
+    AttentionRecord, BuyerKind, BuyerView, CardProblem, Connectivity, DecisionSource,
+    EligibilityView, Inventory, ListingState, ReadRef, ReaderState, RefusalReason, SaleReceipt,
+    SaleSource, SaleSyncState, StatusReport, StockCounts, StockWarning, StockWarningCode,
+    SyncStatus,
 };
 pub use request::{Request, RequestBody, SellBuyer, StockInForm};
 pub use response::{ErrorBody, ErrorCode, Response, ResponseBody, SellOutcome};

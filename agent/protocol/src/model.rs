@@ -300,6 +300,26 @@ pub struct StockWarning {
     pub code: StockWarningCode,
 }
 
+/// A record the server would not take ("needs attention"): kept in the journal, still counted
+/// in the local quota and inventory, and listed for the pharmacist and IT with the server's
+/// reason. Personal data only masked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttentionRecord {
+    /// `sale`, `stock_in` or `listing`.
+    pub kind: String,
+    /// When it was recorded at this counter.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Sales: the buyer's masked ID number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_masked: Option<String>,
+    /// Masks: sold (sales), received (stock-ins, adult + child); none for listing changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<u32>,
+    /// The server's problem code (e.g. `sale_time_too_old`), or `unknown`.
+    pub reason: String,
+}
+
 /// Today's inventory at this pharmacy (from the agent's journal: works offline).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inventory {

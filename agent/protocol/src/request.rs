@@ -55,6 +55,9 @@ pub enum RequestBody {
     /// Forget the buyer on screen (the "clear" key): the counter returns to waiting.
     /// Answered with [`crate::ResponseBody::Ok`].
     ClearCounter,
+    /// The records that need attention, newest first (at most 200).
+    /// Answered with [`crate::ResponseBody::Attention`].
+    Attention,
 }
 
 /// Who buys.

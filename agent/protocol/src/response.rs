@@ -31,6 +31,11 @@ pub enum ResponseBody {
     Sync(SyncStatus),
     /// Answer to `Subscribe`: the state at the moment events start.
     Subscribed(StatusReport),
+    /// Answer to `Attention`: newest first.
+    Attention {
+        /// The records.
+        records: Vec<crate::AttentionRecord>,
+    },
     /// Done, nothing to report (e.g. `ClearCounter`).
     Ok,
     /// The request failed; nothing was recorded.

@@ -156,6 +156,7 @@ fn every_client_frame_round_trips() {
         RequestBody::SyncNow,
         RequestBody::Subscribe,
         RequestBody::ClearCounter,
+        RequestBody::Attention,
     ];
     for (id, body) in bodies.into_iter().enumerate() {
         round_trip_client(ClientFrame::Request(Request {
@@ -203,6 +204,24 @@ fn every_agent_frame_round_trips() {
         ResponseBody::Listing(listing()),
         ResponseBody::Sync(sync_status()),
         ResponseBody::Subscribed(status()),
+        ResponseBody::Attention {
+            records: vec![
+                AttentionRecord {
+                    kind: "sale".into(),
+                    at: datetime!(2020-03-09 10:00 +08:00),
+                    id_masked: Some("A12****789".into()),
+                    quantity: Some(3),
+                    reason: "sale_time_too_old".into(),
+                },
+                AttentionRecord {
+                    kind: "listing".into(),
+                    at: datetime!(2020-03-09 11:00 +08:00),
+                    id_masked: None,
+                    quantity: None,
+                    reason: "unknown".into(),
+                },
+            ],
+        },
         ResponseBody::Ok,
         ResponseBody::Error(ErrorBody {
             code: ErrorCode::InvalidId,

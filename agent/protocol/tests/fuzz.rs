@@ -29,6 +29,7 @@ const FIELDS: &[&str] = &[
     "allowed",
     "amount_due",
     "amounts_due",
+    "at",
     "attention",
     "body",
     "buyer",
@@ -48,6 +49,7 @@ const FIELDS: &[&str] = &[
     "decided",
     "frame",
     "id",
+    "id_masked",
     "id_no",
     "kind",
     "last_error",
@@ -74,6 +76,7 @@ const FIELDS: &[&str] = &[
     "received",
     "received_adult",
     "received_child",
+    "records",
     "remaining",
     "sale_id",
     "sales",
@@ -90,6 +93,7 @@ const FIELDS: &[&str] = &[
 ];
 const VARIANTS: &[&str] = &[
     "Accepted",
+    "Attention",
     "Adult",
     "BadRequest",
     "Buyer",

@@ -867,6 +867,44 @@ impl Journal {
         .collect()
     }
 
+    /// The records that need attention, newest first, at most `limit`: what the counter's
+    /// attention list shows (masked ID only).
+    pub fn attention_records(&self, limit: u32) -> Result<Vec<mask_protocol::AttentionRecord>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT 'sale', sold_at_ms, id_masked, quantity, COALESCE(reject_reason, 'unknown') \
+             FROM sales WHERE sync_state = 'rejected' \
+             UNION ALL \
+             SELECT 'stock_in', recorded_at_ms, NULL, received_adult + received_child, \
+                    COALESCE(reject_reason, 'unknown') \
+             FROM stock_ins WHERE sync_state = 'rejected' \
+             UNION ALL \
+             SELECT 'listing', changed_at_ms, NULL, NULL, COALESCE(reject_reason, 'unknown') \
+             FROM listing_changes WHERE sync_state = 'rejected' AND seq > COALESCE( \
+                 (SELECT MAX(seq) FROM listing_changes WHERE sync_state = 'synced'), 0) \
+             ORDER BY 2 DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, Option<String>>(2)?,
+                row.get::<_, Option<i64>>(3)?,
+                row.get::<_, String>(4)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (kind, at, id_masked, quantity, reason) = row?;
+            Ok(mask_protocol::AttentionRecord {
+                kind,
+                at: from_ms(at)?,
+                id_masked,
+                quantity: quantity.and_then(|q| u32::try_from(q).ok()),
+                reason,
+            })
+        })
+        .collect()
+    }
+
     /// The queued listing change, if any.
     pub fn queued_listing(&self) -> Result<Option<ListingChange>> {
         Ok(self.latest_listing()?.filter(|change| {

@@ -211,6 +211,10 @@ pub async fn handle(core: &Core, body: RequestBody) -> ResponseBody {
             core.clear_counter();
             Ok(ResponseBody::Ok)
         }
+        RequestBody::Attention => core
+            .attention()
+            .await
+            .map(|records| ResponseBody::Attention { records }),
     };
     result.unwrap_or_else(|error| ResponseBody::Error(error.to_body(lang)))
 }

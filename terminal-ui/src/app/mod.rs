@@ -108,6 +108,8 @@ pub enum Screen {
     StockIn(StockForm),
     /// Today's inventory.
     Inventory,
+    /// The records that need attention.
+    Attention,
 }
 
 /// A pop-up over the screen.
@@ -204,6 +206,7 @@ enum Pending {
     },
     StockIn,
     Inventory,
+    Attention,
     Listing,
     Other,
 }
@@ -240,6 +243,8 @@ pub struct App {
     /// Today's inventory: fetched on subscribing (the counter shows today's counts and
     /// warnings from it), then kept fresh by events.
     pub inventory: Option<Inventory>,
+    /// The records that need attention, as last fetched (the `a` screen).
+    pub attention: Option<Vec<mask_protocol::AttentionRecord>>,
     /// Set when the user asked to quit.
     pub quit: bool,
     next_id: u64,
@@ -269,6 +274,7 @@ impl App {
             pcsc_down: false,
             listing: None,
             inventory: None,
+            attention: None,
             quit: false,
             next_id: 1,
             pending: HashMap::new(),
@@ -509,6 +515,7 @@ impl App {
                 self.notice = Some(Notice::Info(Text::StockSaved));
             }
             (_, ResponseBody::Inventory(inv)) => self.inventory = Some(inv),
+            (_, ResponseBody::Attention { records }) => self.attention = Some(records),
             (Pending::Listing, ResponseBody::Listing(state)) => {
                 self.notice = Some(Notice::Info(if state.listed {
                     Text::Relisted
@@ -674,7 +681,7 @@ impl App {
 
     /// A card at the counter brings the counter back from the inventory (forms keep their input).
     fn leave_inventory(&mut self) {
-        if self.screen == Screen::Inventory {
+        if matches!(self.screen, Screen::Inventory | Screen::Attention) {
             self.screen = Screen::Counter;
         }
     }
@@ -697,7 +704,7 @@ impl App {
         match self.screen.clone() {
             Screen::Manual(form) => self.on_manual_key(form, key),
             Screen::StockIn(form) => self.on_stock_key(form, key),
-            Screen::Counter | Screen::Inventory => self.on_main_key(key),
+            Screen::Counter | Screen::Inventory | Screen::Attention => self.on_main_key(key),
         }
     }
 
@@ -757,6 +764,17 @@ impl App {
                     vec![self.request(RequestBody::Inventory, Pending::Inventory)]
                 }
             }
+            KeyCode::Char('a') => {
+                if self.screen == Screen::Attention {
+                    self.screen = Screen::Counter;
+                    Vec::new()
+                } else {
+                    self.screen = Screen::Attention;
+                    self.attention = None;
+                    self.not_connected_notice();
+                    vec![self.request(RequestBody::Attention, Pending::Attention)]
+                }
+            }
             KeyCode::Char('x') => {
                 match &self.listing {
                     Some(l) => self.overlay = Some(Overlay::ConfirmListing { listed: !l.listed }),
@@ -766,7 +784,7 @@ impl App {
             }
             KeyCode::Char('c') if self.demo => vec![Intent::Demo(DemoAction::NextCard)],
             KeyCode::Char('o') if self.demo => vec![Intent::Demo(DemoAction::ToggleOnline)],
-            KeyCode::Esc if self.screen == Screen::Inventory => {
+            KeyCode::Esc if matches!(self.screen, Screen::Inventory | Screen::Attention) => {
                 self.screen = Screen::Counter;
                 Vec::new()
             }

@@ -24,7 +24,39 @@ pub(super) fn screen(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang) {
         Screen::Manual(form) => manual(frame, area, form, lang),
         Screen::StockIn(form) => stock(frame, area, form, lang),
         Screen::Inventory => inventory(frame, area, app, lang),
+        Screen::Attention => attention(frame, area, app, lang),
     }
+}
+
+/// The records that need attention (key `a`): newest first, one line each, then what they mean.
+fn attention(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang) {
+    let title = match &app.attention {
+        Some(records) => format!(" {} ({}) ", Text::AttentionTitle.get(lang), records.len()),
+        None => format!(" {} ", Text::AttentionTitle.get(lang)),
+    };
+    let block = Block::bordered()
+        .padding(Padding::horizontal(1))
+        .title(title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(records) = &app.attention else {
+        frame.render_widget(
+            Paragraph::new(Text::AttentionLoading.get(lang)).alignment(Alignment::Center),
+            inner,
+        );
+        return;
+    };
+    let mut lines: Vec<Line<'_>> = if records.is_empty() {
+        vec![Line::from(Text::AttentionNone.get(lang))]
+    } else {
+        records
+            .iter()
+            .map(|r| Line::from(i18n::attention_line(lang, r)).fg(Color::Yellow))
+            .collect()
+    };
+    lines.push(Line::raw(""));
+    lines.push(Line::from(Text::AttentionHelp.get(lang)).fg(Color::Gray));
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
 
 fn label(lang: Lang, t: Text) -> Span<'static> {

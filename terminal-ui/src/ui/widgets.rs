@@ -108,6 +108,9 @@ pub(super) fn key_hints(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang
             items.push(("m", Text::HintManual));
             items.push(("s", Text::HintStock));
             items.push(("i", Text::HintInventory));
+            if app.sync.as_ref().is_some_and(|s| s.attention > 0) {
+                items.push(("a", Text::HintAttention));
+            }
             items.push((
                 "x",
                 if app.delisted() {
@@ -119,6 +122,10 @@ pub(super) fn key_hints(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang
             if app.demo {
                 items.push(("o", Text::HintDemoOffline));
             }
+            items.push(("q", Text::HintQuit));
+        }
+        Screen::Attention => {
+            items.push(("Esc", Text::HintBack));
             items.push(("q", Text::HintQuit));
         }
         Screen::Inventory => {
