@@ -72,7 +72,7 @@ pub fn run_service(config: &Config, shutdown: CancellationToken, stderr_logs: bo
         Err(error) => {
             tracing::error!(%error, "mask-agent could not start");
             let (msg, code) = match &error {
-                RunError::Config(e) => (Msg::Config(e.to_string()), EXIT_UNAVAILABLE),
+                RunError::Config(e) => (Msg::config(e), EXIT_UNAVAILABLE),
                 RunError::Journal(crate::journal::JournalError::DiskFull(_)) => {
                     (Msg::JournalDiskFull, EXIT_JOURNAL)
                 }

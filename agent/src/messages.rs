@@ -97,6 +97,14 @@ impl JournalCause {
 pub enum Msg {
     /// The configuration is invalid or incomplete (detail from the config layer).
     Config(String),
+    /// A config error: the cause in Chinese words, the English text of the config layer (for
+    /// `En`, and as the technical detail kept apart in zh-TW, as the journal errors do).
+    ConfigInvalid {
+        /// The cause, in Traditional Chinese.
+        zh: String,
+        /// The config layer's text (file, key, parser message).
+        detail: String,
+    },
     /// The journal cannot be written because the disk is full.
     JournalDiskFull,
     /// The journal cannot be opened or written: the cause in words, and the technical detail.
@@ -174,6 +182,14 @@ impl Msg {
         }
     }
 
+    /// The message for a config that cannot be loaded.
+    pub fn config(error: &crate::config::ConfigError) -> Self {
+        Self::ConfigInvalid {
+            zh: config_cause_zh(error),
+            detail: error.to_string(),
+        }
+    }
+
     /// The message for a journal that cannot be read (nothing was changed).
     pub fn journal_read(error: &crate::journal::JournalError) -> Self {
         Self::JournalUnreadable {
@@ -188,6 +204,8 @@ impl Msg {
         match (self, lang) {
             (Msg::Config(d), ZhTw) => format!("設定有誤：{d}。請修正設定檔（mask-agent config 可查看目前設定）。"),
             (Msg::Config(d), En) => format!("Configuration problem: {d}. Fix the config file (`mask-agent config` shows the effective settings)."),
+            (Msg::ConfigInvalid { zh, detail }, ZhTw) => format!("設定有誤：{zh}。請修正設定檔（mask-agent config 可查看目前設定）。（技術細節：{detail}）"),
+            (Msg::ConfigInvalid { detail, .. }, En) => format!("Configuration problem: {detail}. Fix the config file (`mask-agent config` shows the effective settings)."),
             (Msg::JournalDiskFull, ZhTw) => "磁碟已滿，銷售未記錄。請清出磁碟空間後再試；口罩請先不要交付。".into(),
             (Msg::JournalDiskFull, En) => "The disk is full: the sale was NOT recorded. Free disk space and try again; do not hand the masks over yet.".into(),
             (Msg::JournalUnavailable { cause, detail }, ZhTw) => format!("無法寫入銷售日誌：{}，銷售未記錄。請執行 mask-agent doctor 檢查。（技術細節：{detail}）", cause.zh()),
@@ -233,6 +251,45 @@ impl Msg {
             (Msg::Service(d), ZhTw) => format!("系統服務操作失敗：{d}。安裝說明請見隨程式安裝的 README.md（資訊人員手冊）。"),
             (Msg::Service(d), En) => format!("Service operation failed: {d}. See the IT guide (README.md installed with the agent)."),
         }
+    }
+}
+
+/// A config error's cause in Traditional Chinese (names, keys and paths stay as written).
+fn config_cause_zh(error: &crate::config::ConfigError) -> String {
+    use crate::config::{ConfigError, Source};
+    let origin = |source: &Source| match source {
+        Source::Default => "預設值".to_owned(),
+        Source::File(path) => format!("設定檔 {}", path.display()),
+        Source::Env(var) => format!("環境變數 {var}"),
+        Source::Flag(flag) => format!("參數 {flag}"),
+    };
+    match error {
+        ConfigError::Read { path, source } => {
+            let why = match source.kind() {
+                std::io::ErrorKind::NotFound => "檔案不存在",
+                std::io::ErrorKind::PermissionDenied => {
+                    "此帳號沒有讀取權限（設定檔只給服務帳號讀取：請以 sudo -u mask-agent 執行）"
+                }
+                _ => "讀取失敗",
+            };
+            format!("無法讀取設定檔 {}：{why}", path.display())
+        }
+        ConfigError::Parse { path, .. } => {
+            format!(
+                "設定檔 {} 的格式不正確（TOML 語法或欄位名稱）",
+                path.display()
+            )
+        }
+        ConfigError::Invalid {
+            key,
+            value,
+            origin: source,
+            ..
+        } => format!("{key} 的值 {value:?} 無效（來自{}）", origin(source)),
+        ConfigError::Missing { key, env } => {
+            format!("尚未設定 {key}（設定檔的 {key}，或環境變數 {env}）")
+        }
+        ConfigError::NoDataDir => "找不到資料夾：請設定 data_dir".to_owned(),
     }
 }
 
@@ -572,6 +629,61 @@ mod tests {
                 msg.text(Language::En)
                     .contains("database disk image is malformed")
             );
+        }
+    }
+
+    #[test]
+    fn config_problems_are_named_in_chinese_with_the_detail_kept_apart() {
+        use crate::config::{ConfigError, Source};
+        let path = std::path::PathBuf::from("/etc/mask-agent/agent.toml");
+        let parse = toml::from_str::<toml::Table>("site_code = ").unwrap_err();
+        let errors = [
+            ConfigError::Read {
+                path: path.clone(),
+                source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            },
+            ConfigError::Read {
+                path: path.clone(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            },
+            ConfigError::Parse {
+                path: path.clone(),
+                source: Box::new(parse),
+            },
+            ConfigError::Invalid {
+                key: "server_url",
+                value: "ftp://x".into(),
+                origin: Source::Env("MASK_AGENT_SERVER_URL"),
+                reason: "must be http or https".into(),
+            },
+            ConfigError::Missing {
+                key: "token",
+                env: "MASK_AGENT_TOKEN",
+            },
+            ConfigError::NoDataDir,
+        ];
+        for error in &errors {
+            let msg = Msg::config(error);
+            let zh = msg.text(Language::ZhTw);
+            let (words, detail) = zh.split_once("（技術細節：").unwrap();
+            // No English but names the user types or sees: paths, keys, variables, commands.
+            let prose = [
+                "/etc/mask-agent/agent.toml",
+                "mask-agent config",
+                "sudo -u mask-agent",
+                "MASK_AGENT_SERVER_URL",
+                "MASK_AGENT_TOKEN",
+                "server_url",
+                "ftp://x",
+                "token",
+                "data_dir",
+                "TOML",
+            ]
+            .iter()
+            .fold(words.to_owned(), |w, name| w.replace(name, ""));
+            assert!(!prose.chars().any(|c| c.is_ascii_alphabetic()), "{zh}");
+            assert_eq!(detail.trim_end_matches('）'), error.to_string(), "{zh}");
+            assert!(msg.text(Language::En).contains(&error.to_string()));
         }
     }
 

@@ -169,7 +169,7 @@ pub fn dispatch(
         (Ok(config), _) => config.data_dir.value.clone(),
         (Err(_), Some(file)) => file.parent().map(Path::to_path_buf).unwrap_or_default(),
         (Err(error), None) => {
-            eprintln!("{}", Msg::Config(error.to_string()).text(lang));
+            eprintln!("{}", Msg::config(error).text(lang));
             return FAILED;
         }
     };
