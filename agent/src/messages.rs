@@ -202,7 +202,7 @@ impl Msg {
     pub fn text(&self, lang: Language) -> String {
         use Language::{En, ZhTw};
         match (self, lang) {
-            (Msg::Config(d), ZhTw) => format!("設定有誤：{d}。請修正設定檔（mask-agent config 可查看目前設定）。"),
+            (Msg::Config(d), ZhTw) => format!("設定有誤。請修正設定檔（mask-agent config 可查看目前設定）。（技術細節：{d}）"),
             (Msg::Config(d), En) => format!("Configuration problem: {d}. Fix the config file (`mask-agent config` shows the effective settings)."),
             (Msg::ConfigInvalid { zh, detail }, ZhTw) => format!("設定有誤：{zh}。請修正設定檔（mask-agent config 可查看目前設定）。（技術細節：{detail}）"),
             (Msg::ConfigInvalid { detail, .. }, En) => format!("Configuration problem: {detail}. Fix the config file (`mask-agent config` shows the effective settings)."),
@@ -212,7 +212,7 @@ impl Msg {
             (Msg::JournalUnavailable { detail, .. }, En) => format!("Cannot write the sale journal ({detail}): nothing was recorded. Run `mask-agent doctor`."),
             (Msg::JournalUnreadable { cause, detail }, ZhTw) => format!("無法讀取銷售日誌：{}。{}（技術細節：{detail}）", cause.zh(), read_fix_zh(*cause)),
             (Msg::JournalUnreadable { cause, detail }, En) => format!("Cannot read the sale journal ({detail}). {}", read_fix_en(*cause)),
-            (Msg::AgentNotRunning(d), ZhTw) => format!("無法連線到 mask-agent 服務（{d}）。請確認服務已啟動（mask-agent run 或系統服務）。"),
+            (Msg::AgentNotRunning(d), ZhTw) => format!("無法連線到 mask-agent 服務。請確認服務已啟動（mask-agent run 或系統服務）。（技術細節：{d}）"),
             (Msg::AgentNotRunning(d), En) => format!("Cannot reach the mask-agent service ({d}). Make sure it is running (`mask-agent run` or the system service)."),
             (Msg::AccessDenied(d), ZhTw) => d.zh_tw(),
             (Msg::AccessDenied(d), En) => d.en(),
@@ -234,21 +234,21 @@ impl Msg {
             (Msg::StaleBuyer, En) => "The buyer on screen has changed; check again before selling.".into(),
             (Msg::NoPolicy, ZhTw) => "尚未取得配售規則且無法連線伺服器。請連上網路一次以下載規則。".into(),
             (Msg::NoPolicy, En) => "No rationing policy cached and the server is unreachable. Connect once to download the rules.".into(),
-            (Msg::ServerUnreachable(d), ZhTw) => format!("無法連線中央伺服器（{d}）。銷售仍可離線進行，恢復連線後會自動上傳。"),
+            (Msg::ServerUnreachable(d), ZhTw) => format!("無法連線中央伺服器。銷售仍可離線進行，恢復連線後會自動上傳。（技術細節：{d}）"),
             (Msg::ServerUnreachable(d), En) => format!("Cannot reach the central server ({d}). Selling continues offline; sales upload when it is back."),
-            (Msg::ProtocolError(d), ZhTw) => format!("與 mask-agent 服務通訊錯誤（{d}）。請確認兩者版本相同。"),
+            (Msg::ProtocolError(d), ZhTw) => format!("與 mask-agent 服務通訊錯誤。請確認兩者版本相同。（技術細節：{d}）"),
             (Msg::ProtocolError(d), En) => format!("Unexpected answer from the mask-agent service ({d}). Make sure both are the same version."),
             (Msg::AlreadyRunning(d), ZhTw) => format!("已有另一個 mask-agent 在此位置提供本機服務（{d}）。請先停止它。"),
             (Msg::AlreadyRunning(d), En) => format!("Another mask-agent already serves the local API at {d}. Stop it first."),
-            (Msg::ListenFailed(d), ZhTw) => format!("無法建立本機服務的連線端點（{d}）。系統服務請確認安裝完整；自行執行時請以設定檔的 socket 或環境變數 MASK_AGENT_SOCKET 指定此帳號可寫入的位置。"),
+            (Msg::ListenFailed(d), ZhTw) => format!("無法建立本機服務的連線端點。系統服務請確認安裝完整；自行執行時請以設定檔的 socket 或環境變數 MASK_AGENT_SOCKET 指定此帳號可寫入的位置。（技術細節：{d}）"),
             (Msg::ListenFailed(d), En) => format!("Cannot create the local API endpoint ({d}). As a service, check the installation; run by hand, set `socket` in the config or MASK_AGENT_SOCKET to a place this account may write."),
             (Msg::PipeTaken(h), ZhTw) => format!("本機服務的連線管道已被{}佔用：可能是另一個 mask-agent，或冒充的程式。mask-agent 不會在它之後提供服務。請停止該程式（並檢查是否為惡意程式）後再啟動服務。", holder_zh(h.as_ref())),
             (Msg::PipeTaken(h), En) => format!("The agent's named pipe is already held by {}: another mask-agent, or a program posing as it. The agent does not serve behind it. Stop that program (check it is not malware), then start the service again.", holder_en(h.as_ref())),
             (Msg::NotTheAgent(n), ZhTw) => format!("已拒絕連線：本機服務的連線管道由{}持有，不是已安裝的 mask-agent 服務，未傳送任何資料。請資訊人員檢查這台電腦。", holder_zh(Some(n))),
             (Msg::NotTheAgent(n), En) => format!("Refused: the agent's named pipe is held by {}, not the installed mask-agent service; nothing was sent. IT should check this PC.", holder_en(Some(n))),
-            (Msg::Internal(d), ZhTw) => format!("內部錯誤：{d}。請執行 mask-agent doctor，並將記錄檔提供給資訊人員。"),
+            (Msg::Internal(d), ZhTw) => format!("內部錯誤。請執行 mask-agent doctor，並將記錄檔提供給資訊人員。（技術細節：{d}）"),
             (Msg::Internal(d), En) => format!("Internal error: {d}. Run `mask-agent doctor` and give the log files to IT."),
-            (Msg::Service(d), ZhTw) => format!("系統服務操作失敗：{d}。安裝說明請見隨程式安裝的 README.md（資訊人員手冊）。"),
+            (Msg::Service(d), ZhTw) => format!("系統服務操作失敗。安裝說明請見隨程式安裝的 README.md（資訊人員手冊）。（技術細節：{d}）"),
             (Msg::Service(d), En) => format!("Service operation failed: {d}. See the IT guide (README.md installed with the agent)."),
         }
     }
@@ -629,6 +629,41 @@ mod tests {
                 msg.text(Language::En)
                     .contains("database disk image is malformed")
             );
+        }
+    }
+
+    #[test]
+    fn messages_with_an_os_or_library_detail_keep_it_apart_in_chinese() {
+        let detail = "connection refused (os error 111)";
+        let msgs = [
+            Msg::Config(detail.into()),
+            Msg::AgentNotRunning(detail.into()),
+            Msg::ServerUnreachable(detail.into()),
+            Msg::ProtocolError(detail.into()),
+            Msg::ListenFailed(detail.into()),
+            Msg::Internal(detail.into()),
+            Msg::Service(detail.into()),
+        ];
+        for msg in msgs {
+            let zh = msg.text(Language::ZhTw);
+            let (words, kept) = zh
+                .split_once("（技術細節：")
+                .unwrap_or_else(|| panic!("no detail kept apart: {zh}"));
+            assert_eq!(kept, format!("{detail}）"), "{zh}");
+            // The sentence itself is Chinese but for commands, file and variable names.
+            let prose = [
+                "mask-agent doctor",
+                "mask-agent config",
+                "mask-agent run",
+                "mask-agent",
+                "MASK_AGENT_SOCKET",
+                "socket",
+                "README.md",
+            ]
+            .iter()
+            .fold(words.to_owned(), |w, name| w.replace(name, ""));
+            assert!(!prose.chars().any(|c| c.is_ascii_alphabetic()), "{zh}");
+            assert!(msg.text(Language::En).contains(detail));
         }
     }
 
