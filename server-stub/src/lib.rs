@@ -123,17 +123,16 @@ pub async fn open_store(
     Ok(store)
 }
 
-/// Issues a token for a site on an opened store; only its SHA-256 is stored.
-pub async fn issue_token_in(
-    store: &dyn Store,
+/// A new pharmacy token for a registered `site`, its record and the time it was made (issuing
+/// and rotating store it differently).
+fn new_pharmacy_token(
     registry: &Registry,
     site: &str,
     expires_in: Option<time::Duration>,
-) -> Result<String, ServerError> {
+) -> Result<(String, TokenRecord, OffsetDateTime), ServerError> {
     if registry.get(site).is_none() {
         return Err(ServerError::UnknownSite(site.to_owned()));
     }
-    let token = http::auth::new_token();
     let now = OffsetDateTime::now_utc();
     let record = TokenRecord {
         site: site.to_owned(),
@@ -141,6 +140,17 @@ pub async fn issue_token_in(
         expires_at: expires_in.map(|d| now + d),
         revoked_at: None,
     };
+    Ok((http::auth::new_token(), record, now))
+}
+
+/// Issues a token for a site on an opened store; only its SHA-256 is stored.
+pub async fn issue_token_in(
+    store: &dyn Store,
+    registry: &Registry,
+    site: &str,
+    expires_in: Option<time::Duration>,
+) -> Result<String, ServerError> {
+    let (token, record, now) = new_pharmacy_token(registry, site, expires_in)?;
     store.insert_token(token_hash(&token), record, now).await?;
     Ok(token)
 }
@@ -214,17 +224,7 @@ pub async fn rotate_token_in(
     overlap: time::Duration,
     expires_in: Option<time::Duration>,
 ) -> Result<(String, u64), ServerError> {
-    if registry.get(site).is_none() {
-        return Err(ServerError::UnknownSite(site.to_owned()));
-    }
-    let token = http::auth::new_token();
-    let now = OffsetDateTime::now_utc();
-    let record = TokenRecord {
-        site: site.to_owned(),
-        role: TokenRole::Pharmacy,
-        expires_at: expires_in.map(|d| now + d),
-        revoked_at: None,
-    };
+    let (token, record, now) = new_pharmacy_token(registry, site, expires_in)?;
     let old = store
         .rotate_site_token(token_hash(&token), record, now, now + overlap)
         .await?;

@@ -399,6 +399,29 @@ fn token_record(r: &tokio_postgres::Row) -> TokenRecord {
     }
 }
 
+/// One row of `tokens` (issuing and rotating both write it this way).
+async fn insert_token_row(
+    client: &impl deadpool_postgres::GenericClient,
+    hash: &str,
+    record: &TokenRecord,
+    created_at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO tokens (hash, site, created_at, expires_at, role)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &hash,
+                &record.site,
+                &created_at,
+                &record.expires_at,
+                &record.role.as_str(),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
 async fn bump_token_generation(tx: &Transaction<'_>) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE token_state SET generation = generation + 1 WHERE id = 1",
@@ -475,20 +498,7 @@ impl Store for PostgresStore {
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
             let client = self.pool.get().await?;
-            client
-                .execute(
-                    "INSERT INTO tokens (hash, site, created_at, expires_at, role)
-                     VALUES ($1, $2, $3, $4, $5)",
-                    &[
-                        &hash,
-                        &record.site,
-                        &created_at,
-                        &record.expires_at,
-                        &record.role.as_str(),
-                    ],
-                )
-                .await?;
-            Ok(())
+            insert_token_row(&client, &hash, &record, created_at).await
         })
     }
 
@@ -582,18 +592,7 @@ impl Store for PostgresStore {
                     &[&record.site, &old_until, &created_at],
                 )
                 .await?;
-            tx.execute(
-                "INSERT INTO tokens (hash, site, created_at, expires_at, role)
-                 VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    &hash,
-                    &record.site,
-                    &created_at,
-                    &record.expires_at,
-                    &record.role.as_str(),
-                ],
-            )
-            .await?;
+            insert_token_row(&tx, &hash, &record, created_at).await?;
             bump_token_generation(&tx).await?;
             tx.commit().await?;
             Ok(shortened)

@@ -382,6 +382,27 @@ fn token_record(
     })
 }
 
+/// One row of `tokens` (issuing and rotating both write it this way).
+fn insert_token_row(
+    conn: &rusqlite::Connection,
+    hash: &str,
+    record: &TokenRecord,
+    created_at: OffsetDateTime,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO tokens (hash, site, created_ms, expires_ms, role)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            hash,
+            record.site,
+            to_ms(created_at),
+            record.expires_at.map(to_ms),
+            record.role.as_str(),
+        ],
+    )?;
+    Ok(())
+}
+
 fn bump_token_generation(conn: &Connection) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE token_state SET generation = generation + 1 WHERE id = 1",
@@ -707,17 +728,7 @@ impl Store for SqliteStore {
         created_at: OffsetDateTime,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         self.write(move |conn| {
-            conn.execute(
-                "INSERT INTO tokens (hash, site, created_ms, expires_ms, role)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    hash,
-                    record.site,
-                    to_ms(created_at),
-                    record.expires_at.map(to_ms),
-                    record.role.as_str(),
-                ],
-            )?;
+            insert_token_row(conn, &hash, &record, created_at)?;
             Ok(())
         })
     }
@@ -818,17 +829,7 @@ impl Store for SqliteStore {
                    AND (expires_ms IS NULL OR expires_ms > ?3)",
                 params![record.site, until, to_ms(created_at)],
             )?;
-            conn.execute(
-                "INSERT INTO tokens (hash, site, created_ms, expires_ms, role)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    hash,
-                    record.site,
-                    to_ms(created_at),
-                    record.expires_at.map(to_ms),
-                    record.role.as_str(),
-                ],
-            )?;
+            insert_token_row(conn, &hash, &record, created_at)?;
             bump_token_generation(conn)?;
             Ok(u64::try_from(shortened).unwrap_or(0))
         })
