@@ -78,8 +78,9 @@ fn public_config(files: &AgentFiles) -> PathBuf {
     path
 }
 
-/// `mask-agent status --json` as another account (`setpriv` credentials).
-fn status_as(creds: &[&str], config: &Path, socket: &Path, lang: &str) -> Output {
+/// `mask-agent --config CONFIG --socket SOCKET --lang LANG ARGS…` as another account
+/// (`setpriv` credentials), with none of this process's `MASK_AGENT_*` settings.
+fn agent_as(creds: &[&str], config: &Path, socket: &Path, lang: &str, args: &[&str]) -> Output {
     let mut cmd = Command::new("setpriv");
     cmd.args(creds)
         .arg(agent_bin())
@@ -87,7 +88,8 @@ fn status_as(creds: &[&str], config: &Path, socket: &Path, lang: &str) -> Output
         .arg(config)
         .arg("--socket")
         .arg(socket)
-        .args(["--lang", lang, "status", "--json"]);
+        .args(["--lang", lang])
+        .args(args);
     for (key, _) in std::env::vars() {
         if key.starts_with("MASK_AGENT_") {
             cmd.env_remove(key);
@@ -96,19 +98,14 @@ fn status_as(creds: &[&str], config: &Path, socket: &Path, lang: &str) -> Output
     cmd.env("HOME", "/nonexistent").output().unwrap()
 }
 
+/// `mask-agent status --json` as another account.
+fn status_as(creds: &[&str], config: &Path, socket: &Path, lang: &str) -> Output {
+    agent_as(creds, config, socket, lang, &["status", "--json"])
+}
+
 /// `mask-agent doctor --json` as another account: its `counter_access` check.
 fn counter_access_as(creds: &[&str], config: &Path, socket: &Path) -> serde_json::Value {
-    let out = Command::new("setpriv")
-        .args(creds)
-        .arg(agent_bin())
-        .arg("--config")
-        .arg(config)
-        .arg("--socket")
-        .arg(socket)
-        .args(["--lang", "zh-TW", "doctor", "--json"])
-        .env("HOME", "/nonexistent")
-        .output()
-        .unwrap();
+    let out = agent_as(creds, config, socket, "zh-TW", &["doctor", "--json"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("doctor --json: {e}: {}", text(&out.stderr)));
     let checks = &report["checks"];
