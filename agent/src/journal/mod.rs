@@ -352,6 +352,15 @@ pub struct AttentionGroup {
     pub count: u64,
 }
 
+/// The listing changes that still need attention: refused, and not overtaken by a later change
+/// the server took (the count and the counter's list must agree on this).
+macro_rules! listing_needs_attention {
+    () => {
+        "WHERE sync_state = 'rejected' AND seq > COALESCE( \
+         (SELECT MAX(seq) FROM listing_changes WHERE sync_state = 'synced'), 0)"
+    };
+}
+
 /// The journal.
 pub struct Journal {
     conn: Connection,
@@ -832,17 +841,17 @@ impl Journal {
     /// [`Journal::attention_count`] by kind and reason (no personal data).
     pub fn attention_groups(&self) -> Result<Vec<AttentionGroup>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT 'sale', COALESCE(reject_reason, 'unknown'), COUNT(*) FROM sales \
-             WHERE sync_state = 'rejected' GROUP BY 2 \
-             UNION ALL \
-             SELECT 'stock_in', COALESCE(reject_reason, 'unknown'), COUNT(*) FROM stock_ins \
-             WHERE sync_state = 'rejected' GROUP BY 2 \
-             UNION ALL \
-             SELECT 'listing', COALESCE(reject_reason, 'unknown'), COUNT(*) FROM listing_changes \
-             WHERE sync_state = 'rejected' AND seq > COALESCE( \
-                 (SELECT MAX(seq) FROM listing_changes WHERE sync_state = 'synced'), 0) \
-             GROUP BY 2 \
-             ORDER BY 1, 2",
+            concat!(
+                "SELECT 'sale', COALESCE(reject_reason, 'unknown'), COUNT(*) FROM sales \
+                 WHERE sync_state = 'rejected' GROUP BY 2 \
+                 UNION ALL \
+                 SELECT 'stock_in', COALESCE(reject_reason, 'unknown'), COUNT(*) FROM stock_ins \
+                 WHERE sync_state = 'rejected' GROUP BY 2 \
+                 UNION ALL \
+                 SELECT 'listing', COALESCE(reject_reason, 'unknown'), COUNT(*) FROM listing_changes ",
+                listing_needs_attention!(),
+                " GROUP BY 2 ORDER BY 1, 2"
+            ),
         )?;
         let rows = stmt.query_map([], |row| {
             Ok((
@@ -870,7 +879,7 @@ impl Journal {
     /// The records that need attention, newest first, at most `limit`: what the counter's
     /// attention list shows (masked ID only).
     pub fn attention_records(&self, limit: u32) -> Result<Vec<mask_protocol::AttentionRecord>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.conn.prepare_cached(concat!(
             "SELECT 'sale', sold_at_ms, id_masked, quantity, COALESCE(reject_reason, 'unknown') \
              FROM sales WHERE sync_state = 'rejected' \
              UNION ALL \
@@ -879,10 +888,10 @@ impl Journal {
              FROM stock_ins WHERE sync_state = 'rejected' \
              UNION ALL \
              SELECT 'listing', changed_at_ms, NULL, NULL, COALESCE(reject_reason, 'unknown') \
-             FROM listing_changes WHERE sync_state = 'rejected' AND seq > COALESCE( \
-                 (SELECT MAX(seq) FROM listing_changes WHERE sync_state = 'synced'), 0) \
-             ORDER BY 2 DESC LIMIT ?1",
-        )?;
+             FROM listing_changes ",
+            listing_needs_attention!(),
+            " ORDER BY 2 DESC LIMIT ?1"
+        ))?;
         let rows = stmt.query_map([limit], |row| {
             Ok((
                 row.get::<_, String>(0)?,
