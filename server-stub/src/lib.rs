@@ -42,6 +42,7 @@ pub mod http;
 pub mod open_data;
 pub mod person_key;
 pub mod private_file;
+pub mod region;
 pub mod sites;
 pub mod store;
 pub mod tls;
