@@ -73,6 +73,17 @@ pub(super) struct Stored {
     pub(super) site: String,
 }
 
+impl Stored {
+    /// From the first three columns: `content_hash, hash_version, site`.
+    pub(super) fn of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
+        Ok(Stored {
+            hash: r.get(0)?,
+            version: r.get(1)?,
+            site: r.get(2)?,
+        })
+    }
+}
+
 /// An earlier record of a sale id: what it is compared by, and its result.
 fn existing_sale(conn: &Connection, id: &str) -> Result<Option<(Stored, SaleResult)>, StoreError> {
     let row = conn
@@ -82,11 +93,7 @@ fn existing_sale(conn: &Connection, id: &str) -> Result<Option<(Stored, SaleResu
         )?
         .query_row([id], |r| {
             Ok((
-                Stored {
-                    hash: r.get(0)?,
-                    version: r.get(1)?,
-                    site: r.get(2)?,
-                },
+                Stored::of(r)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, Option<String>>(4)?,
                 r.get::<_, i64>(5)?,

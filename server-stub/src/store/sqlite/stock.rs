@@ -55,14 +55,7 @@ pub(super) fn record_stock(conn: &Connection, w: &StockWrite) -> Result<StockOut
             "SELECT content_hash, hash_version, site, day FROM stock_ins WHERE id = ?1",
         )?
         .query_row([w.id.to_string()], |r| {
-            Ok((
-                Stored {
-                    hash: r.get(0)?,
-                    version: r.get(1)?,
-                    site: r.get(2)?,
-                },
-                r.get::<_, String>(3)?,
-            ))
+            Ok((Stored::of(r)?, r.get::<_, String>(3)?))
         })
         .optional()?;
     if let Some((stored, day)) = existing {
