@@ -362,7 +362,7 @@ pub fn show_config(config: &Config, as_json: bool) -> u8 {
 pub fn journal_export(config: &Config, date: Option<Date>, output: Option<&Path>) -> u8 {
     let lang = config.language.value;
     let day = date.unwrap_or_else(|| {
-        mask_api::taipei_date(crate::clock::Clock::from_as_of(config.as_of.value).now())
+        mask_api::taipei_date(mask_api::Clock::from_as_of(config.as_of.value).now())
     });
     // Read-only: an export runs beside the service, often as another user, and must not
     // migrate, create or chmod anything. An older or newer schema is refused by name.

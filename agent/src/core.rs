@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use mask_api::{
-    BuyerKind, InventoryWarningCode, PolicySet, PolicyVersion, SaleSource, StockLevel, WhoAmI,
+    BuyerKind, Clock, InventoryWarningCode, PolicySet, PolicyVersion, SaleSource, StockLevel, WhoAmI,
 };
 use mask_protocol::{
     BuyerView, Connectivity, CounterState, DecisionSource, EligibilityView, ErrorBody, ErrorCode,
@@ -20,7 +20,6 @@ use time::{Date, OffsetDateTime};
 use tokio::sync::{Notify, broadcast, watch};
 use uuid::Uuid;
 
-use crate::clock::Clock;
 use crate::eligibility::{self, Decision};
 use crate::journal::{Journal, JournalError, NewSale, QueuedStockIn};
 use crate::journal::{META_CLOCK_OFFSET, META_CREATED, META_LAST_CONTACT, META_SITE_NAME, Opening};
