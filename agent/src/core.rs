@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use mask_api::{
-    BuyerKind, Clock, InventoryWarningCode, PolicySet, PolicyVersion, SaleSource, StockLevel, WhoAmI,
+    BuyerKind, Clock, InventoryWarningCode, PolicySet, PolicyVersion, SaleSource, StockLevel,
+    WhoAmI,
 };
 use mask_protocol::{
     BuyerView, Connectivity, CounterState, DecisionSource, EligibilityView, ErrorBody, ErrorCode,
@@ -82,7 +83,7 @@ pub enum AgentError {
     Journal(#[from] JournalError),
     /// A background task failed.
     #[error("internal task failed: {0}")]
-    Task(String),
+    Task(Arc<tokio::task::JoinError>),
 }
 
 impl AgentError {
@@ -96,7 +97,10 @@ impl AgentError {
                 (ErrorCode::JournalUnavailable, Msg::JournalDiskFull)
             }
             AgentError::Journal(e) => (ErrorCode::JournalUnavailable, Msg::journal(e)),
-            AgentError::Task(e) => (ErrorCode::Internal, Msg::Internal(e.clone())),
+            AgentError::Task(e) => (
+                ErrorCode::Internal,
+                Msg::Internal(crate::messages::Internal::Task(e.clone())),
+            ),
         };
         ErrorBody {
             code,
@@ -413,7 +417,7 @@ impl Core {
         let journal = Arc::clone(&self.journal);
         tokio::task::spawn_blocking(move || f(&mut lock(&journal)))
             .await
-            .map_err(|e| AgentError::Task(e.to_string()))?
+            .map_err(|e| AgentError::Task(Arc::new(e)))?
             .map_err(AgentError::from)
     }
 
