@@ -12,7 +12,6 @@
 
 pub mod cards;
 pub mod cli;
-pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod core;

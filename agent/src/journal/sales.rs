@@ -40,8 +40,7 @@ impl NewSale {
     /// The instant truncated to what the journal stores, so the receipt, the journal and the
     /// server all carry the very same value.
     pub fn truncate_time(at: OffsetDateTime) -> OffsetDateTime {
-        let ms = at.unix_timestamp_nanos() / 1_000_000;
-        OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000).unwrap_or(at)
+        mask_api::to_millisecond(at)
     }
 }
 
