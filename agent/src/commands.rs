@@ -370,7 +370,7 @@ pub fn journal_export(config: &Config, date: Option<Date>, output: Option<&Path>
         }
     };
     let sink: Box<dyn Write> = match output {
-        Some(path) => match crate::fsutil::create_private_file(path)
+        Some(path) => match mask_private_file::create_private_file(path)
             .and_then(|()| std::fs::File::create(path))
         {
             Ok(file) => Box::new(file),

@@ -17,7 +17,6 @@ pub mod config;
 pub mod core;
 pub mod doctor;
 pub mod eligibility;
-pub mod fsutil;
 pub mod journal;
 pub mod local_api;
 pub mod logging;

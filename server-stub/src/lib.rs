@@ -40,7 +40,6 @@ pub mod content_hash;
 pub mod http;
 pub mod open_data;
 pub mod person_key;
-pub mod private_file;
 pub mod region;
 pub mod sites;
 pub mod store;

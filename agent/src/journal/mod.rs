@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 use rusqlite_migration::Migrations;
 
-use crate::fsutil;
+use mask_private_file as private_file;
 
 mod cache;
 mod convert;
@@ -179,12 +179,12 @@ impl Journal {
 
     fn open_to(path: &Path, migrations: Migrations<'_>) -> Result<Journal> {
         if let Some(dir) = path.parent() {
-            fsutil::create_private_dir(dir).map_err(|source| JournalError::Io {
+            private_file::create_private_dir(dir).map_err(|source| JournalError::Io {
                 path: dir.to_path_buf(),
                 source,
             })?;
         }
-        fsutil::create_private_file(path).map_err(|source| JournalError::Io {
+        private_file::create_private_file(path).map_err(|source| JournalError::Io {
             path: path.to_path_buf(),
             source,
         })?;
@@ -198,7 +198,7 @@ impl Journal {
             side.push(suffix);
             let side = PathBuf::from(side);
             if side.exists() {
-                fsutil::restrict_file(&side).map_err(|source| JournalError::Io {
+                private_file::restrict_file(&side).map_err(|source| JournalError::Io {
                     path: side.clone(),
                     source,
                 })?;

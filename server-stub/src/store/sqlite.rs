@@ -63,13 +63,13 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
         let path = path.to_owned();
         move |source| StoreError::DataDir { path, source }
     };
-    crate::private_file::ensure(path).map_err(data_dir_err(path))?;
+    mask_private_file::create_private_file(path).map_err(data_dir_err(path))?;
     for suffix in ["-wal", "-shm"] {
         let mut side = path.as_os_str().to_owned();
         side.push(suffix);
         let side = PathBuf::from(side);
         if side.exists() {
-            crate::private_file::ensure(&side).map_err(data_dir_err(&side))?;
+            mask_private_file::create_private_file(&side).map_err(data_dir_err(&side))?;
         }
     }
     Ok(())
