@@ -8,7 +8,8 @@
 //!   and [`Problem`] (RFC 9457 with a stable [`ErrorCode`]).
 //! - [`time_fmt`]: dates as `YYYY-MM-DD`, instants as RFC 3339, calendar in Asia/Taipei.
 //!
-//! No server dependencies: serde, time, uuid, thiserror (and utoipa behind `openapi`).
+//! No server dependencies: serde, time, uuid, thiserror, `nhi-id` (ID numbers, no PC/SC), and
+//! utoipa behind `openapi`.
 //!
 //! Routes (all JSON; errors `application/problem+json`; `Authorization: Bearer <token>` where
 //! marked 🔒): `POST /v1/eligibility` 🔒, `POST /v1/sales` 🔒, `POST /v1/stock` 🔒,
