@@ -261,10 +261,12 @@ async fn a_low_stock_is_warned_without_a_delivery_today() {
         panic!("expected the inventory")
     };
     assert!(
-        inventory.warnings.contains(&mask_protocol::StockWarning {
-            kind: mask_protocol::BuyerKind::Adult,
-            code: mask_protocol::StockWarningCode::StockLow,
-        }),
+        inventory
+            .warnings
+            .contains(&mask_protocol::InventoryWarning {
+                kind: mask_protocol::BuyerKind::Adult,
+                code: mask_protocol::InventoryWarningCode::StockLow,
+            }),
         "{inventory:?}"
     );
 }

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use time::{Date, OffsetDateTime, UtcOffset, Weekday};
 
-use mask_protocol::{BuyerKind, CardProblem, RefusalReason, StockWarningCode};
+use mask_protocol::{BuyerKind, CardProblem, InventoryWarningCode, RefusalReason};
 
 use crate::app::ReaderSummary;
 
@@ -401,8 +401,11 @@ pub fn refusal(lang: Lang, r: &RefusalReason) -> String {
         (RefusalReason::Weekday, Lang::En) => {
             "Not this ID's day (last digit odd: Mon/Wed/Fri, even: Tue/Thu/Sat)"
         }
-        (RefusalReason::Window, Lang::ZhTw) => "距上次購買未滿規定天數",
-        (RefusalReason::Window, Lang::En) => "Already bought within the purchase window",
+        // The quantity of the window is used up (DOMAIN.md §2, `mask_api::RefusalReason::Window`),
+        // in the same words as the agent's own catalogue: not "too few days since the last
+        // purchase", which a buyer who bought less than the quantity would read wrongly.
+        (RefusalReason::Window, Lang::ZhTw) => "本期已購買額度用完",
+        (RefusalReason::Window, Lang::En) => "The quantity of this purchase window is used up",
         (RefusalReason::Closed, Lang::ZhTw) => "今天不販售口罩",
         (RefusalReason::Closed, Lang::En) => "No mask sales today",
         (RefusalReason::Hours, Lang::ZhTw) => "不在販售時段內",
@@ -789,18 +792,26 @@ pub fn today(lang: Lang, sales: u32, masks: u32) -> String {
 }
 
 /// A sales-cap or stock warning for one kind of mask.
-pub fn stock_warning(lang: Lang, k: BuyerKind, code: StockWarningCode) -> String {
+pub fn stock_warning(lang: Lang, k: BuyerKind, code: &InventoryWarningCode) -> String {
+    let other;
     let what = match (code, lang) {
-        (StockWarningCode::CapNear, Lang::ZhTw) => "今日已售接近每日配售上限",
-        (StockWarningCode::CapNear, Lang::En) => "sales today are near the daily cap",
-        (StockWarningCode::CapReached, Lang::ZhTw) => "今日已達每日配售上限",
-        (StockWarningCode::CapReached, Lang::En) => "the daily sales cap is reached",
-        (StockWarningCode::StockLow, Lang::ZhTw) => "庫存即將售完，請準備下架",
-        (StockWarningCode::StockLow, Lang::En) => "stock is running low, prepare to delist",
-        (StockWarningCode::OutOfStock, Lang::ZhTw) => "已無庫存，請按 x 下架",
-        (StockWarningCode::OutOfStock, Lang::En) => "out of stock, press x to delist",
-        (StockWarningCode::Unknown, Lang::ZhTw) => "庫存警示",
-        (StockWarningCode::Unknown, Lang::En) => "stock warning",
+        (InventoryWarningCode::CapNear, Lang::ZhTw) => "今日已售接近每日配售上限",
+        (InventoryWarningCode::CapNear, Lang::En) => "sales today are near the daily cap",
+        (InventoryWarningCode::CapReached, Lang::ZhTw) => "今日已達每日配售上限",
+        (InventoryWarningCode::CapReached, Lang::En) => "the daily sales cap is reached",
+        (InventoryWarningCode::StockLow, Lang::ZhTw) => "庫存即將售完，請準備下架",
+        (InventoryWarningCode::StockLow, Lang::En) => "stock is running low, prepare to delist",
+        (InventoryWarningCode::OutOfStock, Lang::ZhTw) => "已無庫存，請按 x 下架",
+        (InventoryWarningCode::OutOfStock, Lang::En) => "out of stock, press x to delist",
+        // A code from a newer agent: shown as it came, so it is not lost.
+        (InventoryWarningCode::Other(code), Lang::ZhTw) => {
+            other = format!("庫存警示（代碼 {code}）");
+            &other
+        }
+        (InventoryWarningCode::Other(code), Lang::En) => {
+            other = format!("stock warning (code {code})");
+            &other
+        }
     };
     match lang {
         Lang::ZhTw => format!("⚠ {}：{what}", kind(lang, k)),

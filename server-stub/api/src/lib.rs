@@ -7,6 +7,10 @@
 //! - request/response bodies of every `/v1` route ([`EligibilityRequest`], [`SaleBatch`], ...),
 //!   and [`Problem`] (RFC 9457 with a stable [`ErrorCode`]).
 //! - [`time_fmt`]: dates as `YYYY-MM-DD`, instants as RFC 3339, calendar in Asia/Taipei.
+//! - the codes every side shares ([`BuyerKind`], [`SaleSource`], [`RefusalReason`],
+//!   [`InventoryWarningCode`]): the agent ↔ screen protocol (`mask-protocol`) re-exports them.
+//!   Refusal and warning codes a version does not know are kept as `Other(code)` and sent on
+//!   unchanged; `as_str()` and `FromStr` are their storage form.
 //!
 //! No server dependencies: serde, time, uuid, thiserror, `nhi-id` (ID numbers, no PC/SC), and
 //! utoipa behind `openapi`.
@@ -20,6 +24,7 @@
 #![warn(missing_docs, clippy::unwrap_used)]
 
 mod audit;
+mod code;
 mod eligibility;
 mod health;
 pub mod policy;
@@ -30,6 +35,7 @@ mod stock;
 pub mod time_fmt;
 
 pub use audit::{AuditSale, AuditSales, EligibilityAsk, EligibilityAsks};
+pub use code::UnknownCode;
 pub use eligibility::{Eligibility, EligibilityRequest, UnsyncedPurchase};
 pub use health::Health;
 pub use policy::{Buyer, Purchase, SaleCheck, check_sale};

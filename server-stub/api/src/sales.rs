@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::code::UnknownCode;
 use crate::policy::{BuyerKind, RefusalReason};
 use crate::time_fmt::{iso_date, rfc3339};
 
@@ -16,6 +17,27 @@ pub enum SaleSource {
     Card,
     /// ID number typed by the pharmacist (card unreadable).
     Manual,
+}
+
+impl SaleSource {
+    /// The stable wire code (`"card"` / `"manual"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Card => "card",
+            Self::Manual => "manual",
+        }
+    }
+}
+
+impl std::str::FromStr for SaleSource {
+    type Err = UnknownCode;
+    fn from_str(code: &str) -> Result<Self, Self::Err> {
+        match code {
+            "card" => Ok(Self::Card),
+            "manual" => Ok(Self::Manual),
+            other => Err(UnknownCode::new("sale source", other)),
+        }
+    }
 }
 
 /// One sale as recorded at the pharmacy.

@@ -549,9 +549,7 @@ pub(crate) mod codes {
         }
     }
     pub fn parse_reason(s: Option<String>) -> Option<RefusalReason> {
-        s.map(|s| {
-            serde_json::from_value(serde_json::Value::String(s)).unwrap_or(RefusalReason::Unknown)
-        })
+        s.map(RefusalReason::from)
     }
 }
 

@@ -108,7 +108,7 @@ pub fn decide(
 }
 
 /// Whether a sale of `quantity` at `sold_at` keeps to the rules, given the earlier purchases.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SaleCheck {
     /// Within the rules.
     Within,

@@ -345,8 +345,29 @@ fn eligibility_json_has_the_contract_shape() {
         no,
         serde_json::json!({"kind": "child", "allowed": 0, "next_date": "2020-03-10", "reason": "weekday"})
     );
+}
+
+// Regression (issue 14): an unknown code became `Unknown` and was sent on as `"unknown"`, so a
+// screen or agent older than the server lost the code it could at least have shown.
+#[test]
+fn an_unknown_refusal_code_is_kept_and_sent_on_as_it_came() {
     let unknown: RefusalReason = serde_json::from_str(r#""some_new_rule""#).unwrap();
-    assert_eq!(unknown, RefusalReason::Unknown);
+    assert_eq!(unknown, RefusalReason::Other("some_new_rule".into()));
+    assert_eq!(unknown.as_str(), "some_new_rule");
+    assert_eq!(
+        serde_json::to_string(&unknown).unwrap(),
+        r#""some_new_rule""#
+    );
+    // Known codes keep today's wire text, both ways, and parse the same from storage.
+    for code in RefusalReason::KNOWN {
+        let reason: RefusalReason = serde_json::from_value(serde_json::json!(code)).unwrap();
+        assert!(!matches!(reason, RefusalReason::Other(_)), "{code}");
+        assert_eq!(
+            serde_json::to_value(&reason).unwrap(),
+            serde_json::json!(code)
+        );
+        assert_eq!(code.parse::<RefusalReason>(), Ok(reason));
+    }
 }
 
 #[test]
