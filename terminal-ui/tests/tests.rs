@@ -1,9 +1,7 @@
-//! mask-terminal's integration tests: every screen pinned as a snapshot in both languages, and
-//! the real demo driven end to end in tmux.
+//! mask-terminal's integration tests: every screen pinned as a snapshot in both languages. (The
+//! real demo, end to end in tmux, is tested in `demo/tests/`.)
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod support;
-mod tmux;
 
-mod demo_e2e;
 mod render;
