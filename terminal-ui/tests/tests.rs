@@ -1,7 +1,8 @@
-//! mask-terminal's integration tests: every screen pinned as a snapshot in both languages. (The
-//! real demo, end to end in tmux, is tested in `demo/tests/`.)
+//! mask-terminal's integration tests: every screen pinned as a snapshot in both languages, and
+//! the command line. (The real demo, end to end in tmux, is tested in `demo/tests/`.)
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod support;
 
+mod cli;
 mod render;
