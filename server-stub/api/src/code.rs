@@ -96,6 +96,35 @@ macro_rules! wire_codes {
 
 pub(crate) use wire_codes;
 
+/// `as_str()` and `FromStr` (failing with [`UnknownCode`]) for an enum whose set of codes is
+/// closed (a code outside it is an error, not news from a newer peer): `closed_codes!(Type,
+/// "what", Variant = "code", ...)`. The codes must be the enum's serde names; the tests of each
+/// enum pin that.
+macro_rules! closed_codes {
+    ($name:ident, $what:literal, $( $variant:ident = $code:literal ),+ $(,)?) => {
+        impl $name {
+            /// The stable wire code.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( Self::$variant => $code, )+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::code::UnknownCode;
+            fn from_str(code: &str) -> Result<Self, Self::Err> {
+                match code {
+                    $( $code => Ok(Self::$variant), )+
+                    other => Err($crate::code::UnknownCode::new($what, other)),
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use closed_codes;
+
 /// A code outside a closed set (buyer kind, sale source), e.g. from a damaged storage row.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} code {code:?}")]

@@ -12,7 +12,7 @@ pub use decide::{Buyer, Purchase, SaleCheck, check_sale, decide};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime, Time, Weekday};
 
-use crate::code::{UnknownCode, wire_codes};
+use crate::code::{closed_codes, wire_codes};
 use crate::time_fmt::{hh_mm, iso_date, taipei_date};
 
 /// The policy records of 2020 as shipped (JSON, see [`PolicySet::from_json`]).
@@ -29,26 +29,7 @@ pub enum BuyerKind {
     Child,
 }
 
-impl BuyerKind {
-    /// The stable wire code (`"adult"` / `"child"`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Adult => "adult",
-            Self::Child => "child",
-        }
-    }
-}
-
-impl std::str::FromStr for BuyerKind {
-    type Err = UnknownCode;
-    fn from_str(code: &str) -> Result<Self, Self::Err> {
-        match code {
-            "adult" => Ok(Self::Adult),
-            "child" => Ok(Self::Child),
-            other => Err(UnknownCode::new("buyer kind", other)),
-        }
-    }
-}
+closed_codes!(BuyerKind, "buyer kind", Adult = "adult", Child = "child");
 
 wire_codes! {
     /// Why a buyer may not buy now. Stable snake_case codes: clients switch on them. The server

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::code::UnknownCode;
+use crate::code::closed_codes;
 use crate::policy::{BuyerKind, RefusalReason};
 use crate::time_fmt::{iso_date, rfc3339};
 
@@ -19,26 +19,7 @@ pub enum SaleSource {
     Manual,
 }
 
-impl SaleSource {
-    /// The stable wire code (`"card"` / `"manual"`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Card => "card",
-            Self::Manual => "manual",
-        }
-    }
-}
-
-impl std::str::FromStr for SaleSource {
-    type Err = UnknownCode;
-    fn from_str(code: &str) -> Result<Self, Self::Err> {
-        match code {
-            "card" => Ok(Self::Card),
-            "manual" => Ok(Self::Manual),
-            other => Err(UnknownCode::new("sale source", other)),
-        }
-    }
-}
+closed_codes!(SaleSource, "sale source", Card = "card", Manual = "manual");
 
 /// One sale as recorded at the pharmacy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -371,6 +371,20 @@ fn an_unknown_refusal_code_is_kept_and_sent_on_as_it_came() {
 }
 
 #[test]
+fn closed_codes_are_the_serde_names_and_nothing_else_parses() {
+    for kind in [BuyerKind::Adult, BuyerKind::Child] {
+        assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        assert_eq!(kind.as_str().parse::<BuyerKind>(), Ok(kind));
+    }
+    for source in [crate::SaleSource::Card, crate::SaleSource::Manual] {
+        assert_eq!(serde_json::to_value(source).unwrap(), source.as_str());
+        assert_eq!(source.as_str().parse::<crate::SaleSource>(), Ok(source));
+    }
+    let err = "elder".parse::<BuyerKind>().unwrap_err();
+    assert_eq!(err.to_string(), r#"unknown buyer kind code "elder""#);
+}
+
+#[test]
 fn buyer_digit_comes_from_the_last_character() {
     assert_eq!(
         Buyer::from_id_str("A123456789", None)
