@@ -38,7 +38,7 @@ for name in "${selected[@]}"; do
         journal_commit) run "$name" cargo bench --locked -p mask-agent --bench journal_commit -- --dir /var/tmp ;;
         drain) run "$name" cargo bench --locked -p mask-agent --bench drain -- --sales 100000 ;;
         load) run "$name" cargo bench --locked -p mask-server-stub --bench load -- --secs 10 ;;
-        insert_to_screen) run "$name" cargo bench --locked -p mask-terminal --bench insert_to_screen ;;
+        insert_to_screen) run "$name" cargo bench --locked -p mask-demo --bench insert_to_screen ;;
         *) echo "bench.sh: unknown benchmark $name (one of: ${all[*]})" >&2; exit 2 ;;
     esac
 done

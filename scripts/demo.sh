@@ -8,4 +8,4 @@ scripts/install-deps.sh >&2
 scripts/pcsc-stack.sh start >&2
 cargo build --release --workspace --locked >&2
 target_dir="${CARGO_TARGET_DIR:-target}"
-exec "$target_dir/release/mask-terminal" --demo "$@"
+exec "$target_dir/release/mask-demo" "$@"

@@ -44,6 +44,25 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The Windows-only code paths too (the cross-build below does not fail on warnings).
 cargo clippy --workspace --locked --target x86_64-pc-windows-gnu -- -D warnings
+# What must not link what (docs/ARCHITECTURE.md), on the dependency graph of both targets built
+# here: no PC/SC in the API crate, the server or the counter screen (ID rules come from nhi-id,
+# not nhi-card); no test rig in the counter binary the installers ship (the demo is mask-demo).
+host_target="$(rustc -vV | sed -n 's/^host: //p')"
+forbid_dep() { # <package> <dependency> <what to do instead>
+    local deps
+    deps="$(cargo tree --locked -e normal --target "$host_target" --target x86_64-pc-windows-gnu \
+        -p "$1" --prefix none --format '{p}')"
+    if cut -d' ' -f1 <<<"$deps" | grep -qx "$2"; then
+        echo "test.sh: $1 must not depend on $2 (see: cargo tree -e normal -i $2 -p $1); $3" >&2
+        exit 1
+    fi
+}
+for pkg in mask-api mask-server-stub mask-terminal; do
+    forbid_dep "$pkg" pcsc-sys "use nhi-id for ID numbers and masking, not nhi-card"
+done
+for rig in nhi-fixtures tempfile; do
+    forbid_dep mask-terminal "$rig" "demo code belongs in demo/ (mask-demo), tests in dev-dependencies"
+done
 
 step "release build (the binaries the demo, the end-to-end tests and the packages use)"
 cargo build --workspace --release --locked

@@ -271,7 +271,7 @@ pub fn sell(config: &Config, id_no: &str, quantity: u32, birth_date: Option<Date
             EXIT_OK
         }
         Ok(ResponseBody::Sell(SellOutcome::Refused(e))) => {
-            let reason = e.reason.as_ref().map_or("quota", |r| r.code()).to_owned();
+            let reason = e.reason.as_ref().map_or("quota", |r| r.as_str()).to_owned();
             let next = e.next_date.map(|d| format!("{d}"));
             print_json(&json!({
                 "result": "refused",

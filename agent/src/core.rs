@@ -7,14 +7,12 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use mask_api::{
-    BuyerKind, Clock, InventoryWarningCode, PolicySet, PolicyVersion, SaleSource, StockLevel,
-    WhoAmI,
+    BuyerKind, Clock, PolicySet, PolicyVersion, RefusalReason, SaleSource, StockLevel, WhoAmI,
 };
 use mask_protocol::{
     BuyerView, Connectivity, CounterState, DecisionSource, EligibilityView, ErrorBody, ErrorCode,
-    Event, Inventory, ListingState, ReadRef, ReaderState, SaleReceipt, SaleSyncState, SellBuyer,
-    SellOutcome, StatusReport, StockCounts, StockInForm, StockWarning, StockWarningCode,
-    SyncStatus,
+    Event, Inventory, InventoryWarning, ListingState, ReadRef, ReaderState, SaleReceipt,
+    SaleSyncState, SellBuyer, SellOutcome, StatusReport, StockCounts, StockInForm, SyncStatus,
 };
 use nhi_card::{IdError, IdNumber, Identity};
 use time::{Date, OffsetDateTime};
@@ -209,13 +207,6 @@ impl Drop for BuyerGuard<'_> {
     }
 }
 
-fn kind_to_protocol(kind: BuyerKind) -> mask_protocol::BuyerKind {
-    match kind {
-        BuyerKind::Adult => mask_protocol::BuyerKind::Adult,
-        BuyerKind::Child => mask_protocol::BuyerKind::Child,
-    }
-}
-
 /// The amounts to collect for 1..=`allowed` masks under `version` (its price, through
 /// `mask_api`'s one computation); empty when it carries no price.
 fn amounts_due(version: Option<&PolicyVersion>, kind: BuyerKind, allowed: u32) -> Vec<u32> {
@@ -236,21 +227,10 @@ pub fn eligibility_view(decision: &Decision, version: Option<&PolicyVersion>) ->
     };
     EligibilityView {
         amounts_due: amounts_due(version, decision.eligibility.kind, allowed),
-        kind: kind_to_protocol(decision.eligibility.kind),
+        kind: decision.eligibility.kind,
         allowed: decision.eligibility.allowed,
         next_date: decision.eligibility.next_date,
-        reason: match decision.refusal {
-            Some(eligibility::AgentRefusal::TokenRefused) => {
-                Some(mask_protocol::RefusalReason::TokenRefused)
-            }
-            Some(eligibility::AgentRefusal::ServerRefused) => {
-                Some(mask_protocol::RefusalReason::ServerRefused)
-            }
-            None => decision
-                .eligibility
-                .reason
-                .map(|r| mask_protocol::RefusalReason::from(r.as_str().to_owned())),
-        },
+        reason: decision.eligibility.reason.clone(),
         decided: decision.source,
     }
 }
@@ -784,19 +764,18 @@ impl Core {
             cap_child,
         );
         let mut warnings = Vec::new();
-        for (kind, c) in [
-            (mask_protocol::BuyerKind::Adult, adult),
-            (mask_protocol::BuyerKind::Child, child),
-        ] {
+        for (kind, c) in [(BuyerKind::Adult, adult), (BuyerKind::Child, child)] {
             let level = StockLevel {
                 sold: c.sold,
                 remaining: stock_known.then_some(c.remaining),
                 cap: c.cap,
             };
-            warnings.extend(level.warnings().into_iter().map(|code| StockWarning {
-                kind,
-                code: warning_to_protocol(code),
-            }));
+            warnings.extend(
+                level
+                    .warnings()
+                    .into_iter()
+                    .map(|code| InventoryWarning { kind, code }),
+            );
         }
         Ok(Inventory {
             date: day,
@@ -934,7 +913,7 @@ impl Core {
                 let buyer = BuyerView {
                     masked_name: nhi_card::mask_name(&current.identity.name),
                     masked_id: current.identity.id_no.masked(),
-                    source: mask_protocol::SaleSource::Card,
+                    source: SaleSource::Card,
                     reader: Some(current.reader.clone()),
                 };
                 current.decision = Some((decision, Instant::now(), decided_at));
@@ -1015,7 +994,7 @@ impl Core {
                     .decision
                     .as_ref()
                     .filter(|(_, at, _)| at.elapsed() < DECISION_REUSE)
-                    .map(|(d, _, decided_at)| (*d, *decided_at));
+                    .map(|(d, _, decided_at)| (d.clone(), *decided_at));
                 (
                     current.identity.id_no.clone(),
                     Some(current.identity.birth_date),
@@ -1062,7 +1041,7 @@ impl Core {
         if quantity > decision.eligibility.allowed {
             tracing::info!(id = %id_no.masked(), quantity, allowed = decision.eligibility.allowed, "sale refused: quantity");
             return Ok(SellOutcome::Refused(EligibilityView {
-                reason: Some(mask_protocol::RefusalReason::Quota),
+                reason: Some(RefusalReason::Quota),
                 ..view
             }));
         }
@@ -1090,13 +1069,10 @@ impl Core {
             buyer: BuyerView {
                 masked_name,
                 masked_id: id_no.masked(),
-                source: match source {
-                    SaleSource::Card => mask_protocol::SaleSource::Card,
-                    SaleSource::Manual => mask_protocol::SaleSource::Manual,
-                },
+                source,
                 reader,
             },
-            kind: kind_to_protocol(sale.kind),
+            kind: sale.kind,
             quantity,
             sold_at: sale.sold_at,
             offline: sale.offline,
@@ -1164,17 +1140,6 @@ impl Core {
         }
         self.emit_sync_status().await;
         self.emit_inventory().await;
-    }
-}
-
-/// The protocol's name for a warning of the one rule (`mask_api::StockLevel::warnings`).
-fn warning_to_protocol(code: InventoryWarningCode) -> StockWarningCode {
-    match code {
-        InventoryWarningCode::CapNear => StockWarningCode::CapNear,
-        InventoryWarningCode::CapReached => StockWarningCode::CapReached,
-        InventoryWarningCode::StockLow => StockWarningCode::StockLow,
-        InventoryWarningCode::OutOfStock => StockWarningCode::OutOfStock,
-        _ => StockWarningCode::Unknown,
     }
 }
 

@@ -9,42 +9,32 @@ use time::Date;
 
 use crate::core::{AgentError, Core, Exchange};
 
-/// Refusals the agent makes about the server itself (not rules of `mask_api::decide`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AgentRefusal {
-    /// The server refuses this pharmacy's token (401/403).
-    TokenRefused,
-    /// The server refused the eligibility request itself (another 4xx).
-    ServerRefused,
-}
-
 /// An eligibility answer and who gave it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
-    /// Kind, allowed quantity, refusal.
+    /// Kind, allowed quantity, refusal: the rules' (`mask_api::decide`, or the server's), or the
+    /// agent's own about the server itself (`token_refused`, `server_refused`).
     pub eligibility: Eligibility,
     /// Server or local.
     pub source: DecisionSource,
-    /// A refusal about the server rather than the rules (then `allowed` is 0).
-    pub refusal: Option<AgentRefusal>,
 }
 
 impl Decision {
     /// Whether at least one mask may be sold.
     pub fn is_allowed(&self) -> bool {
-        self.refusal.is_none() && self.eligibility.is_allowed()
+        self.eligibility.is_allowed()
     }
 
-    fn refused(kind: BuyerKind, source: DecisionSource, refusal: AgentRefusal) -> Decision {
+    /// A refusal the agent makes about the server itself (not a rule of `mask_api::decide`).
+    fn refused(kind: BuyerKind, source: DecisionSource, reason: RefusalReason) -> Decision {
         Decision {
             eligibility: Eligibility {
                 kind,
                 allowed: 0,
                 next_date: None,
-                reason: None,
+                reason: Some(reason),
             },
             source,
-            refusal: Some(refusal),
         }
     }
 }
@@ -134,14 +124,13 @@ pub async fn decide(
                 return Ok(Decision {
                     eligibility: answer,
                     source: DecisionSource::Server,
-                    refusal: None,
                 });
             }
             (Exchange::TokenRefused, Err(_)) => {
                 return Ok(Decision::refused(
                     kind,
                     DecisionSource::Server,
-                    AgentRefusal::TokenRefused,
+                    RefusalReason::TokenRefused,
                 ));
             }
             (Exchange::Refused, Err(error)) => {
@@ -160,7 +149,7 @@ pub async fn decide(
                 return Ok(Decision::refused(
                     kind,
                     DecisionSource::Server,
-                    AgentRefusal::ServerRefused,
+                    RefusalReason::ServerRefused,
                 ));
             }
             (_, Err(error)) => {
@@ -173,12 +162,11 @@ pub async fn decide(
         return Ok(Decision::refused(
             kind,
             DecisionSource::Local,
-            AgentRefusal::TokenRefused,
+            RefusalReason::TokenRefused,
         ));
     }
     Ok(Decision {
         eligibility: decide_locally(core, id_no, birth_date).await?,
         source: DecisionSource::Local,
-        refusal: None,
     })
 }

@@ -179,10 +179,12 @@ async fn a_low_stock_is_warned_without_a_delivery_today() {
     let mut client = agent.client().await;
     let inventory = inventory(&mut client).await;
     assert!(
-        inventory.warnings.contains(&mask_protocol::StockWarning {
-            kind: mask_protocol::BuyerKind::Adult,
-            code: mask_protocol::StockWarningCode::StockLow,
-        }),
+        inventory
+            .warnings
+            .contains(&mask_protocol::InventoryWarning {
+                kind: mask_protocol::BuyerKind::Adult,
+                code: mask_protocol::InventoryWarningCode::StockLow,
+            }),
         "{inventory:?}"
     );
 }

@@ -8,7 +8,7 @@
 //! - [`read_once`] waits for one card and reads it (the `nhi-read` binary and
 //!   `mask-agent card read`).
 //! - [`IdNumber`] validates national ID numbers; [`mask_id`] and [`mask_name`] keep personal data
-//!   out of logs.
+//!   out of logs (both from the `nhi-id` crate, which needs no PC/SC).
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -16,8 +16,6 @@
 mod apdu;
 mod events;
 mod fci;
-mod id_number;
-mod mask;
 mod nhi;
 mod pcsc_backend;
 mod read;
@@ -29,12 +27,12 @@ mod watcher;
 pub use apdu::{Command, CommandError, Ins, StatusWord};
 pub use events::{CardErrorKind, CardEvent};
 pub use fci::application_label;
-pub use id_number::{IdError, IdNumber};
-pub use mask::{mask_birth_date, mask_card_no, mask_id, mask_name};
 pub use nhi::{
     BASIC_DATA_LEN, EncodeError, Field, Identity, MaskedIdentity, NHI_AID, NamePadding, ParseError,
     Sex, encode_basic_data, parse_basic_data,
 };
+/// ID numbers and masking live in `nhi-id` (no PC/SC); re-exported so `nhi_card::IdNumber` works.
+pub use nhi_id::{IdError, IdNumber, mask_birth_date, mask_card_no, mask_id, mask_name};
 pub use pcsc_backend::PcscTransport;
 pub use read::{ReadError, UnreadableCause, read_identity};
 pub use read_once::{ReadOnceOptions, read_once};

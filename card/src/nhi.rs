@@ -5,8 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::{Date, Month};
 
-use crate::id_number::{IdError, IdNumber};
-use crate::mask::{mask_birth_date, mask_card_no, mask_name};
+use nhi_id::{IdError, IdNumber, mask_birth_date, mask_card_no, mask_name};
 
 /// Application identifier of the NHI applet.
 pub const NHI_AID: [u8; 16] = [

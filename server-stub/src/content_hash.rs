@@ -11,7 +11,7 @@
 //! site to compare a resend against them.
 
 use mask_api::{BuyerKind, Sale, SaleSource, StockIn};
-use nhi_card::IdNumber;
+use nhi_id::IdNumber;
 use sha2::{Digest, Sha256};
 
 /// Version of the hashes rows get now.

@@ -97,7 +97,7 @@ async fn every_answer_leaves_a_masked_audit_row(backend: Backend) {
     assert_eq!(field("site"), [SITE, SITE, SITE, OTHER_SITE]);
     let (mine, other) = (short_id(&s.token), short_id(&s.other_token));
     assert_eq!(field("token_id"), [&mine, &mine, &mine, &other]);
-    let masked = |id: &str| nhi_card::IdNumber::parse(id).unwrap().masked();
+    let masked = |id: &str| nhi_id::IdNumber::parse(id).unwrap().masked();
     assert_eq!(
         field("id_masked"),
         [masked(&x), masked(&y), masked(&x), masked(&x)]

@@ -356,7 +356,7 @@ fn stolen_row(data_dir: &std::path::Path, id: &str) -> StolenRow {
 /// gives the stored hash.
 fn brute_force(
     row: &StolenRow,
-    hash: impl Fn(&mask_api::Sale, &nhi_card::IdNumber) -> String,
+    hash: impl Fn(&mask_api::Sale, &nhi_id::IdNumber) -> String,
 ) -> Vec<(String, Option<time::Date>)> {
     let (head, tail) = (&row.id_masked[..3], &row.id_masked[7..]);
     let births: Vec<Option<time::Date>> = std::iter::once(None)
@@ -366,7 +366,7 @@ fn brute_force(
     let mut tried = 0;
     for hidden in 0..10_000 {
         let candidate = format!("{head}{hidden:04}{tail}");
-        let Ok(id_no) = nhi_card::IdNumber::parse(&candidate) else {
+        let Ok(id_no) = nhi_id::IdNumber::parse(&candidate) else {
             continue;
         };
         tried += 1;
@@ -438,7 +438,7 @@ async fn a_stolen_sale_row_cannot_be_brute_forced_without_the_secret() {
     });
     assert_eq!(with_secret, truth);
     let real_sale: mask_api::Sale = serde_json::from_value(real.clone()).unwrap();
-    let real_id = nhi_card::IdNumber::parse("A123456789").unwrap();
+    let real_id = nhi_id::IdNumber::parse("A123456789").unwrap();
     let legacy_row = StolenRow {
         content_hash: legacy_sale_hash(SITE, &legacy_sale_tail(&real_sale, &real_id)),
         hash_version: 1,
@@ -456,7 +456,7 @@ async fn a_sale_recorded_under_the_old_hash_replays_after_the_upgrade() {
     let s = TestServer::sqlite(MARCH).await;
     let old = sale("A123456789", 2, "2020-03-13T11:00:00+08:00");
     let old_sale: mask_api::Sale = serde_json::from_value(old.clone()).unwrap();
-    let id_no = nhi_card::IdNumber::parse("A123456789").unwrap();
+    let id_no = nhi_id::IdNumber::parse("A123456789").unwrap();
     {
         // The row as the previous version wrote it (hash version 1, site in the hash).
         let conn =

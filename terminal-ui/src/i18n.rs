@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use time::{Date, OffsetDateTime, UtcOffset, Weekday};
 
-use mask_protocol::{BuyerKind, CardProblem, RefusalReason, StockWarningCode};
+use mask_protocol::{BuyerKind, CardProblem, InventoryWarningCode, RefusalReason};
 
 use crate::app::ReaderSummary;
 
@@ -401,8 +401,11 @@ pub fn refusal(lang: Lang, r: &RefusalReason) -> String {
         (RefusalReason::Weekday, Lang::En) => {
             "Not this ID's day (last digit odd: Mon/Wed/Fri, even: Tue/Thu/Sat)"
         }
-        (RefusalReason::Window, Lang::ZhTw) => "距上次購買未滿規定天數",
-        (RefusalReason::Window, Lang::En) => "Already bought within the purchase window",
+        // The quantity of the window is used up (DOMAIN.md §2, `mask_api::RefusalReason::Window`),
+        // in the same words as the agent's own catalogue: not "too few days since the last
+        // purchase", which a buyer who bought less than the quantity would read wrongly.
+        (RefusalReason::Window, Lang::ZhTw) => "本期已購買額度用完",
+        (RefusalReason::Window, Lang::En) => "The quantity of this purchase window is used up",
         (RefusalReason::Closed, Lang::ZhTw) => "今天不販售口罩",
         (RefusalReason::Closed, Lang::En) => "No mask sales today",
         (RefusalReason::Hours, Lang::ZhTw) => "不在販售時段內",
@@ -789,18 +792,26 @@ pub fn today(lang: Lang, sales: u32, masks: u32) -> String {
 }
 
 /// A sales-cap or stock warning for one kind of mask.
-pub fn stock_warning(lang: Lang, k: BuyerKind, code: StockWarningCode) -> String {
+pub fn stock_warning(lang: Lang, k: BuyerKind, code: &InventoryWarningCode) -> String {
+    let other;
     let what = match (code, lang) {
-        (StockWarningCode::CapNear, Lang::ZhTw) => "今日已售接近每日配售上限",
-        (StockWarningCode::CapNear, Lang::En) => "sales today are near the daily cap",
-        (StockWarningCode::CapReached, Lang::ZhTw) => "今日已達每日配售上限",
-        (StockWarningCode::CapReached, Lang::En) => "the daily sales cap is reached",
-        (StockWarningCode::StockLow, Lang::ZhTw) => "庫存即將售完，請準備下架",
-        (StockWarningCode::StockLow, Lang::En) => "stock is running low, prepare to delist",
-        (StockWarningCode::OutOfStock, Lang::ZhTw) => "已無庫存，請按 x 下架",
-        (StockWarningCode::OutOfStock, Lang::En) => "out of stock, press x to delist",
-        (StockWarningCode::Unknown, Lang::ZhTw) => "庫存警示",
-        (StockWarningCode::Unknown, Lang::En) => "stock warning",
+        (InventoryWarningCode::CapNear, Lang::ZhTw) => "今日已售接近每日配售上限",
+        (InventoryWarningCode::CapNear, Lang::En) => "sales today are near the daily cap",
+        (InventoryWarningCode::CapReached, Lang::ZhTw) => "今日已達每日配售上限",
+        (InventoryWarningCode::CapReached, Lang::En) => "the daily sales cap is reached",
+        (InventoryWarningCode::StockLow, Lang::ZhTw) => "庫存即將售完，請準備下架",
+        (InventoryWarningCode::StockLow, Lang::En) => "stock is running low, prepare to delist",
+        (InventoryWarningCode::OutOfStock, Lang::ZhTw) => "已無庫存，請按 x 下架",
+        (InventoryWarningCode::OutOfStock, Lang::En) => "out of stock, press x to delist",
+        // A code from a newer agent: shown as it came, so it is not lost.
+        (InventoryWarningCode::Other(code), Lang::ZhTw) => {
+            other = format!("庫存警示（代碼 {code}）");
+            &other
+        }
+        (InventoryWarningCode::Other(code), Lang::En) => {
+            other = format!("stock warning (code {code})");
+            &other
+        }
     };
     match lang {
         Lang::ZhTw => format!("⚠ {}：{what}", kind(lang, k)),
@@ -876,63 +887,18 @@ pub fn run_error(lang: Lang, e: &crate::run::RunError) -> String {
     }
 }
 
-/// Demo start-up progress line.
-pub fn demo_starting(lang: Lang, step: &str) -> String {
-    match lang {
-        Lang::ZhTw => format!("示範：啟動 {step}…"),
-        Lang::En => format!("demo: starting {step}..."),
-    }
-}
-
-/// Printed after the screen closes, while the demo stops its processes.
-pub fn demo_stopping(lang: Lang) -> &'static str {
-    match lang {
-        Lang::ZhTw => "示範：正在停止所有示範程式並清除暫存資料…",
-        Lang::En => "demo: stopping everything it started and removing its files...",
-    }
-}
-
-/// The demo is Unix-only (it drives pcscd and vpcd).
-pub fn demo_unix_only(lang: Lang) -> &'static str {
+/// `mask-terminal --demo`: the demo is its own program now (the counter binary links no test
+/// rig); where to find it.
+pub fn demo_moved(lang: Lang) -> &'static str {
     match lang {
         Lang::ZhTw => {
-            "示範模式需要 Linux 的 pcscd 與 vpcd 虛擬讀卡機，Windows 上請改用 mask-agent 搭配實體讀卡機"
+            "示範模式已移到另一個程式 mask-demo：請執行 scripts/demo.sh，或 target/release/mask-demo \
+             （選項 --lang、--state-file、--cards、--as-of）"
         }
         Lang::En => {
-            "The demo needs Linux (pcscd with the vpcd virtual reader); on Windows use mask-agent with a real reader"
+            "The demo is its own program now, mask-demo: run scripts/demo.sh, or \
+             target/release/mask-demo (options --lang, --state-file, --cards, --as-of)"
         }
-    }
-}
-
-/// Why the demo could not start, and what to do.
-#[cfg(unix)]
-pub fn demo_error(lang: Lang, e: &crate::demo::DemoError) -> String {
-    use crate::demo::DemoError;
-    match (e, lang) {
-        (DemoError::MissingBinary { name, dir }, Lang::ZhTw) => format!(
-            "示範無法啟動：{} 中找不到 {name}。請先執行 cargo build --release --workspace",
-            dir.display()
-        ),
-        (DemoError::MissingBinary { name, dir }, Lang::En) => format!(
-            "Demo cannot start: {name} is not in {}. Run cargo build --release --workspace first",
-            dir.display()
-        ),
-        (DemoError::Pcsc { detail }, Lang::ZhTw) => format!(
-            "示範無法啟動：讀卡服務不可用（{detail}）。請以 root 執行 scripts/pcsc-stack.sh start，\
-             或安裝 pcscd 與 vsmartcard-vpcd"
-        ),
-        (DemoError::Pcsc { detail }, Lang::En) => format!(
-            "Demo cannot start: PC/SC is unavailable ({detail}). Run scripts/pcsc-stack.sh start \
-             as root, or install pcscd and vsmartcard-vpcd"
-        ),
-        (DemoError::DidNotStart { what, log_tail }, Lang::ZhTw) => {
-            format!("示範無法啟動：{what} 沒有啟動。它最後的記錄：\n{log_tail}")
-        }
-        (DemoError::DidNotStart { what, log_tail }, Lang::En) => {
-            format!("Demo cannot start: {what} did not start. Its last log lines:\n{log_tail}")
-        }
-        (other, Lang::ZhTw) => format!("示範無法啟動：{other}"),
-        (other, Lang::En) => format!("Demo cannot start: {other}"),
     }
 }
 

@@ -23,7 +23,7 @@ const IDLE_REDRAW: Duration = Duration::from_secs(1);
 /// How long the key thread waits for a key before checking whether to stop.
 const KEY_POLL: Duration = Duration::from_millis(100);
 
-/// Demo hooks the loop calls for demo keys (see `crate::demo`).
+/// Demo hooks the loop calls for demo keys (implemented by the `mask-demo` binary).
 pub trait DemoHooks {
     /// Performs `action`; reports its outcome later as `Input::Demo` on `inputs`.
     fn act(&mut self, action: DemoAction, inputs: Sender<Input>);
@@ -35,7 +35,7 @@ pub struct RunOptions {
     pub lang: Lang,
     /// The agent's socket (or pipe).
     pub endpoint: PathBuf,
-    /// Demo hooks (`--demo`), if any.
+    /// Demo hooks (`mask-demo`), if any.
     pub demo: Option<Box<dyn DemoHooks>>,
     /// Timing trace file for the benchmark (`MASK_TERMINAL_TRACE`).
     pub trace: Option<PathBuf>,
@@ -48,6 +48,18 @@ pub enum RunError {
     /// The terminal could not be set up or drawn.
     #[error("terminal: {0}")]
     Terminal(#[from] std::io::Error),
+}
+
+/// The process exit status for the outcome of [`run`], printing a failure in `lang` first: how
+/// `mask-terminal` and `mask-demo` both end.
+pub fn exit_status(lang: Lang, result: Result<(), RunError>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{}", crate::i18n::run_error(lang, &e));
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// Runs the counter screen until the user quits or a termination signal arrives.

@@ -4,9 +4,9 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use mask_protocol::{
     AgentFrame, AgentHello, BuyerKind, BuyerView, CardProblem, Connectivity, CounterState,
-    DecisionSource, EligibilityView, Event, Inventory, ListingState, ReadRef, RefusalReason,
-    Response, ResponseBody, SaleReceipt, SaleSource, SaleSyncState, SellOutcome, StatusReport,
-    StockCounts, StockWarning, StockWarningCode, SyncStatus,
+    DecisionSource, EligibilityView, Event, Inventory, InventoryWarning, InventoryWarningCode,
+    ListingState, ReadRef, RefusalReason, Response, ResponseBody, SaleReceipt, SaleSource,
+    SaleSyncState, SellOutcome, StatusReport, StockCounts, SyncStatus,
 };
 use mask_terminal::app::{App, Input, Intent};
 use mask_terminal::i18n::Lang;
@@ -214,13 +214,13 @@ pub fn inventory(low: bool) -> Inventory {
         },
         warnings: if low {
             vec![
-                StockWarning {
+                InventoryWarning {
                     kind: BuyerKind::Adult,
-                    code: StockWarningCode::CapNear,
+                    code: InventoryWarningCode::CapNear,
                 },
-                StockWarning {
+                InventoryWarning {
                     kind: BuyerKind::Adult,
-                    code: StockWarningCode::StockLow,
+                    code: InventoryWarningCode::StockLow,
                 },
             ]
         } else {

@@ -1,9 +1,8 @@
 //! mask-terminal's integration tests: every screen pinned as a snapshot in both languages, and
-//! the real demo driven end to end in tmux.
+//! the command line. (The real demo, end to end in tmux, is tested in `demo/tests/`.)
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod support;
-mod tmux;
 
-mod demo_e2e;
+mod cli;
 mod render;

@@ -58,11 +58,13 @@ pub use endpoint::{
 };
 pub use event::{CardNotice, CounterState, Event, SaleUpdate};
 pub use frame::{AgentFrame, AgentHello, ClientFrame, ClientHello};
+/// The wire codes the protocol shares with the central API: one definition, in `mask-api`
+/// (unknown refusal and warning codes are kept as `Other(code)`, never lost).
+pub use mask_api::{BuyerKind, InventoryWarning, InventoryWarningCode, RefusalReason, SaleSource};
 pub use model::{
-    AttentionRecord, BuyerKind, BuyerView, CardProblem, Connectivity, DecisionSource,
-    EligibilityView, Inventory, ListingState, ReadRef, ReaderState, RefusalReason, SaleReceipt,
-    SaleSource, SaleSyncState, StatusReport, StockCounts, StockWarning, StockWarningCode,
-    SyncStatus,
+    AttentionRecord, BuyerView, CardProblem, Connectivity, DecisionSource, EligibilityView,
+    Inventory, ListingState, ReadRef, ReaderState, SaleReceipt, SaleSyncState, StatusReport,
+    StockCounts, SyncStatus,
 };
 pub use request::{Request, RequestBody, SellBuyer, StockInForm};
 pub use response::{ErrorBody, ErrorCode, Response, ResponseBody, SellOutcome};

@@ -1,5 +1,6 @@
 //! The values that requests, responses and events carry.
 
+use mask_api::{BuyerKind, InventoryWarning, RefusalReason, SaleSource};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -9,26 +10,6 @@ use uuid::Uuid;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ReadRef(pub u64);
-
-/// Adult or child, decided from the birth date under the policy in force.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BuyerKind {
-    /// Adult masks.
-    Adult,
-    /// Child masks.
-    Child,
-}
-
-/// Where a sale's buyer came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SaleSource {
-    /// Read from the NHI card.
-    Card,
-    /// National ID typed by the pharmacist.
-    Manual,
-}
 
 /// The buyer as the counter screen may show it: masked, never the full name or ID.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,80 +35,6 @@ pub enum DecisionSource {
     /// and this pharmacy's own journal; the sale will be marked offline. Show it to the
     /// pharmacist.
     Local,
-}
-
-/// Why a buyer may not buy now: the stable codes of the central API (`mask_api::RefusalReason`).
-/// Known codes are variants; codes from a newer server or agent arrive as
-/// [`RefusalReason::Other`] with the raw code.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(from = "String", into = "String")]
-pub enum RefusalReason {
-    /// `window`: the quantity of the current window is used up; `next_date` is the window end.
-    Window,
-    /// `closed`: no sales today at all (Sundays from 2020-04-19).
-    Closed,
-    /// `weekday`: the ID's last digit may not buy on this weekday (odd/even rule).
-    Weekday,
-    /// `hours`: outside the opening hours of the sales channel.
-    Hours,
-    /// `not_started`: before the first policy version: no rationed sales yet.
-    NotStarted,
-    /// `quota`: the quantity asked is more than still allowed.
-    Quota,
-    /// `offline_limit`: past the offline budget (hours since the server last answered, or the
-    /// day's allocation sold offline); selling resumes when the server answers.
-    OfflineLimit,
-    /// `token_refused`: the server refuses this pharmacy's token; call the central helpdesk.
-    TokenRefused,
-    /// `server_refused`: the server refused the eligibility request itself (4xx); the detail
-    /// is in the agent's log.
-    ServerRefused,
-    /// Any other code, kept verbatim.
-    Other(String),
-}
-
-impl RefusalReason {
-    /// The stable snake_case code.
-    pub fn code(&self) -> &str {
-        match self {
-            Self::Window => "window",
-            Self::Closed => "closed",
-            Self::Weekday => "weekday",
-            Self::Hours => "hours",
-            Self::NotStarted => "not_started",
-            Self::Quota => "quota",
-            Self::OfflineLimit => "offline_limit",
-            Self::TokenRefused => "token_refused",
-            Self::ServerRefused => "server_refused",
-            Self::Other(code) => code,
-        }
-    }
-}
-
-impl From<String> for RefusalReason {
-    fn from(code: String) -> Self {
-        match code.as_str() {
-            "window" => Self::Window,
-            "closed" => Self::Closed,
-            "weekday" => Self::Weekday,
-            "hours" => Self::Hours,
-            "not_started" => Self::NotStarted,
-            "quota" => Self::Quota,
-            "offline_limit" => Self::OfflineLimit,
-            "token_refused" => Self::TokenRefused,
-            "server_refused" => Self::ServerRefused,
-            _ => Self::Other(code),
-        }
-    }
-}
-
-impl From<RefusalReason> for String {
-    fn from(reason: RefusalReason) -> Self {
-        match reason {
-            RefusalReason::Other(code) => code,
-            known => known.code().to_owned(),
-        }
-    }
 }
 
 /// The eligibility of one buyer, as shown at the counter.
@@ -274,32 +181,6 @@ pub struct StockCounts {
     pub cap: u32,
 }
 
-/// A sales-cap or stock warning (the codes of `mask_api::InventoryWarningCode`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StockWarningCode {
-    /// Sold today reached 90 % of the daily allocation.
-    CapNear,
-    /// Sold today reached the daily allocation.
-    CapReached,
-    /// Fewer than 10 % of the daily allocation left in stock.
-    StockLow,
-    /// Nothing left in stock.
-    OutOfStock,
-    /// A code this build does not know.
-    #[serde(other)]
-    Unknown,
-}
-
-/// One warning for one kind of mask.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct StockWarning {
-    /// Adult or child masks.
-    pub kind: BuyerKind,
-    /// What is wrong.
-    pub code: StockWarningCode,
-}
-
 /// A record the server would not take ("needs attention"): kept in the journal, still counted
 /// in the local quota and inventory, and listed for the pharmacist and IT with the server's
 /// reason. Personal data only masked.
@@ -333,7 +214,7 @@ pub struct Inventory {
     /// Sales-cap and stock warnings (empty when all is well), from the one rule of both
     /// sides, `mask_api::StockLevel::warnings`; shown on the counter screen and in the inventory.
     #[serde(default)]
-    pub warnings: Vec<StockWarning>,
+    pub warnings: Vec<InventoryWarning>,
 }
 
 /// Whether the pharmacy appears in the open data.

@@ -83,9 +83,9 @@ fn inventory() -> Inventory {
             remaining: 3,
             ..counts
         },
-        warnings: vec![StockWarning {
+        warnings: vec![InventoryWarning {
             kind: BuyerKind::Child,
-            code: StockWarningCode::StockLow,
+            code: InventoryWarningCode::StockLow,
         }],
     }
 }
@@ -468,6 +468,24 @@ fn unknown_variants_from_a_newer_agent_do_not_break_an_older_client() {
     );
     let code: ErrorCode = serde_json::from_str(r#""rate_limited""#).unwrap();
     assert_eq!(code, ErrorCode::Unknown);
+}
+
+// Regression (issue 14): the protocol's own copy of the warning codes mapped an unknown code to
+// `Unknown` and sent it on as `"unknown"`; the one type (mask-api's) keeps the code it got.
+#[test]
+fn an_unknown_stock_warning_code_is_kept_and_sent_on_as_it_came() {
+    let json = json!({"kind": "adult", "code": "recall_notice"});
+    let warning: InventoryWarning = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(
+        warning.code,
+        InventoryWarningCode::Other("recall_notice".into())
+    );
+    assert_eq!(serde_json::to_value(&warning).unwrap(), json);
+    for code in InventoryWarningCode::KNOWN {
+        let known: InventoryWarningCode = serde_json::from_value(json!(code)).unwrap();
+        assert!(!matches!(known, InventoryWarningCode::Other(_)), "{code}");
+        assert_eq!(serde_json::to_value(&known).unwrap(), json!(code));
+    }
 }
 
 #[test]

@@ -72,28 +72,17 @@ pub(super) fn kind_code(kind: BuyerKind) -> &'static str {
 
 /// The buyer kind of a stored code.
 pub(super) fn parse_kind(text: &str) -> Result<BuyerKind> {
-    match text {
-        "adult" => Ok(BuyerKind::Adult),
-        "child" => Ok(BuyerKind::Child),
-        other => Err(corrupt("sales.kind", other)),
-    }
+    text.parse().map_err(|_| corrupt("sales.kind", text))
 }
 
-/// The stored code of a sale's source.
+/// The stored code of a sale's source (mask-api's wire code).
 pub(super) fn source_code(source: SaleSource) -> &'static str {
-    match source {
-        SaleSource::Card => "card",
-        SaleSource::Manual => "manual",
-    }
+    source.as_str()
 }
 
 /// The sale source of a stored code.
 pub(super) fn parse_source(text: &str) -> Result<SaleSource> {
-    match text {
-        "card" => Ok(SaleSource::Card),
-        "manual" => Ok(SaleSource::Manual),
-        other => Err(corrupt("sales.source", other)),
-    }
+    text.parse().map_err(|_| corrupt("sales.source", text))
 }
 
 impl SyncState {

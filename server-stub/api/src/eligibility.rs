@@ -45,7 +45,7 @@ pub struct UnsyncedPurchase {
 }
 
 /// The answer: kind, quantity still allowed now, and when refused the reason and next day.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Eligibility {
     /// Adult or child (from the birth date; unknown → adult).

@@ -9,8 +9,13 @@
 //! - [`time_fmt`]: dates as `YYYY-MM-DD`, instants as RFC 3339, calendar in Asia/Taipei,
 //!   instants to the millisecond storage keeps; [`Clock`]: the (shiftable, `--as-of`) clock
 //!   of both binaries.
+//! - the codes every side shares ([`BuyerKind`], [`SaleSource`], [`RefusalReason`],
+//!   [`InventoryWarningCode`]): the agent ↔ screen protocol (`mask-protocol`) re-exports them.
+//!   Refusal and warning codes a version does not know are kept as `Other(code)` and sent on
+//!   unchanged; `as_str()` and `FromStr` are their storage form.
 //!
-//! No server dependencies: serde, time, uuid, thiserror (and utoipa behind `openapi`).
+//! No server dependencies: serde, time, uuid, thiserror, `nhi-id` (ID numbers, no PC/SC), and
+//! utoipa behind `openapi`.
 //!
 //! Routes (all JSON; errors `application/problem+json`; `Authorization: Bearer <token>` where
 //! marked 🔒): `POST /v1/eligibility` 🔒, `POST /v1/sales` 🔒, `POST /v1/stock` 🔒,
@@ -22,6 +27,7 @@
 
 mod audit;
 mod clock;
+mod code;
 mod eligibility;
 mod health;
 pub mod policy;
@@ -33,6 +39,7 @@ pub mod time_fmt;
 
 pub use audit::{AuditSale, AuditSales, EligibilityAsk, EligibilityAsks};
 pub use clock::Clock;
+pub use code::UnknownCode;
 pub use eligibility::{Eligibility, EligibilityRequest, UnsyncedPurchase};
 pub use health::Health;
 pub use policy::{Buyer, Purchase, SaleCheck, check_sale};

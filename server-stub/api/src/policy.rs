@@ -12,6 +12,7 @@ pub use decide::{Buyer, Purchase, SaleCheck, check_sale, decide};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime, Time, Weekday};
 
+use crate::code::{closed_codes, wire_codes};
 use crate::time_fmt::{hh_mm, iso_date, taipei_date};
 
 /// The policy records of 2020 as shipped (JSON, see [`PolicySet::from_json`]).
@@ -28,58 +29,38 @@ pub enum BuyerKind {
     Child,
 }
 
-impl BuyerKind {
-    /// The stable wire code (`"adult"` / `"child"`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Adult => "adult",
-            Self::Child => "child",
-        }
-    }
-}
+closed_codes!(BuyerKind, "buyer kind", Adult = "adult", Child = "child");
 
-/// Why a buyer may not buy now. Stable snake_case codes: clients switch on them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum RefusalReason {
-    /// `"window"`: the quantity of the current window is used up; `next_date` is the window end.
-    Window,
-    /// `"closed"`: no sales today at all (Sundays from 2020-04-19).
-    Closed,
-    /// `"weekday"`: the ID's last digit may not buy on this weekday (odd/even rule).
-    Weekday,
-    /// `"hours"`: outside the opening hours of the sales channel (07:00–23:00 Asia/Taipei);
-    /// `next_date` is today when before opening, else the next allowed day.
-    Hours,
-    /// `"not_started"`: before the first policy version (2020-02-06): no rationed sales yet.
-    NotStarted,
-    /// `"quota"`: the requested quantity is more than still allowed (sales only; eligibility
-    /// itself answers with the allowed quantity instead).
-    Quota,
-    /// `"offline_limit"`: the agent is past its offline budget (hours since the last contact
-    /// with the server, or the day's allocation sold offline): no local decision until the
-    /// server answers again. Decided by the agent only.
-    OfflineLimit,
-    /// A code this version does not know (sent by a newer peer).
-    #[serde(other)]
-    Unknown,
-}
-
-impl RefusalReason {
-    /// The stable wire code, e.g. `"weekday"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Window => "window",
-            Self::Closed => "closed",
-            Self::Weekday => "weekday",
-            Self::Hours => "hours",
-            Self::NotStarted => "not_started",
-            Self::Quota => "quota",
-            Self::OfflineLimit => "offline_limit",
-            Self::Unknown => "unknown",
-        }
+wire_codes! {
+    /// Why a buyer may not buy now. Stable snake_case codes: clients switch on them. The server
+    /// decides the rule codes; the agent adds `offline_limit`, `token_refused` and
+    /// `server_refused` for the counter. A code from a newer peer is kept as [`Self::Other`].
+    pub enum RefusalReason {
+        /// `"window"`: the quantity of the current window is used up; `next_date` is the window
+        /// end.
+        Window = "window",
+        /// `"closed"`: no sales today at all (Sundays from 2020-04-19).
+        Closed = "closed",
+        /// `"weekday"`: the ID's last digit may not buy on this weekday (odd/even rule).
+        Weekday = "weekday",
+        /// `"hours"`: outside the opening hours of the sales channel (07:00–23:00 Asia/Taipei);
+        /// `next_date` is today when before opening, else the next allowed day.
+        Hours = "hours",
+        /// `"not_started"`: before the first policy version (2020-02-06): no rationed sales yet.
+        NotStarted = "not_started",
+        /// `"quota"`: the requested quantity is more than still allowed (sales only; eligibility
+        /// itself answers with the allowed quantity instead).
+        Quota = "quota",
+        /// `"offline_limit"`: the agent is past its offline budget (hours since the last contact
+        /// with the server, or the day's allocation sold offline): no local decision until the
+        /// server answers again. Decided by the agent only.
+        OfflineLimit = "offline_limit",
+        /// `"token_refused"`: the server refuses this pharmacy's token (401/403); call the
+        /// central helpdesk. Decided by the agent only (the server answers with a problem).
+        TokenRefused = "token_refused",
+        /// `"server_refused"`: the server refused the eligibility request itself (another 4xx);
+        /// the detail is in the agent's log. Decided by the agent only.
+        ServerRefused = "server_refused",
     }
 }
 

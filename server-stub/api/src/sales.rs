@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::code::closed_codes;
 use crate::policy::{BuyerKind, RefusalReason};
 use crate::time_fmt::{iso_date, rfc3339};
 
@@ -17,6 +18,8 @@ pub enum SaleSource {
     /// ID number typed by the pharmacist (card unreadable).
     Manual,
 }
+
+closed_codes!(SaleSource, "sale source", Card = "card", Manual = "manual");
 
 /// One sale as recorded at the pharmacy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::code::wire_codes;
 use crate::policy::BuyerKind;
 use crate::time_fmt::{iso_date, rfc3339};
 
@@ -44,23 +45,19 @@ pub struct StockInResult {
     pub inventory: Inventory,
 }
 
-/// What a sales-cap warning is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum InventoryWarningCode {
-    /// Sold today reached 90 % of the daily allocation.
-    CapNear,
-    /// Sold today reached the daily allocation.
-    CapReached,
-    /// Fewer than 10 % of the daily allocation left in stock.
-    StockLow,
-    /// Nothing left in stock.
-    OutOfStock,
-    /// A code this version does not know.
-    #[serde(other)]
-    Unknown,
+wire_codes! {
+    /// What a sales-cap or stock warning is about. A code from a newer peer is kept as
+    /// [`Self::Other`].
+    pub enum InventoryWarningCode {
+        /// Sold today reached 90 % of the daily allocation.
+        CapNear = "cap_near",
+        /// Sold today reached the daily allocation.
+        CapReached = "cap_reached",
+        /// Fewer than 10 % of the daily allocation left in stock.
+        StockLow = "stock_low",
+        /// Nothing left in stock.
+        OutOfStock = "out_of_stock",
+    }
 }
 
 /// One kind of mask at one site on one day, as the warning rule reads it.
@@ -103,8 +100,9 @@ impl StockLevel {
     }
 }
 
-/// A sales-cap / stock warning for one kind of mask.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A sales-cap / stock warning for one kind of mask (also what the agent sends the counter
+/// screen: `mask_protocol` re-exports it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InventoryWarning {
     /// Adult or child masks.

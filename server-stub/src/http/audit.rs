@@ -89,7 +89,8 @@ fn csv_body(sales: &[AuditSale]) -> Result<Vec<u8>, csv::Error> {
             rfc(s.recorded_at),
             codes::status(s.status).to_owned(),
             s.overrun_reason
-                .map(|r| r.as_str().to_owned())
+                .as_ref()
+                .map(ToString::to_string)
                 .unwrap_or_default(),
             s.flags
                 .iter()

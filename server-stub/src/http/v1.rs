@@ -11,7 +11,7 @@ use mask_api::{
     SaleFlag, SaleResult, SaleStatus, StockIn, StockInResult, StockLevel, WhoAmI, decide,
     taipei_date,
 };
-use nhi_card::IdNumber;
+use nhi_id::IdNumber;
 use serde::Deserialize;
 use time::{Date, OffsetDateTime};
 use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder, ResponsesBuilder};

@@ -522,10 +522,7 @@ pub(crate) mod codes {
         k.as_str()
     }
     pub fn source(s: SaleSource) -> &'static str {
-        match s {
-            SaleSource::Card => "card",
-            SaleSource::Manual => "manual",
-        }
+        s.as_str()
     }
     pub fn status(s: SaleStatus) -> &'static str {
         match s {
@@ -546,11 +543,7 @@ pub(crate) mod codes {
     }
     /// A stored buyer kind.
     pub fn parse_kind(s: &str) -> Result<BuyerKind, StoreError> {
-        match s {
-            "adult" => Ok(BuyerKind::Adult),
-            "child" => Ok(BuyerKind::Child),
-            other => Err(corrupt("sales.kind", other)),
-        }
+        s.parse().map_err(|_| corrupt("sales.kind", s))
     }
     /// A stored quantity: a sale hands over at least one mask.
     pub fn parse_quantity(q: i64) -> Result<u32, StoreError> {
@@ -573,12 +566,10 @@ pub(crate) mod codes {
             .map(SaleFlag::from_code)
             .collect()
     }
-    /// A stored overrun reason; a code of a newer server reads as [`RefusalReason::Unknown`],
-    /// as it does on the wire.
+    /// A stored overrun reason; a code of a newer server is kept as [`RefusalReason::Other`],
+    /// as it is on the wire.
     pub fn parse_reason(s: Option<String>) -> Option<RefusalReason> {
-        s.map(|s| {
-            serde_json::from_value(serde_json::Value::String(s)).unwrap_or(RefusalReason::Unknown)
-        })
+        s.map(RefusalReason::from)
     }
 
     fn corrupt(column: &'static str, value: impl ToString) -> StoreError {

@@ -1,7 +1,7 @@
 //! The two forms of the counter screen: manual ID entry and stock-in. Pure data + key handling;
-//! validation of the ID number is the card crate's (`nhi_card::IdNumber::parse`).
+//! validation of the ID number is `nhi_id::IdNumber::parse` (the one ID rule).
 
-use nhi_card::{IdError, IdNumber};
+use nhi_id::{IdError, IdNumber};
 use time::{Date, Month};
 
 use crate::i18n::IdProblem;

@@ -494,7 +494,7 @@ impl App {
             ) => {
                 let buyer = BuyerView {
                     masked_name: String::new(),
-                    masked_id: nhi_card::mask_id(&id_no),
+                    masked_id: nhi_id::mask_id(&id_no),
                     source: SaleSource::Manual,
                     reader: None,
                 };

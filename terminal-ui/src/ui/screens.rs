@@ -125,7 +125,7 @@ fn today_lines(app: &App, lang: Lang) -> Vec<Line<'static>> {
         .warnings
         .iter()
         .map(|w| {
-            Line::from(i18n::stock_warning(lang, w.kind, w.code))
+            Line::from(i18n::stock_warning(lang, w.kind, &w.code))
                 .style(Style::new().fg(Color::Yellow).bold())
         })
         .collect();
@@ -520,7 +520,7 @@ fn inventory(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang) {
     let mut lines = Vec::new();
     for w in &inv.warnings {
         lines.push(
-            Line::from(i18n::stock_warning(lang, w.kind, w.code))
+            Line::from(i18n::stock_warning(lang, w.kind, &w.code))
                 .style(Style::new().fg(Color::Yellow).bold()),
         );
     }

@@ -24,7 +24,7 @@ pub struct Buyer {
 
 impl Buyer {
     /// A buyer from an ID number string: its last character must be a digit (every valid ID
-    /// format ends in one). Validate the ID itself with `nhi_card::IdNumber` first.
+    /// format ends in one). Validate the ID itself with `nhi_id::IdNumber` first.
     pub fn from_id_str(id_no: &str, birth_date: Option<Date>) -> Option<Self> {
         let last = id_no.trim().chars().last()?.to_digit(10)?;
         Some(Self {
@@ -34,7 +34,7 @@ impl Buyer {
     }
 
     /// A buyer from a validated ID number.
-    pub fn from_id(id_no: &nhi_card::IdNumber, birth_date: Option<Date>) -> Self {
+    pub fn from_id(id_no: &nhi_id::IdNumber, birth_date: Option<Date>) -> Self {
         Self {
             id_last_digit: id_no.last_digit(),
             birth_date,
@@ -108,7 +108,7 @@ pub fn decide(
 }
 
 /// Whether a sale of `quantity` at `sold_at` keeps to the rules, given the earlier purchases.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SaleCheck {
     /// Within the rules.
     Within,

@@ -237,7 +237,7 @@ struct NewRows<'a> {
     offline: Vec<bool>,
     content_hash: Vec<&'a str>,
     status: Vec<&'static str>,
-    overrun_reason: Vec<Option<&'static str>>,
+    overrun_reason: Vec<Option<String>>,
     recorded_at: Vec<OffsetDateTime>,
     flags: Vec<String>,
     /// Index of each new sale in the columns.
@@ -335,7 +335,7 @@ async fn attempt_once(
     for (id, (status, reason)) in &rows.rejudged {
         rejudged_id.push(*id);
         rejudged_status.push(codes::status(*status));
-        rejudged_reason.push(reason.map(|r| r.as_str()));
+        rejudged_reason.push(reason.as_ref().map(RefusalReason::as_str));
     }
     let params: [&(dyn ToSql + Sync); 28] = [
         &lock_keys,
@@ -418,10 +418,10 @@ fn judge_batch<'a>(
                 // New in this group: its row is not written yet.
                 Some(&i) => {
                     rows.status[i] = codes::status(judged.0);
-                    rows.overrun_reason[i] = judged.1.map(|r| r.as_str());
+                    rows.overrun_reason[i] = judged.1.as_ref().map(RefusalReason::to_string);
                 }
                 None => {
-                    rows.rejudged.insert(id, judged);
+                    rows.rejudged.insert(id, judged.clone());
                 }
             }
             if let Some(k) = known.get_mut(&id) {
@@ -429,6 +429,8 @@ fn judge_batch<'a>(
                 k.result.overrun_reason = judged.1;
             }
         }
+        rows.overrun_reason
+            .push(reason.as_ref().map(RefusalReason::to_string));
         let result = SaleResult {
             id: sale.id,
             status,
@@ -466,7 +468,6 @@ fn judge_batch<'a>(
         rows.offline.push(sale.offline);
         rows.content_hash.push(&sale.hashes.keyed);
         rows.status.push(codes::status(status));
-        rows.overrun_reason.push(reason.map(|r| r.as_str()));
         rows.recorded_at.push(w.now);
         rows.flags.push(codes::flags(&sale.flags));
     }

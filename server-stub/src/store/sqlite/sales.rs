@@ -41,7 +41,7 @@ fn record_sale(
         sale.offline,
         sale.hashes.keyed,
         codes::status(status),
-        reason.map(|r| r.as_str()),
+        reason.as_ref().map(mask_api::RefusalReason::as_str),
         to_ms(write.now),
         codes::flags(&sale.flags),
         HASH_VERSION,
@@ -52,7 +52,7 @@ fn record_sale(
             .execute(params![
                 id.to_string(),
                 codes::status(status),
-                reason.map(|r| r.as_str())
+                reason.as_ref().map(mask_api::RefusalReason::as_str)
             ])?;
     }
     Ok(SaleResult {

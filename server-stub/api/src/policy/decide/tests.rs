@@ -345,8 +345,43 @@ fn eligibility_json_has_the_contract_shape() {
         no,
         serde_json::json!({"kind": "child", "allowed": 0, "next_date": "2020-03-10", "reason": "weekday"})
     );
+}
+
+// Regression (issue 14): an unknown code became `Unknown` and was sent on as `"unknown"`, so a
+// screen or agent older than the server lost the code it could at least have shown.
+#[test]
+fn an_unknown_refusal_code_is_kept_and_sent_on_as_it_came() {
     let unknown: RefusalReason = serde_json::from_str(r#""some_new_rule""#).unwrap();
-    assert_eq!(unknown, RefusalReason::Unknown);
+    assert_eq!(unknown, RefusalReason::Other("some_new_rule".into()));
+    assert_eq!(unknown.as_str(), "some_new_rule");
+    assert_eq!(
+        serde_json::to_string(&unknown).unwrap(),
+        r#""some_new_rule""#
+    );
+    // Known codes keep today's wire text, both ways, and parse the same from storage.
+    for code in RefusalReason::KNOWN {
+        let reason: RefusalReason = serde_json::from_value(serde_json::json!(code)).unwrap();
+        assert!(!matches!(reason, RefusalReason::Other(_)), "{code}");
+        assert_eq!(
+            serde_json::to_value(&reason).unwrap(),
+            serde_json::json!(code)
+        );
+        assert_eq!(code.parse::<RefusalReason>(), Ok(reason));
+    }
+}
+
+#[test]
+fn closed_codes_are_the_serde_names_and_nothing_else_parses() {
+    for kind in [BuyerKind::Adult, BuyerKind::Child] {
+        assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        assert_eq!(kind.as_str().parse::<BuyerKind>(), Ok(kind));
+    }
+    for source in [crate::SaleSource::Card, crate::SaleSource::Manual] {
+        assert_eq!(serde_json::to_value(source).unwrap(), source.as_str());
+        assert_eq!(source.as_str().parse::<crate::SaleSource>(), Ok(source));
+    }
+    let err = "elder".parse::<BuyerKind>().unwrap_err();
+    assert_eq!(err.to_string(), r#"unknown buyer kind code "elder""#);
 }
 
 #[test]

@@ -1,21 +1,16 @@
-//! `mask-terminal --demo`: everything on embedded defaults, on one machine, from one command.
+//! The demo system: everything on embedded defaults, on one machine, from one command.
 //!
 //! Starts, in a private temporary directory:
 //! 1. the PC/SC service with the vpcd virtual readers, unless it already runs;
 //! 2. `mask-server-stub` (found next to this executable) on plain HTTP, 127.0.0.1, a free port,
 //!    with its clock at a Monday morning of March 2020 where the demo buyers may buy;
 //! 3. a token for the demo pharmacy (`mask-server-stub token issue`);
-//! 4. the link relay between agent and server (the demo's "network cable", see [`proxy`]);
+//! 4. the link relay between agent and server (the demo's "network cable", see [`crate::proxy`]);
 //! 5. `mask-agent --config FILE run` with its clock at the same instant as the server's;
 //! 6. the virtual card deck (the fixtures crate's player, in-process, on vpcd port 35963).
 //!
 //! [`DemoStack`]'s `Drop` stops all of it in reverse order and removes the directory; children
 //! also share the demo's process group, so a closed terminal (SIGHUP) reaches them too.
-
-pub mod cards;
-mod http;
-mod procs;
-pub mod proxy;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -26,9 +21,10 @@ use std::time::{Duration, Instant};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
-use cards::DemoDeck;
-use procs::ChildGuard;
-use proxy::LinkProxy;
+use crate::cards::{self, DemoDeck};
+use crate::http;
+use crate::procs::ChildGuard;
+use crate::proxy::LinkProxy;
 
 /// The demo's clock: Monday 2020-03-09 10:00 in Taiwan. Rules in force (2020-03-05 version):
 /// adults 3 and children 5 masks per 7 days; IDs ending odd buy Mon/Wed/Fri, even Tue/Thu/Sat,
@@ -58,7 +54,7 @@ pub struct DemoOptions {
     pub trace: Option<PathBuf>,
 }
 
-/// Why the demo could not start. Rendered for people by `crate::i18n::demo_error`.
+/// Why the demo could not start. Rendered for people by `crate::messages::demo_error`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DemoError {
@@ -122,7 +118,7 @@ pub struct DemoState {
     pub logs: Vec<PathBuf>,
     /// Pids of the children the demo started (all gone after quitting).
     pub pids: Vec<u32>,
-    /// The demo's own process (`mask-terminal --demo`).
+    /// The demo's own process (`mask-demo`, which also runs the counter screen).
     pub terminal_pid: u32,
     /// The clock start used by server and agent.
     pub as_of: String,
@@ -284,11 +280,6 @@ impl DemoStack {
         Ok(stack)
     }
 
-    /// Ports and paths.
-    pub fn state(&self) -> &DemoState {
-        &self.state
-    }
-
     /// The agent's socket for the UI.
     pub fn endpoint(&self) -> PathBuf {
         self.state.socket.clone()
@@ -335,10 +326,10 @@ const DEMO_DELIVERY: mask_protocol::StockInForm = mask_protocol::StockInForm {
 /// Records the day's delivery through the agent, as a pharmacist does when the post office
 /// comes, so the demo's inventory starts from stock on hand.
 fn record_delivery(socket: &Path) -> Result<(), String> {
-    use crate::app::Input;
     use mask_protocol::{AgentFrame, Request, RequestBody};
+    use mask_terminal::app::Input;
     let (inputs, rx) = std::sync::mpsc::channel();
-    let client = crate::client::AgentClient::spawn(socket.to_path_buf(), inputs)
+    let client = mask_terminal::client::AgentClient::spawn(socket.to_path_buf(), inputs)
         .map_err(|e| e.to_string())?;
     let deadline = Instant::now() + Duration::from_secs(10);
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
@@ -408,7 +399,7 @@ fn wait_until(
 fn agent_config(state: &DemoState, token: &str, as_of: &str, lang: &str) -> String {
     let q = |s: &str| toml_string(s);
     format!(
-        "# Written by mask-terminal --demo\n\
+        "# Written by mask-demo\n\
          site_code = {}\nserver_url = {}\ntoken = {}\ndata_dir = {}\nas_of = {}\n\
          reader_filter = {}\nlanguage = {}\nsocket = {}\n",
         q(&state.site_code),

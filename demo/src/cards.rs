@@ -12,9 +12,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use nhi_fixtures::{Profile, VirtualCard};
 
-use super::proxy::LinkProxy;
-use crate::app::{DemoAction, DemoCard, DemoNotice, Input};
-use crate::run::DemoHooks;
+use mask_terminal::app::{DemoAction, DemoCard, DemoNotice, Input};
+use mask_terminal::run::DemoHooks;
+
+use crate::proxy::LinkProxy;
 
 /// The default cycle: (fixture profile, what it shows at the counter on the demo's Monday).
 pub const DEFAULT_DECK: &[(&str, DemoCard)] = &[
@@ -27,7 +28,7 @@ pub const DEFAULT_DECK: &[(&str, DemoCard)] = &[
     ("adult-3", DemoCard::AdultOdd2),
 ];
 
-/// Resolves profile names (`--demo-cards`) to profiles, labelling known ones.
+/// Resolves profile names (`--cards`) to profiles, labelling known ones.
 pub fn deck(
     names: Option<&[String]>,
 ) -> Result<Vec<(Profile, DemoCard)>, nhi_fixtures::ProfileError> {

@@ -10,8 +10,8 @@
 //!   no agent, no UI — reports the identity of the same insertion;
 //! - **UI**: the agent's buyer event arriving in the UI → that frame written (the UI's own part).
 //!
-//! Run: `cargo bench -p mask-terminal --bench insert_to_screen` (pcscd + vpcd + tmux, and the
-//! workspace built so mask-agent and mask-server-stub sit next to mask-terminal).
+//! Run: `cargo bench -p mask-demo --bench insert_to_screen` (pcscd + vpcd + tmux, and the
+//! workspace built so mask-agent and mask-server-stub sit next to mask-demo).
 #![allow(clippy::unwrap_used, missing_docs)]
 
 #[path = "../tests/tmux.rs"]
@@ -76,7 +76,7 @@ fn main() {
         others
     });
 
-    let mut demo = DemoSession::start(&bins, &["--demo-cards", "adult,adult-3"], 100, 30);
+    let mut demo = DemoSession::start(&bins, &["--cards", "adult,adult-3"], 100, 30);
     demo.wait_for("waiting", Duration::from_secs(30), |s| {
         s.contains("請插入健保卡")
     });

@@ -1,4 +1,4 @@
-//! The real demo, end to end, in tmux: `mask-terminal --demo` with the real server stub, agent,
+//! The real demo, end to end, in tmux: `mask-demo` with the real server stub, agent,
 //! pcscd + vpcd and virtual cards. After each step the screen, the agent's journal (SQLite) and
 //! the server's open data are checked. Needs the PC/SC stack (gated like every PC/SC test:
 //! skipped with a reason, or failed when REQUIRE_PCSC=1) and tmux.
@@ -88,7 +88,7 @@ fn tools_present() -> Option<std::path::PathBuf> {
         (_, None) => {
             assert!(
                 !nhi_fixtures::pcsc_required(),
-                "mask-agent / mask-server-stub not built next to mask-terminal"
+                "mask-agent / mask-server-stub not built next to mask-demo"
             );
             eprintln!("skipped: build the workspace first (cargo build --release --workspace)");
             None

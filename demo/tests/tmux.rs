@@ -1,4 +1,4 @@
-//! Drives the real `mask-terminal --demo` in a detached tmux session: start, send keys, read the
+//! Drives the real `mask-demo` in a detached tmux session: start, send keys, read the
 //! screen, read the demo's state file; quitting (or dropping) ends the session. Used by the
 //! end-to-end test and by the insert → on-screen benchmark.
 #![allow(dead_code)] // shared with the benchmark; each user needs a different part
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const POLL: Duration = Duration::from_millis(5);
 
 /// The binaries the demo runs, side by side.
-const DEMO_BINS: [&str; 3] = ["mask-terminal", "mask-agent", "mask-server-stub"];
+const DEMO_BINS: [&str; 3] = ["mask-demo", "mask-agent", "mask-server-stub"];
 
 /// Cargo's target directory (`CARGO_TARGET_DIR`, else the workspace's `target`).
 fn target_dir() -> PathBuf {
@@ -20,12 +20,12 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
 
-/// The directory holding mask-terminal, mask-agent and mask-server-stub: of the test's own
+/// The directory holding mask-demo, mask-agent and mask-server-stub: of the test's own
 /// build dir, `target/release` (what `cargo build --release --workspace` made, as the acceptance
 /// check runs it) and `target/debug`, the complete one whose oldest binary is the newest (so a
 /// stale build is not picked over a fresh one).
 pub fn bin_dir() -> Option<PathBuf> {
-    let own = option_env!("CARGO_BIN_EXE_mask-terminal").map(PathBuf::from);
+    let own = option_env!("CARGO_BIN_EXE_mask-demo").map(PathBuf::from);
     let target = target_dir();
     let candidates = own
         .and_then(|p| p.parent().map(Path::to_path_buf))
@@ -63,7 +63,7 @@ pub struct DemoSession {
 }
 
 impl DemoSession {
-    /// Starts `mask-terminal --demo` (plus `args`) in a `width`×`height` tmux session and waits
+    /// Starts `mask-demo` (plus `args`) in a `width`×`height` tmux session and waits
     /// until the demo has written its state file.
     pub fn start(bin_dir: &Path, args: &[&str], width: u16, height: u16) -> DemoSession {
         let dir = tempfile::tempdir().unwrap();
@@ -73,9 +73,9 @@ impl DemoSession {
         let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("mask-demo-{}-{n}", std::process::id());
         let mut cmd = format!(
-            "MASK_TERMINAL_TRACE={} {} --demo --demo-state-file {}",
+            "MASK_TERMINAL_TRACE={} {} --state-file {}",
             trace.display(),
-            bin_dir.join("mask-terminal").display(),
+            bin_dir.join("mask-demo").display(),
             state_file.display()
         );
         for a in args {

@@ -1,7 +1,7 @@
 //! A minimal HTTP/1.1 GET for the demo's loopback checks (server health).
 //!
-//! Written by hand on purpose: the terminal only needs "is the local server stub up" on
-//! 127.0.0.1; pulling an HTTP client stack into the counter screen for that is not worth it.
+//! Written by hand on purpose: the demo only needs "is the local server stub up" on
+//! 127.0.0.1; pulling an HTTP client stack into the demo for that is not worth it.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -1,0 +1,6 @@
+//! mask-demo's integration tests: the real demo driven end to end in tmux.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod tmux;
+
+mod demo_e2e;
