@@ -16,6 +16,7 @@ mod integrity;
 mod limits;
 mod open_data;
 mod person_keys;
+mod reports;
 mod sales;
 mod startup;
 mod stock;

@@ -32,7 +32,7 @@ pub struct AuditQuery {
     format: Option<String>,
 }
 
-fn day(name: &str, text: &str) -> Result<Date, ApiError> {
+pub(super) fn day(name: &str, text: &str) -> Result<Date, ApiError> {
     Date::parse(
         text,
         time::macros::format_description!("[year]-[month]-[day]"),
@@ -40,7 +40,7 @@ fn day(name: &str, text: &str) -> Result<Date, ApiError> {
     .map_err(|_| ApiError::bad_query(format!("`{name}` must be YYYY-MM-DD")))
 }
 
-fn wants_csv(format: Option<&str>, headers: &HeaderMap) -> Result<bool, ApiError> {
+pub(super) fn wants_csv(format: Option<&str>, headers: &HeaderMap) -> Result<bool, ApiError> {
     match format {
         Some("json") => Ok(false),
         Some("csv") => Ok(true),
