@@ -63,22 +63,22 @@ async fn report_csv(s: &TestServer, audit: &str, query: &str) -> (StatusCode, St
     (status, r.text().await.unwrap())
 }
 
-fn site_of<'a>(report: &'a Value, code: &str) -> &'a Value {
-    report["sites"]
+/// The entry of `list` (`sites` or `counties`) whose `key` is `value`.
+fn entry<'a>(report: &'a Value, list: &str, key: &str, value: &str) -> &'a Value {
+    report[list]
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["site"] == code)
-        .unwrap_or_else(|| panic!("{code} not in {report}"))
+        .find(|e| e[key] == value)
+        .unwrap_or_else(|| panic!("{value} not in the report's {list}"))
+}
+
+fn site_of<'a>(report: &'a Value, code: &str) -> &'a Value {
+    entry(report, "sites", "site", code)
 }
 
 fn county_of<'a>(report: &'a Value, county: &str) -> &'a Value {
-    report["counties"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["county"] == county)
-        .unwrap_or_else(|| panic!("{county} not in the report"))
+    entry(report, "counties", "county", county)
 }
 
 /// Every figure of the JSON report keyed like a CSV row: (day, slot, level, name) → figures.

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use time::{Date, OffsetDateTime};
 
 use super::AppState;
-use super::audit::{day, wants_csv};
+use super::audit::{csv_response, day_range, wants_csv};
 use super::auth::{AuditAuthed, ClientIp, check_token};
 use super::error::ApiError;
 use super::v1::Problems;
@@ -125,16 +125,6 @@ pub struct ReportQuery {
     format: Option<String>,
 }
 
-fn range(from: Date, to: Date) -> Result<(), ApiError> {
-    if to < from || (to - from).whole_days() >= MAX_REPORT_DAYS {
-        return Err(ApiError::bad_query(format!(
-            "`to` must be on or after `from`, at most {MAX_REPORT_DAYS} days in all; ask for \
-             longer periods in several requests"
-        )));
-    }
-    Ok(())
-}
-
 async fn report(st: &AppState, from: Date, to: Date) -> Result<SalesReport, ApiError> {
     let rows = st.store.report_rows(from, to).await?;
     Ok(reports::build(
@@ -175,23 +165,13 @@ pub async fn sales_report(
     query: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_query(e.body_text()))?;
-    let (from, to) = (day("from", &q.from)?, day("to", &q.to)?);
-    range(from, to)?;
+    let (from, to) = day_range(&q.from, &q.to, MAX_REPORT_DAYS)?;
     let csv = wants_csv(q.format.as_deref(), &headers)?;
     let report = report(&st, from, to).await?;
     if !csv {
         return Ok(axum::Json(report).into_response());
     }
-    let body = reports::csv(&report).map_err(|e| {
-        tracing::error!(error = %e, "report CSV could not be written");
-        ApiError::from(crate::store::StoreError::Corrupt(e.to_string()))
-    })?;
-    let mut response = body.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    Ok(response)
+    csv_response(reports::csv(&report), "sales report")
 }
 
 /// Query of the page.
