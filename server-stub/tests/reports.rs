@@ -551,3 +551,109 @@ on_both_backends!(
         );
     }
 );
+
+/// The report page in a real browser: log in through the form, the charts render as SVG, every
+/// data point in the DOM equals the API's figure, the session cookie is out of the page's reach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_the_report_page_logs_in_and_its_charts_match_the_api() {
+    use crate::support::browser::Browser;
+    use fantoccini::Locator;
+
+    let s = TestServer::sqlite(NOW).await;
+    let Some(browser) = Browser::open(1280, 800).await else {
+        return;
+    };
+    let audit = s.server.issue_audit_token(None).await.unwrap();
+    post_sales(
+        &s,
+        &s.token,
+        vec![
+            sale_of("adult", &valid_id(1), 2, "2020-03-12T10:00:00+08:00"),
+            sale_of("child", &valid_id(2), 1, "2020-03-13T18:00:00+08:00"),
+        ],
+    )
+    .await;
+    post_sales(
+        &s,
+        &s.other_token,
+        vec![sale_of(
+            "adult",
+            &valid_id(3),
+            3,
+            "2020-03-13T09:00:00+08:00",
+        )],
+    )
+    .await;
+
+    browser.goto(&format!("{}/reports", s.base)).await;
+    assert!(browser.text().await.contains("登入報表"));
+    browser
+        .find("#token")
+        .await
+        .send_keys(&audit)
+        .await
+        .unwrap();
+    browser
+        .find("form[action='/reports/login'] button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .client()
+        .wait()
+        .for_element(Locator::Css("#stock-chart"))
+        .await
+        .expect("the report page after logging in");
+    assert_eq!(browser.url().await, format!("{}/reports", s.base));
+    let rendered = browser
+        .eval(
+            "return Array.from(document.querySelectorAll('svg.chart')).map(s => { \
+                 const r = s.getBoundingClientRect(); return [s.id, r.width, r.height]; });",
+        )
+        .await;
+    let rendered = rendered.as_array().unwrap();
+    assert_eq!(rendered.len(), 2, "{rendered:?}");
+    for chart in rendered {
+        assert!(
+            chart[1].as_f64().unwrap() > 600.0 && chart[2].as_f64().unwrap() > 200.0,
+            "{chart}"
+        );
+    }
+    assert_eq!(browser.eval("return document.cookie").await, "", "HttpOnly");
+    let points = browser
+        .eval(
+            "return Array.from(document.querySelectorAll('svg.chart .point')).map(e => { \
+                 const data = {}; \
+                 for (const a of e.attributes) { \
+                     if (a.name.startsWith('data-')) data[a.name.slice(5)] = a.value; \
+                 } \
+                 return [e.tagName.toLowerCase(), data]; });",
+        )
+        .await;
+    let points: Vec<ChartPoint> = points
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| ChartPoint {
+            element: p[0].as_str().unwrap().to_owned(),
+            data: p[1]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+                .collect(),
+        })
+        .collect();
+    let (_, report) = s
+        .get_as(&audit, "/v1/reports/sales?from=2020-03-07&to=2020-03-13")
+        .await;
+    points_match_report(&points, &report, "其他縣市");
+    browser.screenshot("reports-page-1280x800").await;
+
+    // The English page, same session.
+    browser.goto(&format!("{}/reports?lang=en", s.base)).await;
+    assert!(browser.text().await.contains("Sales per 3 hours by county"));
+    browser.screenshot("reports-page-en-1280x800").await;
+    browser.close().await;
+}

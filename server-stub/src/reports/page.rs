@@ -127,7 +127,7 @@ nav{display:flex;gap:1rem;align-items:center}a{color:#0050a0}\
 button{font:inherit;padding:.3rem .8rem}input{font:inherit;padding:.3rem;width:100%;max-width:40rem}\
 table{border-collapse:collapse}th,td{border:1px solid #bbb;padding:.2rem .5rem;text-align:right}\
 th:first-child,td:first-child{text-align:left}.error{color:#a00000;font-weight:bold}\
-.chart-box{overflow-x:auto}svg.chart{min-width:720px;height:auto;border:1px solid #ddd}";
+.chart-box{overflow-x:auto}svg.chart{min-width:720px;height:auto;box-sizing:border-box;border:1px solid #ddd}";
 
 fn head(out: &mut String, w: &Words) {
     let _ = write!(
