@@ -468,31 +468,36 @@ pub fn points_match_report(points: &[ChartPoint], report: &Value, other_counties
     }
 }
 
+/// A few sales at two sites in two counties, for the page's tests.
+async fn sales_for_the_page(s: &TestServer) {
+    post_sales(
+        s,
+        &s.token,
+        vec![
+            sale_of("adult", &valid_id(1), 2, "2020-03-12T10:00:00+08:00"),
+            sale_of("child", &valid_id(2), 1, "2020-03-13T18:00:00+08:00"),
+        ],
+    )
+    .await;
+    post_sales(
+        s,
+        &s.other_token,
+        vec![sale_of(
+            "adult",
+            &valid_id(3),
+            3,
+            "2020-03-13T09:00:00+08:00",
+        )],
+    )
+    .await;
+}
+
 on_both_backends!(
     the_report_page_needs_an_audit_session_and_its_charts_match_the_api,
     NOW,
     |s: TestServer| async move {
         let audit = s.server.issue_audit_token(None).await.unwrap();
-        post_sales(
-            &s,
-            &s.token,
-            vec![
-                sale_of("adult", &valid_id(1), 2, "2020-03-12T10:00:00+08:00"),
-                sale_of("child", &valid_id(2), 1, "2020-03-13T18:00:00+08:00"),
-            ],
-        )
-        .await;
-        post_sales(
-            &s,
-            &s.other_token,
-            vec![sale_of(
-                "adult",
-                &valid_id(3),
-                3,
-                "2020-03-13T09:00:00+08:00",
-            )],
-        )
-        .await;
+        sales_for_the_page(&s).await;
 
         // No session: the login form, 401. A pharmacy token is refused (403), an unknown one 401.
         let (status, html) = page(&s, None, "").await;
@@ -564,26 +569,7 @@ async fn in_a_browser_the_report_page_logs_in_and_its_charts_match_the_api() {
         return;
     };
     let audit = s.server.issue_audit_token(None).await.unwrap();
-    post_sales(
-        &s,
-        &s.token,
-        vec![
-            sale_of("adult", &valid_id(1), 2, "2020-03-12T10:00:00+08:00"),
-            sale_of("child", &valid_id(2), 1, "2020-03-13T18:00:00+08:00"),
-        ],
-    )
-    .await;
-    post_sales(
-        &s,
-        &s.other_token,
-        vec![sale_of(
-            "adult",
-            &valid_id(3),
-            3,
-            "2020-03-13T09:00:00+08:00",
-        )],
-    )
-    .await;
+    sales_for_the_page(&s).await;
 
     browser.goto(&format!("{}/reports", s.base)).await;
     assert!(browser.text().await.contains("登入報表"));
