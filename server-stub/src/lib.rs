@@ -29,6 +29,7 @@
 //! - [`http`]: routes (`/v1/...`, `/maskdata.csv`), problem details, auth, OpenAPI;
 //! - [`store`]: the storage trait with SQLite and PostgreSQL backends;
 //! - [`open_data`]: the byte-exact `maskdata.csv` and its in-memory snapshots;
+//! - [`reports`]: the agencies' sales report (roll-up by county, CSV, the page's SVG charts);
 //! - [`sites`]: the embedded site registry; [`Clock`] (from `mask-api`): the (shiftable) server clock.
 //!
 //! The rules themselves live in `mask_api::policy`, shared with the agent.
@@ -41,6 +42,7 @@ pub mod http;
 pub mod open_data;
 pub mod person_key;
 pub mod region;
+pub mod reports;
 pub mod sites;
 pub mod store;
 pub mod tls;
@@ -154,7 +156,7 @@ pub async fn issue_token_in(
     Ok(token)
 }
 
-/// Issues a central audit token (read-only, audit routes only) on an opened store.
+/// Issues a central audit token (read-only, audit and report routes only) on an opened store.
 pub async fn issue_audit_token_in(
     store: &dyn Store,
     expires_in: Option<time::Duration>,
@@ -280,6 +282,7 @@ async fn build_state(config: &ServerConfig) -> Result<Arc<AppState>, ServerError
         refresh: config.refresh,
         max_sale_age: config.max_sale_age,
         max_clock_ahead: config.max_clock_ahead,
+        sessions: http::reports::Sessions::new(config.tls.is_some()),
     }))
 }
 

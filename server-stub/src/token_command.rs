@@ -36,7 +36,7 @@ pub enum TokenAction {
         /// Site code (10 characters, e.g. 0145080011 or 592202A296).
         #[arg(long, required_unless_present = "audit", conflicts_with = "audit")]
         site: Option<String>,
-        /// A central auditor's read-only token (the audit routes only) instead of a pharmacy's.
+        /// A central auditor's read-only token (audit and report routes only), not a pharmacy's.
         #[arg(long)]
         audit: bool,
         /// Days until the token expires (default: never).

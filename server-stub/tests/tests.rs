@@ -7,6 +7,7 @@ mod support;
 
 mod auth;
 mod bad_input;
+mod browser_harness;
 mod cli;
 mod crash;
 mod eligibility;
@@ -16,6 +17,7 @@ mod integrity;
 mod limits;
 mod open_data;
 mod person_keys;
+mod reports;
 mod sales;
 mod startup;
 mod stock;

@@ -20,7 +20,8 @@
 //! Routes (all JSON; errors `application/problem+json`; `Authorization: Bearer <token>` where
 //! marked 🔒): `POST /v1/eligibility` 🔒, `POST /v1/sales` 🔒, `POST /v1/stock` 🔒,
 //! `GET /v1/inventory?date=YYYY-MM-DD` 🔒, `POST /v1/listing` 🔒, `GET /v1/whoami` 🔒,
-//! `GET /v1/audit/sales?from=&to=` 🔒 and `GET /v1/audit/eligibility?from=&to=` 🔒 (audit tokens),
+//! `GET /v1/audit/sales?from=&to=` 🔒, `GET /v1/audit/eligibility?from=&to=` 🔒 and
+//! `GET /v1/reports/sales?from=&to=` 🔒 (audit tokens),
 //! `GET /v1/policy`, `GET /v1/sites`, `GET /v1/health`, `GET /v1/openapi.json`, `GET /maskdata.csv`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
@@ -32,6 +33,7 @@ mod eligibility;
 mod health;
 pub mod policy;
 mod problem;
+pub mod reports;
 mod sales;
 mod sites;
 mod stock;
@@ -48,6 +50,7 @@ pub use policy::{
     decide,
 };
 pub use problem::{ErrorCode, PROBLEM_CONTENT_TYPE, Problem, ProblemItem};
+pub use reports::{CountyReport, DayFigures, SalesReport, SiteReport, SlotSales};
 pub use sales::{Sale, SaleBatch, SaleBatchResult, SaleFlag, SaleResult, SaleSource, SaleStatus};
 pub use sites::{ListingRequest, ListingState, SiteStock, SitesSnapshot, WhoAmI};
 pub use stock::{

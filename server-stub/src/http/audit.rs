@@ -40,7 +40,7 @@ fn day(name: &str, text: &str) -> Result<Date, ApiError> {
     .map_err(|_| ApiError::bad_query(format!("`{name}` must be YYYY-MM-DD")))
 }
 
-fn wants_csv(format: Option<&str>, headers: &HeaderMap) -> Result<bool, ApiError> {
+pub(super) fn wants_csv(format: Option<&str>, headers: &HeaderMap) -> Result<bool, ApiError> {
     match format {
         Some("json") => Ok(false),
         Some("csv") => Ok(true),
@@ -56,6 +56,35 @@ fn wants_csv(format: Option<&str>, headers: &HeaderMap) -> Result<bool, ApiError
                     .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/csv"))
             })),
     }
+}
+
+/// The days `from..=to` of a query: both `YYYY-MM-DD`, `to` not before `from`, at most
+/// `max_days` in all (each a 400 problem otherwise).
+pub(super) fn day_range(from: &str, to: &str, max_days: i64) -> Result<(Date, Date), ApiError> {
+    let (from, to) = (day("from", from)?, day("to", to)?);
+    if to < from || (to - from).whole_days() >= max_days {
+        return Err(ApiError::bad_query(format!(
+            "`to` must be on or after `from`, at most {max_days} days in all"
+        )));
+    }
+    Ok((from, to))
+}
+
+/// A CSV answer (`text/csv; charset=utf-8`) of a body `what` was written into.
+pub(super) fn csv_response(
+    body: Result<Vec<u8>, csv::Error>,
+    what: &str,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| {
+        tracing::error!(error = %e, what, "CSV could not be written");
+        ApiError::from(crate::store::StoreError::Corrupt(e.to_string()))
+    })?;
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    Ok(response)
 }
 
 /// CSV of the list: one header line, flags joined by `;`, instants in RFC 3339.
@@ -127,27 +156,13 @@ pub async fn audit_sales(
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_query(e.body_text()))?;
-    let (from, to) = (day("from", &q.from)?, day("to", &q.to)?);
-    if to < from || (to - from).whole_days() >= MAX_DAYS {
-        return Err(ApiError::bad_query(format!(
-            "`to` must be on or after `from`, at most {MAX_DAYS} days in all"
-        )));
-    }
+    let (from, to) = day_range(&q.from, &q.to, MAX_DAYS)?;
     let csv = wants_csv(q.format.as_deref(), &headers)?;
     let sales = st.store.audit_sales(from, to).await?;
     if !csv {
         return Ok(Json(AuditSales { sales }).into_response());
     }
-    let body = csv_body(&sales).map_err(|e| {
-        tracing::error!(error = %e, "audit CSV could not be written");
-        ApiError::from(crate::store::StoreError::Corrupt(e.to_string()))
-    })?;
-    let mut response = body.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    Ok(response)
+    csv_response(csv_body(&sales), "audit sales")
 }
 
 /// Most eligibility asks in one page (and the default).
@@ -231,12 +246,7 @@ pub async fn audit_eligibility(
     query: Result<Query<AsksQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_query(e.body_text()))?;
-    let (from, to) = (day("from", &q.from)?, day("to", &q.to)?);
-    if to < from || (to - from).whole_days() >= MAX_DAYS {
-        return Err(ApiError::bad_query(format!(
-            "`to` must be on or after `from`, at most {MAX_DAYS} days in all"
-        )));
-    }
+    let (from, to) = day_range(&q.from, &q.to, MAX_DAYS)?;
     let limit = q.limit.unwrap_or(MAX_ASKS);
     if !(1..=MAX_ASKS).contains(&limit) {
         return Err(ApiError::bad_query(format!(
@@ -276,16 +286,7 @@ pub async fn audit_eligibility(
         })
         .collect();
     let mut response = if csv {
-        let body = asks_csv(&asks).map_err(|e| {
-            tracing::error!(error = %e, "eligibility audit CSV could not be written");
-            ApiError::from(crate::store::StoreError::Corrupt(e.to_string()))
-        })?;
-        let mut response = body.into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/csv; charset=utf-8"),
-        );
-        response
+        csv_response(asks_csv(&asks), "eligibility audit")?
     } else {
         Json(EligibilityAsks {
             asks,

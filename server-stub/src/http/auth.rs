@@ -1,6 +1,7 @@
 //! Bearer tokens: issuing (stored as SHA-256 only), checking, and rate limiting. A pharmacy
 //! token opens the pharmacy routes for its own site; an audit token (central, read-only) opens
-//! only the audit routes. Each kind gets 403 on the other's routes.
+//! only the audit and report routes (and the report page, through its session: `reports`).
+//! Each kind gets 403 on the other's routes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -255,14 +256,37 @@ impl FromRequestParts<Arc<AppState>> for AuditAuthed {
         let (_, record) = authenticate(parts, state).await?;
         if record.role != TokenRole::Audit {
             return Err(wrong_kind(
-                "The audit routes need an audit token (`mask-server-stub token issue --audit`); a pharmacy token cannot read them.",
+                "The audit and report routes need an audit token (`mask-server-stub token issue --audit`); a pharmacy token cannot read them.",
             ));
         }
         Ok(Self)
     }
 }
 
-/// The token's hash and record: known, not revoked, unexpired, within its rate.
+/// The client address per-address limits key on.
+pub(crate) fn client_of(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<super::ClientAddr>>()
+        .map_or_else(String::new, |c| c.0.0.ip().to_string())
+}
+
+/// The client's address as per-address limits see it (empty when the connection has none),
+/// for handlers that check a token without a bearer header (the report page's login).
+pub struct ClientIp(pub String);
+
+impl FromRequestParts<Arc<AppState>> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_of(parts)))
+    }
+}
+
+/// The bearer token's hash and record: known, not revoked, unexpired, within its rate.
 async fn authenticate(
     parts: &Parts,
     state: &Arc<AppState>,
@@ -281,18 +305,25 @@ async fn authenticate(
             )
         })?;
     let hash = token_hash(token);
-    let record = match state.tokens.get(&hash) {
+    let record = check_token(state, &hash, &client_of(parts)).await?;
+    Ok((hash, record))
+}
+
+/// The record of the token whose hash is `hash`, asked from `client`: known, not revoked,
+/// unexpired, within its rate (the bearer header and the report page's session both end here).
+pub(crate) async fn check_token(
+    state: &Arc<AppState>,
+    hash: &str,
+    client: &str,
+) -> Result<TokenRecord, ApiError> {
+    let record = match state.tokens.get(hash) {
         Some(r) => r,
         None => {
             // An address that sent too many unknown tokens lately gets no more lookups, so
             // guessing tokens costs the guesser, not the store. Known tokens never count:
             // many pharmacies may share one address (a VPN), and after a restart they all
             // look their tokens up at once.
-            let client = parts
-                .extensions
-                .get::<ConnectInfo<super::ClientAddr>>()
-                .map_or_else(String::new, |c| c.0.0.ip().to_string());
-            if let Err(wait) = state.unknown_tokens.allows(&client) {
+            if let Err(wait) = state.unknown_tokens.allows(client) {
                 let mut e = ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     ErrorCode::RateLimited,
@@ -303,15 +334,15 @@ async fn authenticate(
                 return Err(e);
             }
             let epoch = state.tokens.epoch();
-            let found = state.store.find_token(hash.clone()).await?;
+            let found = state.store.find_token(hash.to_owned()).await?;
             let record = found.ok_or_else(|| {
-                state.unknown_tokens.charge(&client);
+                state.unknown_tokens.charge(client);
                 unauthorized(
                     ErrorCode::InvalidToken,
                     "The token is not known to this server; ask for a new one.",
                 )
             })?;
-            state.tokens.put(hash.clone(), record.clone(), epoch);
+            state.tokens.put(hash.to_owned(), record.clone(), epoch);
             record
         }
     };
@@ -331,7 +362,7 @@ async fn authenticate(
             "The token has expired; ask for a new one.",
         ));
     }
-    if let Err(wait) = state.limiter.take(&hash) {
+    if let Err(wait) = state.limiter.take(hash) {
         let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::RateLimited,
@@ -341,7 +372,7 @@ async fn authenticate(
         e.retry_after = Some(wait);
         return Err(e);
     }
-    Ok((hash, record))
+    Ok(record)
 }
 
 #[cfg(test)]

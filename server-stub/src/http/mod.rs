@@ -6,6 +6,7 @@ pub mod auth;
 pub mod distinct_ids;
 pub mod error;
 mod feeds;
+pub mod reports;
 mod v1;
 
 use std::net::SocketAddr;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub max_sale_age: time::Duration,
     /// Allowed client clock lead.
     pub max_clock_ahead: time::Duration,
+    /// The report page's sessions.
+    pub sessions: reports::Sessions,
 }
 
 impl AppState {
@@ -101,6 +104,7 @@ impl AppState {
         v1::whoami,
         audit::audit_sales,
         audit::audit_eligibility,
+        reports::sales_report,
         feeds::policy,
         feeds::sites,
         feeds::health,
@@ -116,6 +120,11 @@ impl AppState {
         mask_api::AuditSales,
         mask_api::EligibilityAsk,
         mask_api::EligibilityAsks,
+        mask_api::SalesReport,
+        mask_api::CountyReport,
+        mask_api::SiteReport,
+        mask_api::DayFigures,
+        mask_api::SlotSales,
     )),
     modifiers(&BearerAuth)
 )]
@@ -161,6 +170,10 @@ pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         .route("/v1/whoami", get(v1::whoami))
         .route("/v1/audit/sales", get(audit::audit_sales))
         .route("/v1/audit/eligibility", get(audit::audit_eligibility))
+        .route("/v1/reports/sales", get(reports::sales_report))
+        .route("/reports", get(reports::report_page))
+        .route("/reports/login", post(reports::login))
+        .route("/reports/logout", post(reports::logout))
         .route("/v1/policy", get(feeds::policy))
         .route("/v1/sites", get(feeds::sites))
         .route("/v1/health", get(feeds::health))

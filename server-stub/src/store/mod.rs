@@ -82,7 +82,7 @@ pub enum StoreError {
 pub enum TokenRole {
     /// A pharmacy: the pharmacy routes, for its own site.
     Pharmacy,
-    /// A central auditor: the audit routes only, read-only.
+    /// A central auditor: the audit and report routes only, read-only.
     Audit,
 }
 
@@ -332,6 +332,55 @@ pub struct DayTotals {
     pub remaining_child: i64,
 }
 
+/// Masks of one site sold in one 3-hour slot of one day (a row of the report's `GROUP BY`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SoldSlot {
+    /// Site code.
+    pub site: String,
+    /// Day (Asia/Taipei).
+    pub day: Date,
+    /// Slot of the day, 0..8 (Asia/Taipei hours `3 × slot` to `3 × slot + 3`).
+    pub slot: u8,
+    /// Adult masks.
+    pub adult: i64,
+    /// Child masks.
+    pub child: i64,
+}
+
+/// The net change of one site's stock on one day: received − damaged − sold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetDay {
+    /// Site code.
+    pub site: String,
+    /// Day (Asia/Taipei).
+    pub day: Date,
+    /// Adult masks.
+    pub adult: i64,
+    /// Child masks.
+    pub child: i64,
+}
+
+/// What the sales report is made of, read in one consistent snapshot of the store.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReportRows {
+    /// Sales of the range grouped by site, day and slot.
+    pub sold: Vec<SoldSlot>,
+    /// Every site's net stock change per day, from the first day of the range on (later days
+    /// included: the stock at the end of a day is the stock now less every later change).
+    pub net: Vec<NetDay>,
+    /// Every site's stock now.
+    pub stock: Vec<StockRow>,
+}
+
+/// Slot (0..8) of an instant given as unix milliseconds: Asia/Taipei hour / 3. Both stores
+/// compute the same in SQL; this is what their tests compare against.
+pub fn slot_of_ms(ms: i64) -> u8 {
+    const TAIPEI_MS: i64 = 8 * 3_600_000;
+    const SLOT_MS: i64 = 3 * 3_600_000;
+    // rem_euclid keeps instants before 1970 in 0..8 too.
+    u8::try_from((ms + TAIPEI_MS).div_euclid(SLOT_MS).rem_euclid(8)).unwrap_or(0)
+}
+
 /// Listing state of a site.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Listing {
@@ -414,6 +463,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<Listing, StoreError>>;
     /// Current stock and listing of every site (for the open data).
     fn stock_rows(&self) -> BoxFuture<'_, Result<Vec<StockRow>, StoreError>>;
+    /// The sales report's rows for `from..=to` (Asia/Taipei days), read in one snapshot.
+    fn report_rows(&self, from: Date, to: Date) -> BoxFuture<'_, Result<ReportRows, StoreError>>;
     /// Every sale sold on `from..=to` (Asia/Taipei days) that is overrun or has a flag, in
     /// (sold_at, id) order.
     fn audit_sales(

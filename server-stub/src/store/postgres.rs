@@ -16,9 +16,9 @@ use time::{Date, OffsetDateTime};
 use tokio_postgres::{NoTls, Transaction};
 
 use super::{
-    AskRange, AskRecord, DayTotals, HeldSale, Listing, SalesOutcome, SalesWrite, StockOutcome,
-    StockWrite, Store, StoreError, TOKEN_ID_LEN, TokenInfo, TokenRecord, TokenRole, TokenSelector,
-    codes, from_ms,
+    AskRange, AskRecord, DayTotals, HeldSale, Listing, ReportRows, SalesOutcome, SalesWrite,
+    StockOutcome, StockWrite, Store, StoreError, TOKEN_ID_LEN, TokenInfo, TokenRecord, TokenRole,
+    TokenSelector, codes, from_ms,
 };
 use crate::content_hash::HASH_VERSION;
 use crate::open_data::StockRow;
@@ -26,6 +26,7 @@ use crate::person_key::PersonKey;
 use crate::sites::Site;
 
 mod histories;
+mod reports;
 mod sales;
 
 /// Ordered migrations; `schema_migrations` remembers how many ran.
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("postgres/migrations/003_record_sales_function.sql"),
     include_str!("postgres/migrations/004_flags_hash_versions_token_roles.sql"),
     include_str!("postgres/migrations/005_token_revocation_and_asks.sql"),
+    include_str!("postgres/migrations/006_report_indexes.sql"),
 ];
 
 /// Advisory-lock key space of this server's migrations.
@@ -708,30 +710,37 @@ impl Store for PostgresStore {
     fn stock_rows(&self) -> BoxFuture<'_, Result<Vec<StockRow>, StoreError>> {
         Box::pin(async move {
             let client = self.pool.get().await?;
-            let rows = client
-                .query("SELECT code, adult, child, listed FROM sites", &[])
-                .await?;
-            Ok(rows
-                .iter()
-                .map(|r| StockRow {
-                    code: r.get(0),
-                    adult: r.get(1),
-                    child: r.get(2),
-                    listed: r.get(3),
-                })
-                .collect())
+            let rows = client.query(STOCK_ROWS_SQL, &[]).await?;
+            Ok(rows.iter().map(stock_row).collect())
         })
+    }
+
+    fn report_rows(&self, from: Date, to: Date) -> BoxFuture<'_, Result<ReportRows, StoreError>> {
+        Box::pin(reports::report_rows(&self.pool, from, to))
+    }
+}
+
+/// Every site's stock and listing now.
+const STOCK_ROWS_SQL: &str = "SELECT code, adult, child, listed FROM sites";
+
+/// A row of [`STOCK_ROWS_SQL`].
+fn stock_row(r: &tokio_postgres::Row) -> StockRow {
+    StockRow {
+        code: r.get(0),
+        adult: r.get(1),
+        child: r.get(2),
+        listed: r.get(3),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::person_key::{META_SCHEME, PersonKeys, SCHEME_LEGACY};
 
     /// A fresh database on the test server, or `None` when none is configured.
-    async fn fresh_database() -> Option<String> {
+    pub(super) async fn fresh_database() -> Option<String> {
         let Ok(base) = std::env::var("MASK_TEST_POSTGRES_URL") else {
             assert_ne!(
                 std::env::var("REQUIRE_POSTGRES").as_deref(),

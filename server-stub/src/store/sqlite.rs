@@ -21,14 +21,15 @@ use time::{Date, OffsetDateTime};
 use tokio::sync::oneshot;
 
 use super::{
-    AskRange, AskRecord, DayTotals, HeldSale, Listing, SalesOutcome, SalesWrite, StockOutcome,
-    StockWrite, Store, StoreError, TokenInfo, TokenRecord, TokenSelector,
+    AskRange, AskRecord, DayTotals, HeldSale, Listing, ReportRows, SalesOutcome, SalesWrite,
+    StockOutcome, StockWrite, Store, StoreError, TokenInfo, TokenRecord, TokenSelector,
 };
 use crate::open_data::StockRow;
 use crate::person_key::PersonKey;
 use crate::sites::Site;
 
 mod histories;
+mod reports;
 mod sales;
 mod stock;
 mod tokens;
@@ -46,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sqlite/migrations/002_binary_person_keys.sql"),
     include_str!("sqlite/migrations/003_flags_hash_versions_token_roles.sql"),
     include_str!("sqlite/migrations/004_token_revocation_and_asks.sql"),
+    include_str!("sqlite/migrations/005_report_indexes.sql"),
 ];
 
 fn migrations() -> Migrations<'static> {
@@ -380,6 +382,10 @@ impl Store for SqliteStore {
 
     fn stock_rows(&self) -> BoxFuture<'_, Result<Vec<StockRow>, StoreError>> {
         self.read(stock::stock_rows)
+    }
+
+    fn report_rows(&self, from: Date, to: Date) -> BoxFuture<'_, Result<ReportRows, StoreError>> {
+        self.read(move |conn| reports::report_rows(conn, from, to))
     }
 }
 
