@@ -14,6 +14,7 @@ mod eligibility_privacy;
 mod files;
 mod integrity;
 mod limits;
+mod note;
 mod open_data;
 mod person_keys;
 mod sales;

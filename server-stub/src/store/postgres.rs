@@ -26,6 +26,7 @@ use crate::person_key::PersonKey;
 use crate::sites::Site;
 
 mod histories;
+mod notes;
 mod sales;
 
 /// Ordered migrations; `schema_migrations` remembers how many ran.
@@ -219,6 +220,22 @@ const MIGRATIONS: &[&str] = &[
         id_masked TEXT NOT NULL
     );
     CREATE INDEX eligibility_asks_by_time ON eligibility_asks (asked_at, seq);",
+    // Schema 6: pharmacies' public notes (see `notes`): every note by its client id (replay or
+    // conflict), and the note each site shows, for the open data's `/v1/sites`.
+    "CREATE TABLE notes (
+        id UUID PRIMARY KEY,
+        site TEXT NOT NULL,
+        note TEXT,
+        set_at TIMESTAMPTZ NOT NULL,
+        changed_at TIMESTAMPTZ NOT NULL,
+        recorded_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE site_notes (
+        site TEXT PRIMARY KEY,
+        note_id UUID NOT NULL,
+        note TEXT,
+        changed_at TIMESTAMPTZ NOT NULL
+    );",
 ];
 
 /// Advisory-lock key space of this server's migrations.
@@ -887,11 +904,22 @@ impl Store for PostgresStore {
         })
     }
 
+    fn record_note(
+        &self,
+        write: super::NoteWrite,
+    ) -> BoxFuture<'_, Result<super::NoteOutcome, StoreError>> {
+        Box::pin(async move { notes::record_note(&self.pool, &write).await })
+    }
+
     fn stock_rows(&self) -> BoxFuture<'_, Result<Vec<StockRow>, StoreError>> {
         Box::pin(async move {
             let client = self.pool.get().await?;
             let rows = client
-                .query("SELECT code, adult, child, listed FROM sites", &[])
+                .query(
+                    "SELECT s.code, s.adult, s.child, s.listed, n.note, n.changed_at
+                     FROM sites s LEFT JOIN site_notes n ON n.site = s.code",
+                    &[],
+                )
                 .await?;
             Ok(rows
                 .iter()
@@ -900,6 +928,8 @@ impl Store for PostgresStore {
                     adult: r.get(1),
                     child: r.get(2),
                     listed: r.get(3),
+                    public_note: r.get(4),
+                    note_changed_at: r.get(5),
                 })
                 .collect())
         })

@@ -26,6 +26,8 @@ use crate::open_data::StockRow;
 use crate::person_key::PersonKey;
 use crate::sites::Site;
 
+mod notes;
+
 /// Name of the database file inside the data dir.
 pub const DB_FILE: &str = "mask-server.sqlite3";
 /// Most jobs committed together.
@@ -166,6 +168,24 @@ fn migration_steps() -> Vec<M<'static>> {
                 id_masked TEXT NOT NULL
             ) STRICT;
             CREATE INDEX eligibility_asks_by_time ON eligibility_asks (asked_ms);",
+        ),
+        // Schema 5: pharmacies' public notes (see `notes`): every note by its client id (replay
+        // or conflict), and the note each site shows, for the open data's `/v1/sites`.
+        M::up(
+            "CREATE TABLE notes (
+                id TEXT PRIMARY KEY NOT NULL,
+                site TEXT NOT NULL,
+                note TEXT,
+                set_at_ms INTEGER NOT NULL,
+                changed_ms INTEGER NOT NULL,
+                recorded_ms INTEGER NOT NULL
+            ) STRICT;
+            CREATE TABLE site_notes (
+                site TEXT PRIMARY KEY NOT NULL,
+                note_id TEXT NOT NULL,
+                note TEXT,
+                changed_ms INTEGER NOT NULL
+            ) STRICT;",
         ),
     ]
 }
@@ -1043,18 +1063,38 @@ impl Store for SqliteStore {
         })
     }
 
+    fn record_note(
+        &self,
+        write: super::NoteWrite,
+    ) -> BoxFuture<'_, Result<super::NoteOutcome, StoreError>> {
+        self.write(move |conn| notes::record_note(conn, &write))
+    }
+
     fn stock_rows(&self) -> BoxFuture<'_, Result<Vec<StockRow>, StoreError>> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT code, adult, child, listed FROM sites")?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT s.code, s.adult, s.child, s.listed, n.note, n.changed_ms
+                 FROM sites s LEFT JOIN site_notes n ON n.site = s.code",
+            )?;
             let rows = stmt.query_map([], |r| {
-                Ok(StockRow {
-                    code: r.get(0)?,
-                    adult: r.get(1)?,
-                    child: r.get(2)?,
-                    listed: r.get(3)?,
-                })
+                Ok((
+                    StockRow {
+                        code: r.get(0)?,
+                        adult: r.get(1)?,
+                        child: r.get(2)?,
+                        listed: r.get(3)?,
+                        public_note: r.get(4)?,
+                        note_changed_at: None,
+                    },
+                    r.get::<_, Option<i64>>(5)?,
+                ))
             })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            rows.map(|row| {
+                let (mut row, changed) = row?;
+                row.note_changed_at = changed.map(from_ms).transpose()?;
+                Ok(row)
+            })
+            .collect()
         })
     }
 }
