@@ -107,6 +107,20 @@ CREATE TABLE sale_flags (
          ALTER TABLE listing_changes ADD COLUMN reject_reason TEXT; \
          CREATE INDEX sales_attention ON sales (reject_reason) WHERE sync_state = 'rejected';",
     ),
+    // The pharmacy's public note (one key at the counter), synced like a listing change but
+    // with its own UUIDv7 (the server's idempotency key). `note` NULL clears it.
+    M::up(
+        "CREATE TABLE public_notes ( \
+             seq INTEGER PRIMARY KEY AUTOINCREMENT, \
+             id TEXT NOT NULL UNIQUE, \
+             note TEXT, \
+             set_at_ms INTEGER NOT NULL, \
+             sync_state TEXT NOT NULL DEFAULT 'queued' \
+                 CHECK (sync_state IN ('queued', 'synced', 'superseded', 'rejected')), \
+             reject_reason TEXT, \
+             synced_at_ms INTEGER \
+         ) STRICT;",
+    ),
 ];
 
 /// The pragmas every connection gets (also used by the raw-insert baseline of the benchmark).
@@ -316,6 +330,21 @@ pub struct ListingChange {
     pub synced: bool,
 }
 
+/// A public-note change as journaled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoteChange {
+    /// Journal sequence.
+    pub seq: i64,
+    /// UUIDv7, the server's idempotency key.
+    pub id: Uuid,
+    /// The note; `None` clears it.
+    pub note: Option<String>,
+    /// When it was set.
+    pub set_at: OffsetDateTime,
+    /// `queued`, `synced`, `superseded` or `rejected`.
+    pub state: String,
+}
+
 /// One line of `journal export`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ExportRow {
@@ -358,6 +387,14 @@ macro_rules! listing_needs_attention {
     () => {
         "WHERE sync_state = 'rejected' AND seq > COALESCE( \
          (SELECT MAX(seq) FROM listing_changes WHERE sync_state = 'synced'), 0)"
+    };
+}
+
+/// The public notes that still need attention, as `listing_needs_attention!` says for listings.
+macro_rules! note_needs_attention {
+    () => {
+        "WHERE sync_state = 'rejected' AND seq > COALESCE( \
+         (SELECT MAX(seq) FROM public_notes WHERE sync_state = 'synced'), 0)"
     };
 }
 
@@ -654,7 +691,8 @@ impl Journal {
     pub fn queued_other_count(&self) -> Result<u64> {
         Ok(self.conn.query_row(
             "SELECT (SELECT COUNT(*) FROM stock_ins WHERE sync_state = 'queued') + \
-                    (SELECT COUNT(*) FROM listing_changes WHERE sync_state = 'queued')",
+                    (SELECT COUNT(*) FROM listing_changes WHERE sync_state = 'queued') + \
+                    (SELECT COUNT(*) FROM public_notes WHERE sync_state = 'queued')",
             [],
             |row| row.get(0),
         )?)
@@ -815,21 +853,7 @@ impl Journal {
         refused: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<()> {
-        self.conn.execute(
-            "UPDATE listing_changes SET sync_state = ?2, reject_reason = ?4, synced_at_ms = ?3 \
-             WHERE seq = ?1 AND sync_state = 'queued'",
-            params![
-                seq,
-                if refused.is_some() {
-                    "rejected"
-                } else {
-                    "synced"
-                },
-                ms(now),
-                refused
-            ],
-        )?;
-        Ok(())
+        self.mark_latest_state("listing_changes", seq, refused, now)
     }
 
     /// Records that need attention: sales and stock-ins the server would not take, and a
@@ -850,6 +874,9 @@ impl Journal {
                  UNION ALL \
                  SELECT 'listing', COALESCE(reject_reason, 'unknown'), COUNT(*) FROM listing_changes ",
                 listing_needs_attention!(),
+                " GROUP BY 2 UNION ALL \
+                 SELECT 'note', COALESCE(reject_reason, 'unknown'), COUNT(*) FROM public_notes ",
+                note_needs_attention!(),
                 " GROUP BY 2 ORDER BY 1, 2"
             ),
         )?;
@@ -865,6 +892,7 @@ impl Journal {
             let kind = match kind.as_str() {
                 "sale" => "sale",
                 "stock_in" => "stock_in",
+                "note" => "note",
                 _ => "listing",
             };
             Ok(AttentionGroup {
@@ -890,6 +918,10 @@ impl Journal {
              SELECT 'listing', changed_at_ms, NULL, NULL, COALESCE(reject_reason, 'unknown') \
              FROM listing_changes ",
             listing_needs_attention!(),
+            " UNION ALL \
+             SELECT 'note', set_at_ms, NULL, NULL, COALESCE(reject_reason, 'unknown') \
+             FROM public_notes ",
+            note_needs_attention!(),
             " ORDER BY 2 DESC LIMIT ?1"
         ))?;
         let rows = stmt.query_map([limit], |row| {
@@ -930,6 +962,106 @@ impl Journal {
             [seq],
             |row| row.get(0),
         )?)
+    }
+
+    // ----- the public note: one block, as the listing changes above -----
+
+    /// Records a public note (`None` clears it); an older unsent note is superseded, as only
+    /// the latest matters to the public page. Checked by [`mask_api::public_note`] first.
+    pub fn record_note(
+        &mut self,
+        id: Uuid,
+        note: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<NoteChange> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE public_notes SET sync_state = 'superseded' WHERE sync_state = 'queued'",
+            [],
+        )?;
+        tx.execute(
+            "INSERT INTO public_notes (id, note, set_at_ms) VALUES (?1, ?2, ?3)",
+            params![id.to_string(), note, ms(at)],
+        )?;
+        let seq = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(NoteChange {
+            seq,
+            id,
+            note: note.map(str::to_owned),
+            set_at: NewSale::truncate_time(at),
+            state: "queued".into(),
+        })
+    }
+
+    /// The latest public note (None: never set).
+    pub fn latest_note(&self) -> Result<Option<NoteChange>> {
+        self.conn
+            .query_row(
+                "SELECT seq, id, note, set_at_ms, sync_state FROM public_notes \
+                 ORDER BY seq DESC LIMIT 1",
+                [],
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, Option<String>>(2)?,
+                        row.get::<_, i64>(3)?,
+                        row.get::<_, String>(4)?,
+                    ))
+                },
+            )
+            .optional()?
+            .map(|(seq, id, note, at, state)| {
+                Ok(NoteChange {
+                    seq,
+                    id: parse_uuid(&id)?,
+                    note,
+                    set_at: from_ms(at)?,
+                    state,
+                })
+            })
+            .transpose()
+    }
+
+    /// The queued public note, if any (only the latest can be queued).
+    pub fn queued_note(&self) -> Result<Option<NoteChange>> {
+        Ok(self.latest_note()?.filter(|n| n.state == "queued"))
+    }
+
+    /// Marks a public note acknowledged, or refused by the server with `reason` (needs
+    /// attention until a later note is acknowledged).
+    pub fn mark_note(
+        &mut self,
+        seq: i64,
+        refused: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.mark_latest_state("public_notes", seq, refused, now)
+    }
+
+    /// Settles a queued row of a latest-state table (`listing_changes`, `public_notes`):
+    /// `synced`, or `rejected` with the server's reason. A row superseded meanwhile stays so.
+    fn mark_latest_state(
+        &mut self,
+        table: &'static str,
+        seq: i64,
+        refused: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let state = if refused.is_some() {
+            "rejected"
+        } else {
+            "synced"
+        };
+        self.conn.execute(
+            &format!(
+                "UPDATE {table} SET sync_state = ?2, reject_reason = ?4, synced_at_ms = ?3 \
+                 WHERE seq = ?1 AND sync_state = 'queued'"
+            ),
+            params![seq, state, ms(now), refused],
+        )?;
+        Ok(())
     }
 
     /// Stores the policy set fetched from the server.
