@@ -30,7 +30,7 @@ fn load_config(global: &GlobalArgs) -> Result<Config, u8> {
             .as_deref()
             .and_then(mask_agent::messages::Language::parse)
             .unwrap_or_default();
-        eprintln!("{}", Msg::config(&error).text(lang));
+        eprintln!("{}", Msg::Config(error).text(lang));
         commands::EXIT_UNAVAILABLE
     })
 }
