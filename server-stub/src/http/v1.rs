@@ -539,10 +539,7 @@ pub async fn note(
         .map_err(|e| ApiError::unprocessable(ErrorCode::InvalidBody, e.to_string()))?;
     let now = now_ms(&st);
     // Milliseconds, as both stores keep them, so a replay compares equal.
-    let set_at = req
-        .set_at
-        .replace_nanosecond(req.set_at.nanosecond() / 1_000_000 * 1_000_000)
-        .unwrap_or(req.set_at);
+    let set_at = mask_api::to_millisecond(req.set_at);
     let write = NoteWrite {
         id: req.id,
         site: auth.site.clone(),
