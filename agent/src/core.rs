@@ -11,7 +11,7 @@ use mask_api::{
 };
 use mask_protocol::{
     BuyerView, Connectivity, CounterState, DecisionSource, EligibilityView, ErrorBody, ErrorCode,
-    Event, Inventory, InventoryWarning, ListingState, ReadRef, ReaderState, SaleReceipt,
+    Event, Inventory, InventoryWarning, ListingState, NoteState, ReadRef, ReaderState, SaleReceipt,
     SaleSyncState, SellBuyer, SellOutcome, StatusReport, StockCounts, StockInForm, SyncStatus,
 };
 use nhi_card::{IdError, IdNumber, Identity};
@@ -73,6 +73,9 @@ pub enum AgentError {
     /// Quantity out of range.
     #[error("quantity must be 1..={MAX_QUANTITY}")]
     InvalidQuantity,
+    /// The public note is too long or has a control character.
+    #[error("invalid public note: {0}")]
+    InvalidNote(#[from] mask_api::NoteError),
     /// The buyer named by the sale is no longer on screen.
     #[error("the buyer on screen has changed")]
     StaleBuyer,
@@ -90,6 +93,7 @@ impl AgentError {
         let (code, msg) = match self {
             AgentError::InvalidId(e) => (ErrorCode::InvalidId, Msg::InvalidId(*e)),
             AgentError::InvalidQuantity => (ErrorCode::InvalidQuantity, Msg::InvalidQuantity),
+            AgentError::InvalidNote(e) => (ErrorCode::InvalidNote, Msg::InvalidNote(*e)),
             AgentError::StaleBuyer => (ErrorCode::StaleBuyer, Msg::StaleBuyer),
             AgentError::Journal(JournalError::DiskFull(_)) => {
                 (ErrorCode::JournalUnavailable, Msg::JournalDiskFull)
@@ -703,6 +707,7 @@ impl Core {
             sync: self.sync_status().await?,
             readers: self.readers(),
             listing: self.listing().await?,
+            note: self.note().await?,
             counter: self.counter_state(),
             policy_cached: self.policy_cached(),
         })
@@ -1129,6 +1134,33 @@ impl Core {
         self.force_wake.notify_one();
         let state = self.listing().await?;
         self.emit(Event::Listing(state.clone()));
+        Ok(state)
+    }
+
+    /// The public note as journaled (works offline and after a restart).
+    pub async fn note(&self) -> Result<NoteState, AgentError> {
+        let latest = self.journal(|j| j.latest_note()).await?;
+        Ok(latest.map_or_else(NoteState::default, |n| NoteState {
+            text: n.note,
+            changed_at: Some(n.set_at),
+            synced: n.state == "synced",
+        }))
+    }
+
+    /// `SetNote`: checked by the one rule (`mask_api::public_note`), journaled (fsync'd) before
+    /// the answer, then synced by the outbox. An empty text clears the note.
+    pub async fn set_note(&self, text: &str) -> Result<NoteState, AgentError> {
+        let note = mask_api::public_note(Some(text))?;
+        let now = self.now();
+        let id = Uuid::now_v7();
+        let chars = note.as_deref().map_or(0, |n| n.chars().count());
+        self.journal(move |j| j.record_note(id, note.as_deref(), now))
+            .await?;
+        // The note is public, but its text is the pharmacy's: the log keeps its length only.
+        tracing::info!(note = %id, chars, "public note recorded");
+        self.force_wake.notify_one();
+        let state = self.note().await?;
+        self.emit(Event::Note(state.clone()));
         Ok(state)
     }
 

@@ -165,6 +165,8 @@ pub enum Msg {
     InvalidId(IdError),
     /// Quantity out of range.
     InvalidQuantity,
+    /// The public note breaks the rule (`mask_api::public_note`).
+    InvalidNote(mask_api::NoteError),
     /// The sale was refused (reason code, next date).
     SaleRefused {
         /// The refusal code.
@@ -245,6 +247,15 @@ impl Msg {
             (Msg::InvalidId(e), En) => format!("Invalid national ID number: {e}. Check the document and type it again."),
             (Msg::InvalidQuantity, ZhTw) => "數量必須在 1 到 100 之間。".into(),
             (Msg::InvalidQuantity, En) => "The quantity must be between 1 and 100.".into(),
+            (Msg::InvalidNote(mask_api::NoteError::ControlChar), ZhTw) => {
+                "公告不可含換行、定位字元等控制字元。請改成一行文字。".into()
+            }
+            (Msg::InvalidNote(mask_api::NoteError::TooLong { chars }), ZhTw) => format!(
+                "公告有 {chars} 個字，最多 {} 個字。請縮短後再存。",
+                mask_api::PUBLIC_NOTE_MAX_CHARS
+            ),
+            (Msg::InvalidNote(e), ZhTw) => format!("公告不正確（{e}）。請修改後再存。"),
+            (Msg::InvalidNote(e), En) => format!("The public note was not saved: {e}."),
             (Msg::SaleRefused { reason, next_date }, ZhTw) => format!(
                 "不可販售：{}{}",
                 refusal_zh(reason),
@@ -541,6 +552,7 @@ mod tests {
                 changed_at: None,
                 synced: true,
             },
+            note: mask_protocol::NoteState::default(),
             counter: mask_protocol::CounterState::Waiting,
             policy_cached: true,
         }
@@ -882,5 +894,19 @@ mod tests {
                 .text(Language::ZhTw)
                 .contains("檢查碼不符")
         );
+    }
+
+    #[test]
+    fn a_refused_public_note_says_what_is_wrong_and_what_to_do_in_both_languages() {
+        let long = Msg::InvalidNote(mask_api::NoteError::TooLong { chars: 45 });
+        let zh = long.text(Language::ZhTw);
+        assert!(
+            zh.contains("45") && zh.contains("40") && zh.contains("請縮短"),
+            "{zh}"
+        );
+        assert!(long.text(Language::En).contains("45 characters"));
+        let control = Msg::InvalidNote(mask_api::NoteError::ControlChar);
+        assert!(control.text(Language::ZhTw).contains("一行"));
+        assert!(control.text(Language::En).contains("control character"));
     }
 }

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mask_api::{
-    Eligibility, EligibilityRequest, Health, ListingRequest, ListingState, PolicySet, Problem,
-    SaleBatch, SaleBatchResult, StockIn, StockInResult, WhoAmI,
+    Eligibility, EligibilityRequest, Health, ListingRequest, ListingState, NoteRequest, NoteResult,
+    PolicySet, Problem, SaleBatch, SaleBatchResult, StockIn, StockInResult, WhoAmI,
 };
 use reqwest::StatusCode;
 use serde::{Serialize, de::DeserializeOwned};
@@ -366,6 +366,11 @@ impl ServerClient {
     /// `POST /v1/stock`.
     pub async fn post_stock(&self, stock: &StockIn) -> Result<StockInResult, ServerError> {
         self.post("v1/stock", stock, None).await
+    }
+
+    /// `POST /v1/note`.
+    pub async fn post_note(&self, note: &NoteRequest) -> Result<NoteResult, ServerError> {
+        self.post("v1/note", note, None).await
     }
 
     /// `POST /v1/listing`.

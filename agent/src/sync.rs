@@ -1,4 +1,5 @@
-//! The outbox drain: queued sales, stock-ins and listing changes go to the server in batches.
+//! The outbox drain: queued sales, stock-ins, listing changes and the public note go to the
+//! server in batches.
 //!
 //! Exactly once: every record carries its client-made UUIDv7 (listing changes carry the state
 //! itself, which is idempotent), the server answers a replay with the original result, and a row
@@ -7,16 +8,17 @@
 //! [`MAX_BACKOFF`] (so with work queued the server is tried at least every 30 s); a sale while
 //! online drains immediately.
 //!
-//! No record can hold the queue: sales, stock-ins and listing changes drain independently, a
-//! batch the server refuses as a whole (an old all-or-nothing server) is bisected down to the
-//! records it refuses, and a record the server will not take is set aside as needing attention
-//! (journal state `rejected`, with the server's reason). Such a record is never dropped: it
-//! keeps counting in the local rules and inventory, and a person decides what to do with it.
+//! No record can hold the queue: sales, stock-ins, listing changes and notes drain
+//! independently, a batch the server refuses as a whole (an old all-or-nothing server) is
+//! bisected down to the records it refuses, and a record the server will not take is set aside
+//! as needing attention (journal state `rejected`, with the server's reason). Such a record is
+//! never dropped: it keeps counting in the local rules and inventory, and a person decides what
+//! to do with it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use mask_api::{ListingRequest, SaleBatch, SaleStatus, StockIn};
+use mask_api::{ListingRequest, NoteRequest, SaleBatch, SaleStatus, StockIn};
 use mask_protocol::{Event, SaleSyncState, SaleUpdate};
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
@@ -153,6 +155,10 @@ pub async fn drain(core: &Core) -> Result<DrainReport, SyncError> {
     }
     let outcome = drain_listing(core, server, &mut report).await;
     if let Some(error) = keep_first(&mut failed, "listing", outcome) {
+        return Err(error);
+    }
+    let outcome = drain_note(core, server, &mut report).await;
+    if let Some(error) = keep_first(&mut failed, "note", outcome) {
         return Err(error);
     }
     let outcome = drain_sales(core, server, &mut report).await;
@@ -510,6 +516,37 @@ async fn drain_listing(
         .await?;
     let state = core.listing().await?;
     core.emit(Event::Listing(state));
+    Ok(())
+}
+
+/// The queued public note, if any (older unsent ones were superseded): sent with its own id,
+/// so a replay after a crash gets the server's first answer.
+async fn drain_note(
+    core: &Core,
+    server: &crate::server::ServerClient,
+    report: &mut DrainReport,
+) -> Result<(), SyncError> {
+    let Some(change) = core.journal(|j| j.queued_note()).await? else {
+        return Ok(());
+    };
+    let request = NoteRequest {
+        id: change.id,
+        site: Some(core.site_code().to_owned()),
+        note: change.note,
+        set_at: change.set_at,
+    };
+    let refused = single_outcome(server.post_note(&request).await)?;
+    if let Some(reason) = &refused {
+        tracing::error!(note = %change.id, %reason, "server refused the public note; it needs attention");
+        report.rejected += 1;
+    } else {
+        report.other += 1;
+    }
+    let now = core.now();
+    core.journal(move |j| j.mark_note(change.seq, refused.as_deref(), now))
+        .await?;
+    let state = core.note().await?;
+    core.emit(Event::Note(state));
     Ok(())
 }
 

@@ -14,6 +14,7 @@ mod disk_full;
 mod faults;
 mod integrity;
 mod logs;
+mod note;
 mod offline;
 mod online;
 mod outbox;

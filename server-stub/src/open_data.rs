@@ -206,6 +206,10 @@ pub struct StockRow {
     pub child: i64,
     /// Listed in the open data.
     pub listed: bool,
+    /// The pharmacy's public note (`/v1/sites` only; `maskdata.csv` has no column for it).
+    pub public_note: Option<String>,
+    /// When the note was set.
+    pub note_changed_at: Option<OffsetDateTime>,
 }
 
 /// One body in two encodings with its ETag.
@@ -254,35 +258,44 @@ impl Snapshot {
     pub fn build(registry: &Registry, stock: &[StockRow], data_time: OffsetDateTime) -> Self {
         let by_code: std::collections::HashMap<&str, &StockRow> =
             stock.iter().map(|r| (r.code.as_str(), r)).collect();
-        let listed: Vec<Listed<'_>> = registry
+        let listed: Vec<(Listed<'_>, &StockRow)> = registry
             .all()
             .iter()
             .filter_map(|site| {
-                let row = by_code.get(site.code.as_str())?;
-                row.listed.then_some(Listed {
-                    code: &site.code,
-                    name: &site.name,
-                    address: &site.address,
-                    phone: &site.phone,
-                    adult: row.adult,
-                    child: row.child,
-                })
+                let row = *by_code.get(site.code.as_str())?;
+                row.listed.then_some((
+                    Listed {
+                        code: &site.code,
+                        name: &site.name,
+                        address: &site.address,
+                        phone: &site.phone,
+                        adult: row.adult,
+                        child: row.child,
+                    },
+                    row,
+                ))
             })
             .collect();
         let local = data_time.to_offset(TAIPEI);
         let wall = PrimitiveDateTime::new(local.date(), local.time());
-        let csv = render(listed.iter().copied(), wall);
+        let csv = render(listed.iter().map(|(s, _)| *s), wall);
         let json = SitesSnapshot {
             data_time: local.replace_nanosecond(0).unwrap_or(local),
             sites: listed
                 .iter()
-                .map(|s| SiteStock {
+                .map(|(s, row)| SiteStock {
                     code: s.code.to_owned(),
                     name: s.name.to_owned(),
                     address: s.address.to_owned(),
                     phone: s.phone.to_owned(),
                     adult_remaining: s.adult.max(0),
                     child_remaining: s.child.max(0),
+                    public_note: row.public_note.clone(),
+                    note_changed_at: row
+                        .public_note
+                        .as_ref()
+                        .and(row.note_changed_at)
+                        .map(|at| at.to_offset(TAIPEI)),
                 })
                 .collect(),
         };
@@ -336,6 +349,8 @@ mod tests {
                 adult: s.opening_adult,
                 child: s.opening_child,
                 listed: true,
+                public_note: None,
+                note_changed_at: None,
             })
             .collect();
         let at = time::macros::datetime!(2020-03-22 21:20:43 +08:00);
@@ -357,12 +372,16 @@ mod tests {
                 adult: -3,
                 child: 7,
                 listed: true,
+                public_note: None,
+                note_changed_at: None,
             },
             StockRow {
                 code: registry.all()[1].code.clone(),
                 adult: 1,
                 child: 1,
                 listed: false,
+                public_note: None,
+                note_changed_at: None,
             },
         ];
         let snap = Snapshot::build(
@@ -374,6 +393,42 @@ mod tests {
         assert_eq!(file.rows.len(), 1);
         assert_eq!((file.rows[0].adult, file.rows[0].child), (0, 7));
         assert_eq!(file.rows[0].data_time.to_string(), "2020-03-12 9:02:03.0");
+    }
+
+    #[test]
+    fn a_public_note_is_in_the_sites_json_and_not_in_the_csv() {
+        let registry = Registry::embedded().unwrap();
+        let site = &registry.all()[0];
+        let row = |public_note: Option<&str>| StockRow {
+            code: site.code.clone(),
+            adult: 10,
+            child: 5,
+            listed: true,
+            public_note: public_note.map(str::to_owned),
+            note_changed_at: Some(time::macros::datetime!(2020-03-23 00:30:00 UTC)),
+        };
+        let at = time::macros::datetime!(2020-03-23 01:02:03 UTC);
+        let with = Snapshot::build(&registry, &[row(Some("號碼牌 09:00 發放"))], at);
+        let without = Snapshot::build(&registry, &[row(None)], at);
+        assert!(
+            with.csv.plain == without.csv.plain,
+            "the CSV's bytes are fixed"
+        );
+        let json: SitesSnapshot = serde_json::from_slice(&with.sites_json.plain).unwrap();
+        assert_eq!(
+            json.sites[0].public_note.as_deref(),
+            Some("號碼牌 09:00 發放")
+        );
+        assert_eq!(
+            json.sites[0].note_changed_at,
+            Some(time::macros::datetime!(2020-03-23 08:30:00 +08:00))
+        );
+        // Without a note the JSON carries neither field (older readers see what they saw).
+        let text = String::from_utf8(without.sites_json.plain.to_vec()).unwrap();
+        assert!(
+            !text.contains("public_note") && !text.contains("note_changed_at"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -117,6 +117,13 @@ async fn each_bad_request_gets_its_problem_and_changes_nothing() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",
         ),
+        (
+            "/v1/note",
+            "application/json",
+            b"{\"id\": \"0190a0e0-0000-7000-8000-000000000001\", \"note\": 5, \"set_at\": \"2020-03-13T08:00:00+08:00\"}".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
     ];
     for (path, ct, body, status, code) in cases {
         let (got, content_type, problem) = raw(&s, path, ct, body).await;

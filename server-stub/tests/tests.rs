@@ -15,6 +15,7 @@ mod eligibility_privacy;
 mod files;
 mod integrity;
 mod limits;
+mod note;
 mod open_data;
 mod person_keys;
 mod reports;

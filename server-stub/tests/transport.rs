@@ -82,6 +82,7 @@ async fn openapi_document_lists_every_route() {
         "/v1/stock",
         "/v1/inventory",
         "/v1/listing",
+        "/v1/note",
         "/v1/policy",
         "/v1/sites",
         "/v1/health",

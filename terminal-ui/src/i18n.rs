@@ -107,6 +107,19 @@ pub enum Text {
     Delisted,
     Relisted,
     ListingSaving,
+    // Public note
+    NoteTitle,
+    NoteCurrent,
+    NoteNone,
+    NoteQueued,
+    NoteSynced,
+    NoteNeverSet,
+    NoteNew,
+    NotePublic,
+    NoteHelp,
+    NoteSaving,
+    NoteSaved,
+    NoteCleared,
     // Status bar
     AgentDisconnected,
     Online,
@@ -276,6 +289,33 @@ impl Text {
             Delisted => ("已下架", "Delisted"),
             Relisted => ("已重新上架", "Relisted"),
             ListingSaving => ("更新上架狀態中…", "Updating listing..."),
+            NoteTitle => (
+                "公開告示（口罩查詢網頁上顯示）",
+                "Public note (shown on the stock page)",
+            ),
+            NoteCurrent => ("目前告示", "Now"),
+            NoteNone => ("（沒有告示）", "(no note)"),
+            NoteQueued => (
+                "尚未上傳，連線後自動送出",
+                "not uploaded yet; sent when online",
+            ),
+            NoteSynced => (
+                "已上傳，下次更新時出現在網頁",
+                "uploaded; on the page at the next refresh",
+            ),
+            NoteNeverSet => ("從未設定", "never set"),
+            NoteNew => ("新告示", "New note"),
+            NotePublic => (
+                "例：號碼牌 09:00 發放。民眾在口罩查詢網頁上會看到，請勿寫個人資料。",
+                "E.g. 號碼牌 09:00 發放 (tickets from 09:00). Anyone can read it on the stock page: no personal data.",
+            ),
+            NoteHelp => (
+                "Enter 儲存（清空後儲存即移除告示）　Esc 取消",
+                "Enter save (save it empty to remove the note)   Esc cancel",
+            ),
+            NoteSaving => ("儲存中…", "Saving..."),
+            NoteSaved => ("告示已儲存", "Public note saved"),
+            NoteCleared => ("告示已移除", "Public note removed"),
             AgentDisconnected => ("未連上本機服務", "agent not connected"),
             Online => ("連線", "online"),
             Offline => ("離線", "OFFLINE"),
@@ -308,7 +348,10 @@ impl Text {
                 "今日庫存 / 待處理紀錄",
                 "today's inventory / records needing attention",
             ),
-            KeySoldOut => ("一鍵下架／重新上架", "sold out: delist / relist"),
+            KeySoldOut => (
+                "一鍵下架／重新上架 / 公開告示",
+                "sold out: delist / relist / public note",
+            ),
             KeyHelp => ("顯示／關閉說明", "show / hide this help"),
             KeyQuit => ("離開", "quit"),
             KeyFormNext => ("下一欄／上一欄", "next / previous field"),
@@ -703,6 +746,15 @@ pub fn date(lang: Lang, d: Date) -> String {
     }
 }
 
+/// "12 / 40 字" under the note field.
+pub fn note_count(lang: Lang, chars: usize) -> String {
+    let max = mask_protocol::PUBLIC_NOTE_MAX_CHARS;
+    match lang {
+        Lang::ZhTw => format!("{chars} / {max} 字"),
+        Lang::En => format!("{chars} / {max} characters"),
+    }
+}
+
 /// A record that needs attention, as one line of the list: when (Taiwan time), what, whose
 /// (masked ID), how many, and why the server would not take it.
 pub fn attention_line(lang: Lang, r: &mask_protocol::AttentionRecord) -> String {
@@ -719,9 +771,11 @@ pub fn attention_line(lang: Lang, r: &mask_protocol::AttentionRecord) -> String 
     let what = match (lang, r.kind.as_str()) {
         (Lang::ZhTw, "sale") => "銷售",
         (Lang::ZhTw, "stock_in") => "進貨",
+        (Lang::ZhTw, "note") => "公開告示",
         (Lang::ZhTw, _) => "上下架",
         (Lang::En, "sale") => "sale",
         (Lang::En, "stock_in") => "stock-in",
+        (Lang::En, "note") => "public note",
         (Lang::En, _) => "listing",
     };
     let mut parts = vec![when, what.to_owned()];

@@ -5,7 +5,7 @@
 use crossterm::event::KeyCode;
 use mask_protocol::{
     AttentionRecord, BuyerKind, CardProblem, Connectivity, DecisionSource, EligibilityView, Event,
-    ListingState, RefusalReason, ResponseBody,
+    ListingState, NoteState, RefusalReason, ResponseBody,
 };
 use mask_terminal::app::{App, DemoCard, DemoNotice, Input};
 use mask_terminal::i18n::Lang;
@@ -254,6 +254,46 @@ fn sold_out_confirmation_banner_and_relist() {
     pin("delisted", &app);
     app.handle(key(KeyCode::Char('x')));
     pin("relist_confirm", &app);
+}
+
+// Issue #15: the public note form (key `n`), Chinese typed as the terminal delivers it.
+#[test]
+fn public_note_form_typing_and_saved() {
+    let mut app = connected(false);
+    app.handle(key(KeyCode::Char('n')));
+    pin("note_empty", &app);
+    typed(&mut app, "號碼牌 09:00 發放");
+    pin("note_typing", &app);
+    let id = request_id(&app.handle(key(KeyCode::Enter)));
+    pin("note_saving", &app);
+    app.handle(respond(
+        id,
+        ResponseBody::Note(NoteState {
+            text: Some("號碼牌 09:00 發放".into()),
+            changed_at: Some(time::macros::datetime!(2020-03-09 00:30 UTC)),
+            synced: false,
+        }),
+    ));
+    pin("note_saved", &app);
+}
+
+#[test]
+fn public_note_form_with_a_synced_note_and_a_full_line() {
+    let mut app = connected(false);
+    app.handle(event(Event::Note(NoteState {
+        text: Some("號碼牌已發完，明天 08:30 再發".into()),
+        changed_at: Some(time::macros::datetime!(2020-03-09 00:30 UTC)),
+        synced: true,
+    })));
+    app.handle(key(KeyCode::Char('n')));
+    for _ in 0..20 {
+        app.handle(key(KeyCode::Backspace));
+    }
+    // 40 wide characters are 80 columns: the field shows the end being typed; the 41st is
+    // refused (the count turns red).
+    typed(&mut app, &"一二三四五六七八九十".repeat(4));
+    typed(&mut app, "多");
+    pin("note_full", &app);
 }
 
 #[test]

@@ -5,8 +5,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use mask_protocol::{
     AgentFrame, AgentHello, BuyerKind, BuyerView, CardProblem, Connectivity, CounterState,
     DecisionSource, EligibilityView, Event, Inventory, InventoryWarning, InventoryWarningCode,
-    ListingState, ReadRef, RefusalReason, Response, ResponseBody, SaleReceipt, SaleSource,
-    SaleSyncState, SellOutcome, StatusReport, StockCounts, SyncStatus,
+    ListingState, NoteState, ReadRef, RefusalReason, Response, ResponseBody, SaleReceipt,
+    SaleSource, SaleSyncState, SellOutcome, StatusReport, StockCounts, SyncStatus,
 };
 use mask_terminal::app::{App, Input, Intent};
 use mask_terminal::i18n::Lang;
@@ -105,6 +105,7 @@ pub fn connected(demo: bool) -> App {
                 changed_at: None,
                 synced: true,
             },
+            note: NoteState::default(),
             counter: CounterState::Waiting,
             policy_cached: true,
         }),

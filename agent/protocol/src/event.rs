@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    BuyerView, CardProblem, EligibilityView, Inventory, ListingState, ReadRef, SaleReceipt,
-    SaleSyncState, SyncStatus,
+    BuyerView, CardProblem, EligibilityView, Inventory, ListingState, NoteState, ReadRef,
+    SaleReceipt, SaleSyncState, SyncStatus,
 };
 
 /// A pushed event.
@@ -26,6 +26,8 @@ pub enum Event {
     Inventory(Inventory),
     /// Listing changed or was acknowledged.
     Listing(ListingState),
+    /// The public note changed or was acknowledged.
+    Note(NoteState),
     /// The pharmacy's name from the server's registry arrived or changed (see
     /// [`crate::StatusReport::site_name`]).
     SiteName {

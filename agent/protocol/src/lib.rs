@@ -23,7 +23,7 @@
 //! 3. The client sends [`ClientFrame::Request`]s with ids it picks; the agent answers each with an
 //!    [`AgentFrame::Response`] carrying the same id (responses may arrive out of order).
 //! 4. After [`RequestBody::Subscribe`] the agent also pushes [`AgentFrame::Event`]s (card, counter,
-//!    sync, inventory, listing) until the connection closes.
+//!    sync, inventory, listing, note) until the connection closes.
 //!
 //! # Personal data
 //! The agent keeps the full identity of the buyer; the protocol only ever carries the **masked**
@@ -63,8 +63,8 @@ pub use frame::{AgentFrame, AgentHello, ClientFrame, ClientHello};
 pub use mask_api::{BuyerKind, InventoryWarning, InventoryWarningCode, RefusalReason, SaleSource};
 pub use model::{
     AttentionRecord, BuyerView, CardProblem, Connectivity, DecisionSource, EligibilityView,
-    Inventory, ListingState, ReadRef, ReaderState, SaleReceipt, SaleSyncState, StatusReport,
-    StockCounts, SyncStatus,
+    Inventory, ListingState, NoteState, PUBLIC_NOTE_MAX_CHARS, ReadRef, ReaderState, SaleReceipt,
+    SaleSyncState, StatusReport, StockCounts, SyncStatus,
 };
 pub use request::{Request, RequestBody, SellBuyer, StockInForm};
 pub use response::{ErrorBody, ErrorCode, Response, ResponseBody, SellOutcome};

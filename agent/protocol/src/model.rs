@@ -229,6 +229,25 @@ pub struct ListingState {
     pub synced: bool,
 }
 
+/// Most characters of the pharmacy's public note (the counter's input stops there). The same
+/// number as `mask_api::PUBLIC_NOTE_MAX_CHARS`, which the agent and the server enforce (the
+/// agent's tests check the two agree); repeated here because this crate stays serde-only.
+pub const PUBLIC_NOTE_MAX_CHARS: usize = 40;
+
+/// The pharmacy's public note on the public stock page (e.g. `號碼牌 09:00 發放`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteState {
+    /// The note; `None` when there is none (never set, or cleared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// When it was last set or cleared at this counter (`None`: never).
+    #[serde(default, with = "crate::serde_date::instant_option")]
+    pub changed_at: Option<OffsetDateTime>,
+    /// The server has acknowledged the last change.
+    #[serde(default)]
+    pub synced: bool,
+}
+
 /// What a card problem is, in terms a pharmacist can act on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -267,6 +286,9 @@ pub struct StatusReport {
     pub readers: Vec<ReaderState>,
     /// Listing state.
     pub listing: ListingState,
+    /// The public note (an older agent sends none: no note).
+    #[serde(default)]
+    pub note: NoteState,
     /// What the counter shows now.
     pub counter: crate::CounterState,
     /// A rationing policy is cached, so offline decisions are possible.

@@ -47,6 +47,13 @@ pub enum RequestBody {
         /// The wanted state.
         listed: bool,
     },
+    /// Set the pharmacy's public note (at most [`crate::PUBLIC_NOTE_MAX_CHARS`] characters, no
+    /// control characters); an empty text clears it. Journaled, then synced like a listing
+    /// change. Answered with [`crate::ResponseBody::Note`].
+    SetNote {
+        /// The note as typed (the agent trims it).
+        text: String,
+    },
     /// Push queued sales now. Answered with [`crate::ResponseBody::Sync`] after the attempt.
     SyncNow,
     /// Start receiving events. Answered with [`crate::ResponseBody::Subscribed`] carrying a

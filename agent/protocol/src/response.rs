@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{EligibilityView, Inventory, ListingState, SaleReceipt, StatusReport, SyncStatus};
+use crate::{
+    EligibilityView, Inventory, ListingState, NoteState, SaleReceipt, StatusReport, SyncStatus,
+};
 
 /// The answer to the request with the same `id`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -27,6 +29,8 @@ pub enum ResponseBody {
     Inventory(Inventory),
     /// Answer to `SetListing`.
     Listing(ListingState),
+    /// Answer to `SetNote`: the note as journaled.
+    Note(NoteState),
     /// Answer to `SyncNow`.
     Sync(SyncStatus),
     /// Answer to `Subscribe`: the state at the moment events start.
@@ -81,6 +85,8 @@ pub enum ErrorCode {
     NoPolicy,
     /// The frame could not be understood.
     BadRequest,
+    /// `SetNote`: too long or with a control character; nothing was recorded.
+    InvalidNote,
     /// An unexpected failure inside the agent.
     Internal,
     /// An error code this build does not know.

@@ -98,6 +98,14 @@ fn listing() -> ListingState {
     }
 }
 
+fn note() -> NoteState {
+    NoteState {
+        text: Some("號碼牌 09:00 發放".into()),
+        changed_at: Some(datetime!(2020-03-12 00:30:00 UTC)),
+        synced: false,
+    }
+}
+
 fn status() -> StatusReport {
     StatusReport {
         agent_version: "0.1.0".into(),
@@ -109,6 +117,7 @@ fn status() -> StatusReport {
             card_present: true,
         }],
         listing: listing(),
+        note: note(),
         counter: CounterState::Buyer {
             read: ReadRef(7),
             buyer: buyer(),
@@ -153,6 +162,12 @@ fn every_client_frame_round_trips() {
         }),
         RequestBody::Inventory,
         RequestBody::SetListing { listed: false },
+        RequestBody::SetNote {
+            text: "號碼牌 09:00 發放".into(),
+        },
+        RequestBody::SetNote {
+            text: String::new(),
+        },
         RequestBody::SyncNow,
         RequestBody::Subscribe,
         RequestBody::ClearCounter,
@@ -202,6 +217,8 @@ fn every_agent_frame_round_trips() {
         ResponseBody::Sell(SellOutcome::Refused(refused)),
         ResponseBody::Inventory(inventory()),
         ResponseBody::Listing(listing()),
+        ResponseBody::Note(note()),
+        ResponseBody::Note(NoteState::default()),
         ResponseBody::Sync(sync_status()),
         ResponseBody::Subscribed(status()),
         ResponseBody::Attention {
@@ -226,6 +243,10 @@ fn every_agent_frame_round_trips() {
         ResponseBody::Error(ErrorBody {
             code: ErrorCode::InvalidId,
             message: "checksum".into(),
+        }),
+        ResponseBody::Error(ErrorBody {
+            code: ErrorCode::InvalidNote,
+            message: "too long".into(),
         }),
     ];
     for (id, body) in bodies.into_iter().enumerate() {
@@ -299,6 +320,7 @@ fn every_agent_frame_round_trips() {
         }),
         Event::Inventory(inventory()),
         Event::Listing(listing()),
+        Event::Note(note()),
         Event::SiteName {
             name: "台北市立聯合醫院".into(),
         },
@@ -379,6 +401,11 @@ fn fields_added_for_the_counter_screen_may_be_omitted_by_an_older_agent() {
     }))
     .unwrap();
     assert_eq!(status.site_name, None);
+    assert_eq!(
+        status.note,
+        NoteState::default(),
+        "no note from an agent before notes"
+    );
     let e: EligibilityView = serde_json::from_value(json!({
         "kind": "adult", "allowed": 3, "decided": "server"
     }))
@@ -571,4 +598,34 @@ fn the_access_message_names_the_group_and_the_command_in_both_languages() {
         AccessDenied::from_refusal(&AccessRefusal::Unknown).group,
         DEFAULT_ACCESS_GROUP
     );
+}
+
+#[test]
+fn the_note_request_and_event_have_pinned_shapes_and_an_older_screen_ignores_the_event() {
+    let set = ClientFrame::Request(Request {
+        id: 5,
+        body: RequestBody::SetNote {
+            text: "號碼牌 09:00 發放".into(),
+        },
+    });
+    assert_eq!(
+        serde_json::to_value(&set).unwrap(),
+        json!({"frame": "request", "id": 5, "body": {"type": "set_note", "text": "號碼牌 09:00 發放"}})
+    );
+    let event = AgentFrame::Event(Event::Note(note()));
+    assert_eq!(
+        serde_json::to_value(&event).unwrap(),
+        json!({"frame": "event", "type": "note", "text": "號碼牌 09:00 發放",
+               "changed_at": "2020-03-12T00:30:00Z", "synced": false})
+    );
+    // A cleared note carries no text.
+    let cleared = serde_json::to_value(Event::Note(NoteState {
+        text: None,
+        changed_at: Some(datetime!(2020-03-12 01:00:00 UTC)),
+        synced: true,
+    }))
+    .unwrap();
+    assert!(cleared.get("text").is_none(), "{cleared}");
+    // The limit the screen stops typing at is the agent's and the server's.
+    assert_eq!(PUBLIC_NOTE_MAX_CHARS, 40);
 }

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::convert::{from_ms, ms};
-use super::listing::listing_needs_attention;
+use super::listing::{listing_needs_attention, note_needs_attention};
 use super::{Journal, Result};
 
 /// A stock-in or listing change that was sent to the server.
@@ -17,6 +17,8 @@ pub(super) enum Sent {
     StockIn(Uuid),
     /// The listing change of this sequence number.
     Listing(i64),
+    /// The public note of this sequence number.
+    Note(i64),
 }
 
 /// Records of one kind that need attention, for one reason.
@@ -35,7 +37,8 @@ impl Journal {
     pub fn queued_other_count(&self) -> Result<u64> {
         Ok(self.conn.query_row(
             "SELECT (SELECT COUNT(*) FROM stock_ins WHERE sync_state = 'queued') + \
-                    (SELECT COUNT(*) FROM listing_changes WHERE sync_state = 'queued')",
+                    (SELECT COUNT(*) FROM listing_changes WHERE sync_state = 'queued') + \
+                    (SELECT COUNT(*) FROM public_notes WHERE sync_state = 'queued')",
             [],
             |row| row.get(0),
         )?)
@@ -59,6 +62,9 @@ impl Journal {
                  UNION ALL \
                  SELECT 'listing', COALESCE(reject_reason, 'unknown'), COUNT(*) FROM listing_changes ",
                 listing_needs_attention!(),
+                " GROUP BY 2 UNION ALL \
+                 SELECT 'note', COALESCE(reject_reason, 'unknown'), COUNT(*) FROM public_notes ",
+                note_needs_attention!(),
                 " GROUP BY 2 ORDER BY 1, 2"
             ),
         )?;
@@ -74,6 +80,7 @@ impl Journal {
             let kind = match kind.as_str() {
                 "sale" => "sale",
                 "stock_in" => "stock_in",
+                "note" => "note",
                 _ => "listing",
             };
             Ok(AttentionGroup {
@@ -99,6 +106,10 @@ impl Journal {
              SELECT 'listing', changed_at_ms, NULL, NULL, COALESCE(reject_reason, 'unknown') \
              FROM listing_changes ",
             listing_needs_attention!(),
+            " UNION ALL \
+             SELECT 'note', set_at_ms, NULL, NULL, COALESCE(reject_reason, 'unknown') \
+             FROM public_notes ",
+            note_needs_attention!(),
             " ORDER BY 2 DESC LIMIT ?1"
         ))?;
         let rows = stmt.query_map([limit], |row| {
@@ -144,6 +155,11 @@ impl Journal {
             ),
             Sent::Listing(seq) => self.conn.execute(
                 "UPDATE listing_changes SET sync_state = ?2, reject_reason = ?4, synced_at_ms = ?3 \
+                 WHERE seq = ?1 AND sync_state = 'queued'",
+                params![seq, state, ms(now), refused],
+            ),
+            Sent::Note(seq) => self.conn.execute(
+                "UPDATE public_notes SET sync_state = ?2, reject_reason = ?4, synced_at_ms = ?3 \
                  WHERE seq = ?1 AND sync_state = 'queued'",
                 params![seq, state, ms(now), refused],
             ),

@@ -9,4 +9,5 @@ pub(super) const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/001_initial.sql")),
     M::up(include_str!("migrations/002_pc_sold_at.sql")),
     M::up(include_str!("migrations/003_reject_reasons.sql")),
+    M::up(include_str!("migrations/004_public_notes.sql")),
 ];

@@ -202,6 +202,7 @@ pub async fn handle(core: &Core, body: RequestBody) -> ResponseBody {
         RequestBody::SetListing { listed } => {
             core.set_listing(listed).await.map(ResponseBody::Listing)
         }
+        RequestBody::SetNote { text } => core.set_note(&text).await.map(ResponseBody::Note),
         RequestBody::SyncNow => {
             crate::sync::sync_now(core, Duration::from_secs(30)).await;
             core.sync_status().await.map(ResponseBody::Sync)

@@ -19,9 +19,9 @@
 //!
 //! Routes (all JSON; errors `application/problem+json`; `Authorization: Bearer <token>` where
 //! marked 🔒): `POST /v1/eligibility` 🔒, `POST /v1/sales` 🔒, `POST /v1/stock` 🔒,
-//! `GET /v1/inventory?date=YYYY-MM-DD` 🔒, `POST /v1/listing` 🔒, `GET /v1/whoami` 🔒,
-//! `GET /v1/audit/sales?from=&to=` 🔒, `GET /v1/audit/eligibility?from=&to=` 🔒 and
-//! `GET /v1/reports/sales?from=&to=` 🔒 (audit tokens),
+//! `GET /v1/inventory?date=YYYY-MM-DD` 🔒, `POST /v1/listing` 🔒, `POST /v1/note` 🔒,
+//! `GET /v1/whoami` 🔒, `GET /v1/audit/sales?from=&to=` 🔒, `GET /v1/audit/eligibility?from=&to=` 🔒
+//! and `GET /v1/reports/sales?from=&to=` 🔒 (audit tokens),
 //! `GET /v1/policy`, `GET /v1/sites`, `GET /v1/health`, `GET /v1/openapi.json`, `GET /maskdata.csv`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
@@ -31,6 +31,7 @@ mod clock;
 mod code;
 mod eligibility;
 mod health;
+mod note;
 pub mod policy;
 mod problem;
 pub mod reports;
@@ -44,6 +45,7 @@ pub use clock::Clock;
 pub use code::UnknownCode;
 pub use eligibility::{Eligibility, EligibilityRequest, UnsyncedPurchase};
 pub use health::Health;
+pub use note::{NoteError, NoteRequest, NoteResult, PUBLIC_NOTE_MAX_CHARS, public_note};
 pub use policy::{Buyer, Purchase, SaleCheck, check_sale};
 pub use policy::{
     BuyerKind, PolicyError, PolicySet, PolicyVersion, RefusalReason, SundayRule, WeekdayRule,

@@ -21,6 +21,17 @@ pub struct SiteStock {
     pub adult_remaining: i64,
     /// Child masks remaining.
     pub child_remaining: i64,
+    /// The pharmacy's public note (e.g. `號碼牌 09:00 發放`), when it set one (`POST /v1/note`).
+    /// Not in `maskdata.csv`, whose columns are fixed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_note: Option<String>,
+    /// When the note was set (absent without a note).
+    #[serde(
+        default,
+        with = "rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub note_changed_at: Option<OffsetDateTime>,
 }
 
 /// Response of `GET /v1/sites`: the same snapshot as `/maskdata.csv`.

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use mask_api::{
     Eligibility, EligibilityAsks, EligibilityRequest, Health, Inventory, ListingRequest,
-    ListingState, PolicySet, Problem, SaleBatch, SaleBatchResult, SitesSnapshot, StockIn,
-    StockInResult, WhoAmI,
+    ListingState, NoteRequest, NoteResult, PolicySet, Problem, SaleBatch, SaleBatchResult,
+    SitesSnapshot, StockIn, StockInResult, WhoAmI,
 };
 use proptest::prelude::*;
 use serde::Serialize;
@@ -44,6 +44,7 @@ const FIELDS: &[&str] = &[
     "child_remaining",
     "closes_at",
     "code",
+    "current",
     "damaged_adult",
     "damaged_child",
     "data_time",
@@ -64,6 +65,7 @@ const FIELDS: &[&str] = &[
     "next_after",
     "next_date",
     "note",
+    "note_changed_at",
     "offline",
     "offline_max_hours",
     "opening_adult",
@@ -75,6 +77,7 @@ const FIELDS: &[&str] = &[
     "policy_in_force",
     "problem",
     "proxy_cards",
+    "public_note",
     "quantity",
     "reason",
     "received_adult",
@@ -86,6 +89,7 @@ const FIELDS: &[&str] = &[
     "results",
     "sales",
     "server_time",
+    "set_at",
     "site",
     "site_daily_adult",
     "site_daily_child",
@@ -285,12 +289,14 @@ fn every_type(bytes: &[u8]) -> Result<(), TestCaseError> {
     check::<SaleBatch>(bytes)?;
     check::<StockIn>(bytes)?;
     check::<ListingRequest>(bytes)?;
+    check::<NoteRequest>(bytes)?;
     // Response bodies the agent decodes from the server.
     check::<Eligibility>(bytes)?;
     check::<SaleBatchResult>(bytes)?;
     check::<StockInResult>(bytes)?;
     check::<Inventory>(bytes)?;
     check::<ListingState>(bytes)?;
+    check::<NoteResult>(bytes)?;
     check::<SitesSnapshot>(bytes)?;
     check::<WhoAmI>(bytes)?;
     check::<Health>(bytes)?;

@@ -101,6 +101,7 @@ impl AppState {
         v1::stock,
         v1::inventory,
         v1::listing,
+        v1::note,
         v1::whoami,
         audit::audit_sales,
         audit::audit_eligibility,
@@ -167,6 +168,7 @@ pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         .route("/v1/stock", post(v1::stock))
         .route("/v1/inventory", get(v1::inventory))
         .route("/v1/listing", post(v1::listing))
+        .route("/v1/note", post(v1::note))
         .route("/v1/whoami", get(v1::whoami))
         .route("/v1/audit/sales", get(audit::audit_sales))
         .route("/v1/audit/eligibility", get(audit::audit_eligibility))

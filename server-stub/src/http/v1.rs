@@ -1,4 +1,4 @@
-//! Authenticated `/v1` routes of a pharmacy: eligibility, sales, stock, inventory, listing.
+//! Authenticated `/v1` routes of a pharmacy: eligibility, sales, stock, inventory, listing, note.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,9 +7,9 @@ use axum::Json;
 use axum::extract::{Query, State, rejection::QueryRejection};
 use mask_api::{
     Buyer, BuyerKind, Eligibility, EligibilityRequest, ErrorCode, Inventory, InventoryWarning,
-    ListingRequest, ListingState, ProblemItem, Purchase, Sale, SaleBatch, SaleBatchResult,
-    SaleFlag, SaleResult, SaleStatus, StockIn, StockInResult, StockLevel, WhoAmI, decide,
-    taipei_date,
+    ListingRequest, ListingState, NoteRequest, NoteResult, ProblemItem, Purchase, Sale, SaleBatch,
+    SaleBatchResult, SaleFlag, SaleResult, SaleStatus, StockIn, StockInResult, StockLevel, WhoAmI,
+    decide, taipei_date,
 };
 use nhi_id::IdNumber;
 use serde::Deserialize;
@@ -23,7 +23,8 @@ use crate::content_hash::{
     ContentHashes, legacy_sale_tail, legacy_stock_tail, sale_canonical, stock_canonical,
 };
 use crate::store::{
-    AskRecord, DayTotals, PreparedSale, SalesOutcome, SalesWrite, StockOutcome, StockWrite,
+    AskRecord, DayTotals, NoteOutcome, NoteWrite, PreparedSale, SalesOutcome, SalesWrite,
+    StockOutcome, StockWrite,
 };
 
 /// Most sales in one batch.
@@ -59,7 +60,7 @@ impl utoipa::IntoResponses for Problems {
                 "Acting for another site, or a token of the wrong kind (pharmacy / audit)",
             ),
             ("404", "Unknown resource"),
-            ("409", "Id reused with different content (stock-in)"),
+            ("409", "Id reused with different content (stock-in, note)"),
             ("413", "Body too large"),
             ("415", "Body is not application/json"),
             ("422", "Invalid content (ID number, times, quantities)"),
@@ -515,6 +516,64 @@ pub async fn listing(
         changed_at: state.changed_at,
         effective_by: next_refresh.max(now),
     }))
+}
+
+/// Sets (or, with no text, clears) the pharmacy's public note, idempotent by id: shown with the
+/// site in `/v1/sites` at the next refresh (not in `maskdata.csv`, whose columns are fixed). Of
+/// two notes the one set later at the counter wins, whatever the order they arrive in.
+#[utoipa::path(
+    post,
+    path = "/v1/note",
+    tag = "stock",
+    request_body = NoteRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = NoteResult), Problems)
+)]
+pub async fn note(
+    State(st): State<Arc<AppState>>,
+    auth: Authed,
+    ApiJson(req): ApiJson<NoteRequest>,
+) -> Result<Json<NoteResult>, ApiError> {
+    auth.check_site(req.site.as_deref())?;
+    let note = mask_api::public_note(req.note.as_deref())
+        .map_err(|e| ApiError::unprocessable(ErrorCode::InvalidBody, e.to_string()))?;
+    let now = now_ms(&st);
+    // Milliseconds, as both stores keep them, so a replay compares equal.
+    let set_at = mask_api::to_millisecond(req.set_at);
+    let write = NoteWrite {
+        id: req.id,
+        site: auth.site.clone(),
+        note: note.clone(),
+        set_at,
+        // A PC clock ahead must not pin its note above every later one.
+        changed_at: set_at.min(now),
+        recorded_at: now,
+    };
+    match st.store.record_note(write).await? {
+        NoteOutcome::Conflict => Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            ErrorCode::IdempotencyConflict,
+            "Note id reused",
+            "This note id was recorded before with another note or time; nothing was recorded. Each note needs its own new id.",
+        )),
+        NoteOutcome::Recorded {
+            replayed,
+            changed_at,
+            current,
+        } => {
+            let refresh = time::Duration::try_from(st.refresh).unwrap_or(time::Duration::ZERO);
+            Ok(Json(NoteResult {
+                id: req.id,
+                site: auth.site,
+                note,
+                // One offset whatever the store keeps, so a replay's answer is the same text.
+                changed_at: changed_at.to_offset(mask_api::TAIPEI),
+                replayed,
+                current,
+                effective_by: (st.snapshot().data_time + refresh).max(now),
+            }))
+        }
+    }
 }
 
 /// The site this token acts for.

@@ -306,6 +306,8 @@ mod tests {
             adult,
             child,
             listed: true,
+            public_note: None,
+            note_changed_at: None,
         }
     }
 

@@ -390,6 +390,39 @@ pub struct Listing {
     pub changed_at: OffsetDateTime,
 }
 
+/// A public note ready to be written (`POST /v1/note`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoteWrite {
+    /// Client id (idempotency key).
+    pub id: Uuid,
+    /// The site.
+    pub site: String,
+    /// The note, trimmed; `None` clears it.
+    pub note: Option<String>,
+    /// The counter's time as sent (compared on a replay).
+    pub set_at: OffsetDateTime,
+    /// When it counts as set: `set_at`, but never later than the server's clock at arrival.
+    pub changed_at: OffsetDateTime,
+    /// The server's clock at arrival.
+    pub recorded_at: OffsetDateTime,
+}
+
+/// Outcome of a public note.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoteOutcome {
+    /// Written now (`replayed: false`) or seen before with the same content.
+    Recorded {
+        /// Replay.
+        replayed: bool,
+        /// When it counts as set (the original's, for a replay).
+        changed_at: OffsetDateTime,
+        /// It is the site's note now (no note set later had arrived).
+        current: bool,
+    },
+    /// Seen before with other content: nothing written.
+    Conflict,
+}
+
 /// The storage operations the server needs. Every write is durable when its future resolves
 /// (SQLite `synchronous=FULL`, PostgreSQL commit).
 pub trait Store: Send + Sync + 'static {
@@ -461,7 +494,10 @@ pub trait Store: Send + Sync + 'static {
         listed: bool,
         at: OffsetDateTime,
     ) -> BoxFuture<'_, Result<Listing, StoreError>>;
-    /// Current stock and listing of every site (for the open data).
+    /// Records a public note idempotently by id; it becomes the site's note unless a note set
+    /// later (by `changed_at`, then id) is already there.
+    fn record_note(&self, write: NoteWrite) -> BoxFuture<'_, Result<NoteOutcome, StoreError>>;
+    /// Current stock, listing and public note of every site (for the open data).
     fn stock_rows(&self) -> BoxFuture<'_, Result<Vec<StockRow>, StoreError>>;
     /// The sales report's rows for `from..=to` (Asia/Taipei days), read in one snapshot.
     fn report_rows(&self, from: Date, to: Date) -> BoxFuture<'_, Result<ReportRows, StoreError>>;

@@ -26,6 +26,7 @@ use crate::person_key::PersonKey;
 use crate::sites::Site;
 
 mod histories;
+mod notes;
 mod reports;
 mod sales;
 
@@ -37,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("postgres/migrations/004_flags_hash_versions_token_roles.sql"),
     include_str!("postgres/migrations/005_token_revocation_and_asks.sql"),
     include_str!("postgres/migrations/006_report_indexes.sql"),
+    include_str!("postgres/migrations/007_public_notes.sql"),
 ];
 
 /// Advisory-lock key space of this server's migrations.
@@ -707,6 +709,13 @@ impl Store for PostgresStore {
         })
     }
 
+    fn record_note(
+        &self,
+        write: super::NoteWrite,
+    ) -> BoxFuture<'_, Result<super::NoteOutcome, StoreError>> {
+        Box::pin(async move { notes::record_note(&self.pool, &write).await })
+    }
+
     fn stock_rows(&self) -> BoxFuture<'_, Result<Vec<StockRow>, StoreError>> {
         Box::pin(async move {
             let client = self.pool.get().await?;
@@ -721,7 +730,8 @@ impl Store for PostgresStore {
 }
 
 /// Every site's stock and listing now.
-const STOCK_ROWS_SQL: &str = "SELECT code, adult, child, listed FROM sites";
+const STOCK_ROWS_SQL: &str = "SELECT s.code, s.adult, s.child, s.listed, n.note, n.changed_at
+     FROM sites s LEFT JOIN site_notes n ON n.site = s.code";
 
 /// A row of [`STOCK_ROWS_SQL`].
 fn stock_row(r: &tokio_postgres::Row) -> StockRow {
@@ -730,6 +740,8 @@ fn stock_row(r: &tokio_postgres::Row) -> StockRow {
         adult: r.get(1),
         child: r.get(2),
         listed: r.get(3),
+        public_note: r.get(4),
+        note_changed_at: r.get(5),
     }
 }
 

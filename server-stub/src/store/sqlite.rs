@@ -29,6 +29,7 @@ use crate::person_key::PersonKey;
 use crate::sites::Site;
 
 mod histories;
+mod notes;
 mod reports;
 mod sales;
 mod stock;
@@ -48,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sqlite/migrations/003_flags_hash_versions_token_roles.sql"),
     include_str!("sqlite/migrations/004_token_revocation_and_asks.sql"),
     include_str!("sqlite/migrations/005_report_indexes.sql"),
+    include_str!("sqlite/migrations/006_public_notes.sql"),
 ];
 
 fn migrations() -> Migrations<'static> {
@@ -378,6 +380,13 @@ impl Store for SqliteStore {
         at: OffsetDateTime,
     ) -> BoxFuture<'_, Result<Listing, StoreError>> {
         self.write(move |conn| stock::set_listing(conn, &site, listed, at))
+    }
+
+    fn record_note(
+        &self,
+        write: super::NoteWrite,
+    ) -> BoxFuture<'_, Result<super::NoteOutcome, StoreError>> {
+        self.write(move |conn| notes::record_note(conn, &write))
     }
 
     fn stock_rows(&self) -> BoxFuture<'_, Result<Vec<StockRow>, StoreError>> {

@@ -1,5 +1,5 @@
-//! The two forms of the counter screen: manual ID entry and stock-in. Pure data + key handling;
-//! validation of the ID number is `nhi_id::IdNumber::parse` (the one ID rule).
+//! The forms of the counter screen: manual ID entry, stock-in and the public note. Pure data +
+//! key handling; validation of the ID number is `nhi_id::IdNumber::parse` (the one ID rule).
 
 use nhi_id::{IdError, IdNumber};
 use time::{Date, Month};
@@ -250,6 +250,48 @@ impl StockForm {
     }
 }
 
+/// The public note form (key `n`): one line the public stock page shows, e.g.
+/// `號碼牌 09:00 發放`. Typing stops at [`mask_protocol::PUBLIC_NOTE_MAX_CHARS`] characters and
+/// control characters are not taken; the agent checks the same rule again before journaling.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NoteForm {
+    /// The text as typed (starts as the current note).
+    pub text: String,
+    /// Waiting for the agent's answer.
+    pub saving: bool,
+    /// The last key was refused (the limit reached, or a control character).
+    pub refused_key: bool,
+}
+
+impl NoteForm {
+    /// A form holding the current note, ready to edit.
+    pub fn new(current: Option<&str>) -> NoteForm {
+        NoteForm {
+            text: current.unwrap_or_default().to_owned(),
+            ..NoteForm::default()
+        }
+    }
+
+    /// Characters typed.
+    pub fn chars(&self) -> usize {
+        self.text.chars().count()
+    }
+
+    /// Types one character (any script: the terminal delivers what the input method composed).
+    pub fn type_char(&mut self, c: char) {
+        self.refused_key = c.is_control() || self.chars() >= mask_protocol::PUBLIC_NOTE_MAX_CHARS;
+        if !self.refused_key {
+            self.text.push(c);
+        }
+    }
+
+    /// Deletes the last character.
+    pub fn backspace(&mut self) {
+        self.refused_key = false;
+        self.text.pop();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,5 +364,26 @@ mod tests {
         assert_eq!(f.value(3), 5);
         assert!(!f.is_empty());
         assert_eq!(f.to_form().damaged_child, 5);
+    }
+
+    #[test]
+    fn the_note_form_takes_chinese_stops_at_the_limit_and_refuses_control_characters() {
+        let mut f = NoteForm::new(Some("號碼牌"));
+        for c in " 09:00 發放".chars() {
+            f.type_char(c);
+        }
+        assert_eq!(f.text, "號碼牌 09:00 發放");
+        f.type_char('\n');
+        f.type_char('\u{1b}');
+        assert!(f.refused_key);
+        assert_eq!(f.text, "號碼牌 09:00 發放");
+        f.backspace();
+        assert_eq!(f.text, "號碼牌 09:00 發");
+        let mut full = NoteForm::new(None);
+        for _ in 0..mask_protocol::PUBLIC_NOTE_MAX_CHARS + 5 {
+            full.type_char('口');
+        }
+        assert_eq!(full.chars(), mask_protocol::PUBLIC_NOTE_MAX_CHARS);
+        assert!(full.refused_key);
     }
 }

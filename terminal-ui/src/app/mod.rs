@@ -12,14 +12,14 @@ use std::collections::{BTreeMap, HashMap};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use mask_protocol::{
     AgentFrame, AgentHello, BuyerView, CardNotice, CardProblem, Connectivity, CounterState,
-    DecisionSource, EligibilityView, ErrorCode, Event, Inventory, ListingState, ReadRef, Request,
-    RequestBody, ResponseBody, SaleReceipt, SaleSource, SellBuyer, SellOutcome, StatusReport,
-    SyncStatus,
+    DecisionSource, EligibilityView, ErrorCode, Event, Inventory, ListingState, NoteState, ReadRef,
+    Request, RequestBody, ResponseBody, SaleReceipt, SaleSource, SellBuyer, SellOutcome,
+    StatusReport, SyncStatus,
 };
 use time::Date;
 
 use crate::i18n::{AgentProblem, Text};
-use forms::{IdCheck, ManualForm, StockForm};
+use forms::{IdCheck, ManualForm, NoteForm, StockForm};
 
 /// Something that happened: a key, the agent, the demo, or time passing.
 #[derive(Clone, Debug, PartialEq)]
@@ -106,6 +106,8 @@ pub enum Screen {
     Manual(ManualForm),
     /// Stock-in form.
     StockIn(StockForm),
+    /// The public note form.
+    Note(NoteForm),
     /// Today's inventory.
     Inventory,
     /// The records that need attention.
@@ -208,6 +210,7 @@ enum Pending {
     Inventory,
     Attention,
     Listing,
+    Note,
     Other,
 }
 
@@ -240,6 +243,8 @@ pub struct App {
     pub pcsc_down: bool,
     /// Listing state.
     pub listing: Option<ListingState>,
+    /// The public note, as the agent journaled it (known offline too).
+    pub note: Option<NoteState>,
     /// Today's inventory: fetched on subscribing (the counter shows today's counts and
     /// warnings from it), then kept fresh by events.
     pub inventory: Option<Inventory>,
@@ -273,6 +278,7 @@ impl App {
             readers: BTreeMap::new(),
             pcsc_down: false,
             listing: None,
+            note: None,
             inventory: None,
             attention: None,
             quit: false,
@@ -393,10 +399,12 @@ impl App {
     }
 
     fn on_disconnected(&mut self) {
-        let was_selling = self
-            .pending
-            .values()
-            .any(|p| matches!(p, Pending::Sell | Pending::StockIn | Pending::Listing));
+        let was_selling = self.pending.values().any(|p| {
+            matches!(
+                p,
+                Pending::Sell | Pending::StockIn | Pending::Listing | Pending::Note
+            )
+        });
         self.connected = false;
         self.pending.clear();
         self.readers.clear();
@@ -407,6 +415,9 @@ impl App {
             form.checking = false;
         }
         if let Screen::StockIn(form) = &mut self.screen {
+            form.saving = false;
+        }
+        if let Screen::Note(form) = &mut self.screen {
             form.saving = false;
         }
         self.notice = Some(if was_selling {
@@ -444,6 +455,7 @@ impl App {
             .map(|r| (r.name, r.card_present))
             .collect();
         self.listing = Some(report.listing);
+        self.note = Some(report.note);
         self.apply_counter(report.counter);
     }
 
@@ -525,6 +537,18 @@ impl App {
                 self.listing = Some(state);
             }
             (_, ResponseBody::Listing(state)) => self.listing = Some(state),
+            (Pending::Note, ResponseBody::Note(state)) => {
+                self.notice = Some(Notice::Info(if state.text.is_some() {
+                    Text::NoteSaved
+                } else {
+                    Text::NoteCleared
+                }));
+                self.note = Some(state);
+                if matches!(self.screen, Screen::Note(_)) {
+                    self.screen = Screen::Counter;
+                }
+            }
+            (_, ResponseBody::Note(state)) => self.note = Some(state),
             (_, ResponseBody::Sync(sync)) => self.sync = Some(sync),
             (pending, ResponseBody::Error(err)) => self.on_error(pending, err.code, err.message),
             (_, ResponseBody::Sell(_))
@@ -540,6 +564,7 @@ impl App {
             ErrorCode::InvalidId => AgentProblem::InvalidId,
             ErrorCode::StaleBuyer => AgentProblem::NoBuyer,
             ErrorCode::JournalUnavailable => AgentProblem::JournalFailed,
+            // The agent's own words: how long the note is, or that it has a control character.
             _ => AgentProblem::Other(message),
         };
         match pending {
@@ -562,6 +587,12 @@ impl App {
                     form.confirming = false;
                 }
             }
+            // The form stays open with the text, to fix it and save again.
+            Pending::Note => {
+                if let Screen::Note(form) = &mut self.screen {
+                    form.saving = false;
+                }
+            }
             _ => {}
         }
         self.notice = Some(Notice::Problem(problem));
@@ -574,6 +605,7 @@ impl App {
             Event::Sync(sync) => self.sync = Some(sync),
             Event::Inventory(inv) => self.inventory = Some(inv),
             Event::Listing(state) => self.listing = Some(state),
+            Event::Note(state) => self.note = Some(state),
             Event::SiteName { name } => self.site_name = Some(name),
             Event::SaleRecorded(_) | Event::Sale(_) | Event::Unknown => {}
         }
@@ -704,6 +736,7 @@ impl App {
         match self.screen.clone() {
             Screen::Manual(form) => self.on_manual_key(form, key),
             Screen::StockIn(form) => self.on_stock_key(form, key),
+            Screen::Note(form) => self.on_note_key(form, key),
             Screen::Counter | Screen::Inventory | Screen::Attention => self.on_main_key(key),
         }
     }
@@ -778,6 +811,13 @@ impl App {
             KeyCode::Char('x') => {
                 match &self.listing {
                     Some(l) => self.overlay = Some(Overlay::ConfirmListing { listed: !l.listed }),
+                    None => self.notice = Some(self.unavailable_notice()),
+                }
+                Vec::new()
+            }
+            KeyCode::Char('n') => {
+                match &self.note {
+                    Some(note) => self.screen = Screen::Note(NoteForm::new(note.text.as_deref())),
                     None => self.notice = Some(self.unavailable_notice()),
                 }
                 Vec::new()
@@ -935,6 +975,36 @@ impl App {
             _ => {}
         }
         self.screen = Screen::Manual(form);
+        out
+    }
+
+    /// The note form: every printable key is text (so `q`, `n`, `?` type themselves); Enter
+    /// saves (an empty note clears it), Esc cancels.
+    fn on_note_key(&mut self, mut form: NoteForm, key: KeyEvent) -> Vec<Intent> {
+        self.notice = None;
+        let mut out = Vec::new();
+        if form.saving {
+            return out;
+        }
+        match key.code {
+            KeyCode::Esc => {
+                self.screen = Screen::Counter;
+                return out;
+            }
+            KeyCode::Backspace => form.backspace(),
+            KeyCode::Enter => {
+                if self.connected {
+                    form.saving = true;
+                    let text = form.text.clone();
+                    out.push(self.request(RequestBody::SetNote { text }, Pending::Note));
+                } else {
+                    self.notice = Some(self.unavailable_notice());
+                }
+            }
+            KeyCode::Char(c) => form.type_char(c),
+            _ => {}
+        }
+        self.screen = Screen::Note(form);
         out
     }
 

@@ -5,9 +5,9 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use mask_protocol::{
     AgentFrame, AgentHello, BuyerKind, BuyerView, Connectivity, CounterState, DecisionSource,
-    EligibilityView, ErrorBody, ErrorCode, Event, Inventory, ListingState, ReadRef, RefusalReason,
-    Request, RequestBody, Response, ResponseBody, SaleReceipt, SaleSource, SaleSyncState,
-    SellBuyer, SellOutcome, StatusReport, StockCounts, SyncStatus,
+    EligibilityView, ErrorBody, ErrorCode, Event, Inventory, ListingState, NoteState, ReadRef,
+    RefusalReason, Request, RequestBody, Response, ResponseBody, SaleReceipt, SaleSource,
+    SaleSyncState, SellBuyer, SellOutcome, StatusReport, StockCounts, SyncStatus,
 };
 use time::macros::{date, datetime};
 
@@ -80,6 +80,7 @@ fn report() -> StatusReport {
             changed_at: None,
             synced: true,
         },
+        note: NoteState::default(),
         counter: CounterState::Waiting,
         policy_cached: true,
     }
@@ -490,6 +491,119 @@ fn sold_out_needs_a_second_press_and_the_same_key_relists() {
     app.handle(ch('x'));
     let (_, body) = sent(&app.handle(ch('x')));
     assert_eq!(body, RequestBody::SetListing { listed: true });
+}
+
+/// Types `text` into whatever has the keyboard.
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        assert!(app.handle(ch(c)).is_empty(), "typing {c:?} sent something");
+    }
+}
+
+// Issue #15: one key opens the public note form with the current note; Chinese text is typed
+// as the terminal delivers it, Enter saves through the agent, and the saved note is the app's.
+#[test]
+fn n_opens_the_note_form_and_enter_saves_the_typed_note() {
+    let mut app = connected();
+    assert!(app.handle(ch('n')).is_empty());
+    assert_eq!(app.screen, Screen::Note(NoteForm::default()));
+    // Letters that are keys elsewhere (q quits, ? helps, x delists) are text here.
+    type_text(&mut app, "號碼牌 09:00 發放 q?x");
+    for _ in 0..4 {
+        app.handle(key(KeyCode::Backspace));
+    }
+    let (id, body) = sent(&app.handle(key(KeyCode::Enter)));
+    assert_eq!(
+        body,
+        RequestBody::SetNote {
+            text: "號碼牌 09:00 發放".into()
+        }
+    );
+    assert!(matches!(&app.screen, Screen::Note(f) if f.saving));
+    // Keys while saving do nothing (no second request).
+    assert!(app.handle(key(KeyCode::Enter)).is_empty());
+    let saved = NoteState {
+        text: Some("號碼牌 09:00 發放".into()),
+        changed_at: Some(datetime!(2020-03-09 00:30 UTC)),
+        synced: false,
+    };
+    app.handle(respond(id, ResponseBody::Note(saved.clone())));
+    assert_eq!(app.screen, Screen::Counter);
+    assert_eq!(app.note, Some(saved));
+    assert_eq!(app.notice, Some(Notice::Info(Text::NoteSaved)));
+    // Opening it again starts from the current note; Esc leaves it unchanged.
+    app.handle(ch('n'));
+    assert!(matches!(&app.screen, Screen::Note(f) if f.text == "號碼牌 09:00 發放"));
+    assert!(app.handle(key(KeyCode::Esc)).is_empty());
+    assert_eq!(app.screen, Screen::Counter);
+}
+
+#[test]
+fn an_emptied_note_clears_it_and_the_agents_refusal_keeps_the_form_open() {
+    let mut app = connected();
+    app.handle(event(Event::Note(NoteState {
+        text: Some("已發完".into()),
+        changed_at: Some(datetime!(2020-03-09 00:30 UTC)),
+        synced: true,
+    })));
+    app.handle(ch('n'));
+    for _ in 0..3 {
+        app.handle(key(KeyCode::Backspace));
+    }
+    let (id, body) = sent(&app.handle(key(KeyCode::Enter)));
+    assert_eq!(
+        body,
+        RequestBody::SetNote {
+            text: String::new()
+        }
+    );
+    app.handle(respond(
+        id,
+        ResponseBody::Note(NoteState {
+            text: None,
+            changed_at: Some(datetime!(2020-03-09 01:00 UTC)),
+            synced: false,
+        }),
+    ));
+    assert_eq!(app.notice, Some(Notice::Info(Text::NoteCleared)));
+    // A refusal (here: a journal failure) is shown and the text stays to try again.
+    app.handle(ch('n'));
+    type_text(&mut app, "下午再發");
+    let (id, _) = sent(&app.handle(key(KeyCode::Enter)));
+    app.handle(respond(
+        id,
+        ResponseBody::Error(ErrorBody {
+            code: ErrorCode::JournalUnavailable,
+            message: "disk full".into(),
+        }),
+    ));
+    assert!(matches!(&app.screen, Screen::Note(f) if f.text == "下午再發" && !f.saving));
+    assert_eq!(
+        app.notice,
+        Some(Notice::Problem(AgentProblem::JournalFailed))
+    );
+}
+
+#[test]
+fn the_note_key_needs_the_agent_and_control_keys_are_not_typed() {
+    let mut app = App::new(false);
+    app.handle(ch('n'));
+    assert_eq!(
+        app.screen,
+        Screen::Counter,
+        "no note known without the agent"
+    );
+    assert_eq!(app.notice, Some(Notice::Error(Text::ErrAgentUnavailable)));
+    let mut app = connected();
+    app.handle(ch('n'));
+    app.handle(ch('\t'));
+    app.handle(ch('\u{7}'));
+    assert!(matches!(&app.screen, Screen::Note(f) if f.text.is_empty() && f.refused_key));
+    // The agent goes away mid-form: Enter says so instead of sending into the void.
+    app.handle(Input::Disconnected);
+    type_text(&mut app, "a");
+    assert!(app.handle(key(KeyCode::Enter)).is_empty());
+    assert_eq!(app.notice, Some(Notice::Error(Text::ErrAgentUnavailable)));
 }
 
 fn squatter() -> mask_pipe_guard::NotTheAgent {

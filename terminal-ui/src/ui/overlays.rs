@@ -71,7 +71,7 @@ fn help(frame: &mut Frame<'_>, area: Rect, demo: bool, lang: Lang) {
         row("s", Text::KeyStockIn),
         // One row for both: the demo's help already fills an 80×24 screen.
         row("i  a", Text::KeyInventory),
-        row("x", Text::KeySoldOut),
+        row("x  n", Text::KeySoldOut),
         row("? F1", Text::KeyHelp),
         row("q Ctrl-C", Text::KeyQuit),
         heading(Text::HelpForms),

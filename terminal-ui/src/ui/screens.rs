@@ -1,4 +1,4 @@
-//! The four screens: counter, manual entry, stock-in, inventory.
+//! The screens: counter, manual entry, stock-in, public note, inventory, attention.
 
 use mask_protocol::{BuyerKind, BuyerView, EligibilityView, SaleSource};
 use ratatui::Frame;
@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Cell, Padding, Paragraph, Row, Table, Wrap};
 use unicode_width::UnicodeWidthStr;
 
 use super::widgets::{key_style, pad, pad_left};
-use crate::app::forms::{IdCheck, ManualField, ManualForm, StockForm};
+use crate::app::forms::{IdCheck, ManualField, ManualForm, NoteForm, StockForm};
 use crate::app::{App, Counter, Screen, decided_offline};
 use crate::i18n::{self, Lang, Text};
 
@@ -23,6 +23,7 @@ pub(super) fn screen(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang) {
         Screen::Counter => counter(frame, area, app, lang),
         Screen::Manual(form) => manual(frame, area, form, lang),
         Screen::StockIn(form) => stock(frame, area, form, lang),
+        Screen::Note(form) => note(frame, area, app, form, lang),
         Screen::Inventory => inventory(frame, area, app, lang),
         Screen::Attention => attention(frame, area, app, lang),
     }
@@ -427,6 +428,92 @@ fn stock(frame: &mut Frame<'_>, area: Rect, form: &StockForm, lang: Lang) {
             frame.set_cursor_position(Position::new(x, inner.y + row));
         }
     }
+}
+
+/// The public note form (key `n`): what the public page shows now, the line being typed, how
+/// many characters are left.
+fn note(frame: &mut Frame<'_>, area: Rect, app: &App, form: &NoteForm, lang: Lang) {
+    let block = Block::bordered()
+        .padding(Padding::horizontal(1))
+        .title(format!(" {} ", Text::NoteTitle.get(lang)));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let current = app.note.as_ref();
+    let (now_text, now_style) = match current.and_then(|n| n.text.as_deref()) {
+        Some(text) => (text.to_owned(), Style::new().bold()),
+        None => (
+            Text::NoteNone.get(lang).to_owned(),
+            Style::new().fg(Color::Gray),
+        ),
+    };
+    let sync = match current {
+        Some(n) if n.changed_at.is_some() && !n.synced => Text::NoteQueued,
+        Some(n) if n.changed_at.is_some() => Text::NoteSynced,
+        _ => Text::NoteNeverSet,
+    };
+    // The field shows the end of what was typed when it is wider than the screen (the cursor
+    // stays visible); a full 40-character note is 80 columns of CJK.
+    let field_w = usize::from(inner.width).saturating_sub(LABEL + 1).max(2);
+    let room = field_w - 1;
+    let shown = if form.text.width() <= room {
+        form.text.clone()
+    } else {
+        format!("…{}", tail_fitting(&form.text, room - 1))
+    };
+    let count_style = if form.refused_key {
+        Style::new().fg(Color::Red).bold()
+    } else {
+        Style::new().fg(Color::Gray)
+    };
+    let lines = vec![
+        Line::raw(""),
+        Line::from(vec![
+            label(lang, Text::NoteCurrent),
+            Span::styled(now_text, now_style),
+        ]),
+        Line::from(vec![
+            Span::raw(" ".repeat(LABEL)),
+            Span::styled(sync.get(lang), Style::new().fg(Color::Gray)),
+        ]),
+        Line::raw(""),
+        Line::from(vec![
+            label(lang, Text::NoteNew),
+            Span::styled(pad(&shown, field_w), Style::new().reversed()),
+        ]),
+        Line::from(vec![
+            Span::raw(" ".repeat(LABEL)),
+            Span::styled(i18n::note_count(lang, form.chars()), count_style),
+        ]),
+        Line::raw(""),
+        Line::from(Text::NotePublic.get(lang)).fg(Color::Gray),
+        Line::raw(""),
+        if form.saving {
+            Line::from(Text::NoteSaving.get(lang)).bold()
+        } else {
+            Line::from(Text::NoteHelp.get(lang)).fg(Color::Gray)
+        },
+    ];
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    if !form.saving {
+        let x = inner.x + u16::try_from(LABEL + shown.width()).unwrap_or(0);
+        if x < inner.right() && inner.y + 4 < inner.bottom() {
+            frame.set_cursor_position(Position::new(x, inner.y + 4));
+        }
+    }
+}
+
+/// The longest end of `text` that fits in `width` columns (wide characters count two).
+fn tail_fitting(text: &str, width: usize) -> &str {
+    let mut used = 0;
+    let mut start = text.len();
+    for (i, c) in text.char_indices().rev() {
+        used += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used > width {
+            break;
+        }
+        start = i;
+    }
+    &text[start..]
 }
 
 fn inventory(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang) {

@@ -146,6 +146,10 @@ pub(super) fn key_hints(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang
             items.push(("Tab", Text::HintNextField));
             items.push(("Esc", Text::HintBack));
         }
+        Screen::Note(_) => {
+            items.push(("Enter", Text::HintConfirm));
+            items.push(("Esc", Text::HintBack));
+        }
     }
     let help = ("?", Text::HintHelp);
     let width = usize::from(area.width);
@@ -160,7 +164,10 @@ pub(super) fn key_hints(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang
         used += w;
         spans.extend(hint_spans(item.0, item.1.get(lang)));
     }
-    if !matches!(app.screen, Screen::Manual(_) | Screen::StockIn(_)) {
+    if !matches!(
+        app.screen,
+        Screen::Manual(_) | Screen::StockIn(_) | Screen::Note(_)
+    ) {
         spans.extend(hint_spans(help.0, help.1.get(lang)));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);

@@ -183,14 +183,27 @@ pub(super) fn set_listing(
 
 /// Current stock and listing of every site.
 pub(super) fn stock_rows(conn: &Connection) -> Result<Vec<StockRow>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT code, adult, child, listed FROM sites")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.code, s.adult, s.child, s.listed, n.note, n.changed_ms
+         FROM sites s LEFT JOIN site_notes n ON n.site = s.code",
+    )?;
     let rows = stmt.query_map([], |r| {
-        Ok(StockRow {
-            code: r.get(0)?,
-            adult: r.get(1)?,
-            child: r.get(2)?,
-            listed: r.get(3)?,
-        })
+        Ok((
+            StockRow {
+                code: r.get(0)?,
+                adult: r.get(1)?,
+                child: r.get(2)?,
+                listed: r.get(3)?,
+                public_note: r.get(4)?,
+                note_changed_at: None,
+            },
+            r.get::<_, Option<i64>>(5)?,
+        ))
     })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    rows.map(|row| {
+        let (mut row, changed) = row?;
+        row.note_changed_at = changed.map(from_ms).transpose()?;
+        Ok(row)
+    })
+    .collect()
 }
