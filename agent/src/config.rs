@@ -380,10 +380,18 @@ impl Config {
             });
         }
 
+        // Without a language of the agent's own, the workspace's locale rule decides
+        // (`MASK_LANG`, `LC_ALL`, `LC_MESSAGES`, `LANG`, then zh-TW), naming the variable.
         let language = match language_raw.value.as_deref() {
-            None => Sourced {
-                value: Language::default(),
-                source: Source::Default,
+            None => match Language::from_env_with(|name| env.var(name)) {
+                Some((value, name)) => Sourced {
+                    value,
+                    source: Source::Env(name),
+                },
+                None => Sourced {
+                    value: Language::default(),
+                    source: Source::Default,
+                },
             },
             Some(text) => Sourced {
                 value: Language::parse(text).ok_or_else(|| ConfigError::Invalid {

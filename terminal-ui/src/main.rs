@@ -14,9 +14,9 @@ use mask_terminal::run::{RunOptions, run};
 #[derive(Parser, Debug)]
 #[command(name = "mask-terminal", version, about)]
 struct Cli {
-    /// Language: zh-TW (default) or en.
-    #[arg(long, default_value = "zh-TW", value_parser = parse_lang)]
-    lang: Lang,
+    /// Language: zh-TW or en (default: MASK_LANG, LC_ALL, LC_MESSAGES, LANG, then zh-TW).
+    #[arg(long, value_name = "LANG", value_parser = mask_cli::parse_lang)]
+    lang: Option<Lang>,
     /// The agent's local socket (default: env MASK_AGENT_SOCKET, else the agent's default,
     /// /run/mask-agent/agent.sock on Linux). The agent's config is never read: it holds the
     /// pharmacy's token.
@@ -36,23 +36,20 @@ struct Cli {
     demo_as_of: Option<String>,
 }
 
-fn parse_lang(s: &str) -> Result<Lang, String> {
-    Lang::parse(s).ok_or_else(|| format!("unknown language {s:?}: use zh-TW or en"))
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let lang = Lang::detect(cli.lang);
     let trace = std::env::var_os("MASK_TERMINAL_TRACE").map(PathBuf::from);
     if cli.demo {
-        return demo(cli, trace);
+        return demo(cli, lang, trace);
     }
     let opts = RunOptions {
-        lang: cli.lang,
+        lang,
         endpoint: mask_protocol::client_endpoint(cli.socket.as_deref()).path,
         demo: None,
         trace,
     };
-    finish(cli.lang, run(opts))
+    finish(lang, run(opts))
 }
 
 fn finish(lang: Lang, result: Result<(), mask_terminal::run::RunError>) -> ExitCode {
@@ -60,23 +57,19 @@ fn finish(lang: Lang, result: Result<(), mask_terminal::run::RunError>) -> ExitC
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}", i18n::run_error(lang, &e));
-            ExitCode::FAILURE
+            ExitCode::from(mask_cli::exit::FAILURE)
         }
     }
 }
 
 #[cfg(unix)]
-fn demo(cli: Cli, trace: Option<PathBuf>) -> ExitCode {
+fn demo(cli: Cli, lang: Lang, trace: Option<PathBuf>) -> ExitCode {
     use mask_terminal::demo::{DemoOptions, DemoStack};
-    let lang = cli.lang;
     let opts = DemoOptions {
         state_file: cli.demo_state_file,
         cards: cli.demo_cards,
         as_of: cli.demo_as_of,
-        agent_lang: match lang {
-            Lang::ZhTw => "zh-TW".into(),
-            Lang::En => "en".into(),
-        },
+        agent_lang: lang.code().into(),
         trace: trace.clone(),
     };
     let mut progress = |step: &str| eprintln!("{}", i18n::demo_starting(lang, step));
@@ -84,7 +77,7 @@ fn demo(cli: Cli, trace: Option<PathBuf>) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{}", i18n::demo_error(lang, &e));
-            return ExitCode::FAILURE;
+            return ExitCode::from(mask_cli::exit::FAILURE);
         }
     };
     let hooks = stack
@@ -102,7 +95,7 @@ fn demo(cli: Cli, trace: Option<PathBuf>) -> ExitCode {
 }
 
 #[cfg(not(unix))]
-fn demo(cli: Cli, _trace: Option<PathBuf>) -> ExitCode {
-    eprintln!("{}", i18n::demo_unix_only(cli.lang));
-    ExitCode::from(2)
+fn demo(_cli: Cli, lang: Lang, _trace: Option<PathBuf>) -> ExitCode {
+    eprintln!("{}", i18n::demo_unix_only(lang));
+    ExitCode::from(mask_cli::exit::USAGE)
 }
