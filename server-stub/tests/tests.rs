@@ -8,6 +8,7 @@ mod support;
 mod auth;
 mod bad_input;
 mod cli;
+mod cmd;
 mod crash;
 mod eligibility;
 mod eligibility_privacy;

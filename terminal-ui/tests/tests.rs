@@ -5,5 +5,6 @@
 mod support;
 mod tmux;
 
+mod cmd;
 mod demo_e2e;
 mod render;
