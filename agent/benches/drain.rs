@@ -7,11 +7,11 @@
 
 use std::time::Instant;
 
-use mask_agent::clock::Clock;
 use mask_agent::core::{Core, CoreSettings};
 use mask_agent::journal::{Journal, NewSale};
 use mask_agent::messages::Language;
 use mask_agent::server::ServerClient;
+use mask_api::Clock;
 use mask_api::{BuyerKind, SaleSource};
 use time::macros::datetime;
 

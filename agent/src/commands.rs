@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::local_api::{ClientError, LocalClient};
-use crate::messages::{Language, Msg};
+use crate::messages::{Internal, Language, Msg, ProtocolProblem};
 use crate::runtime::RunError;
 
 pub use mask_cli::exit::{
@@ -49,7 +49,7 @@ pub fn run_service(config: &Config, shutdown: CancellationToken, stderr_logs: bo
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(error) => {
-            eprintln!("{}", Msg::Internal(error.to_string()).text(lang));
+            eprintln!("{}", Msg::Internal(Internal::Runtime(error)).text(lang));
             return EXIT_FAILED;
         }
     };
@@ -67,20 +67,14 @@ pub fn run_service(config: &Config, shutdown: CancellationToken, stderr_logs: bo
         Ok(()) => EXIT_OK,
         Err(error) => {
             tracing::error!(%error, "mask-agent could not start");
-            let (msg, code) = match &error {
-                RunError::Config(e) => (Msg::config(e), EXIT_CONFIG),
+            let (msg, code) = match error {
+                RunError::Config(e) => (Msg::Config(e), EXIT_CONFIG),
                 RunError::Journal(crate::journal::JournalError::DiskFull(_)) => {
                     (Msg::JournalDiskFull, EXIT_JOURNAL)
                 }
-                RunError::Journal(e) => (Msg::journal(e), EXIT_JOURNAL),
-                RunError::Server(e) => (Msg::Config(e.to_string()), EXIT_CONFIG),
-                RunError::Listen(crate::local_api::ListenError::AlreadyRunning(e)) => {
-                    (Msg::AlreadyRunning(e.clone()), EXIT_UNAVAILABLE)
-                }
-                RunError::Listen(crate::local_api::ListenError::PipeTaken { holder, .. }) => {
-                    (Msg::PipeTaken(holder.clone()), EXIT_UNAVAILABLE)
-                }
-                RunError::Listen(e) => (Msg::ListenFailed(e.to_string()), EXIT_UNAVAILABLE),
+                RunError::Journal(e) => (Msg::journal(&e), EXIT_JOURNAL),
+                RunError::Server(e) => (Msg::ServerSetup(e), EXIT_CONFIG),
+                RunError::Listen(e) => (Msg::Listen(e), EXIT_UNAVAILABLE),
             };
             eprintln!("{}", msg.text(lang));
             code
@@ -118,7 +112,7 @@ async fn wait_for_signal() {
 
 /// Connects to the running service and asks one thing.
 fn ask(config: &Config, body: RequestBody) -> Result<ResponseBody, (Msg, u8)> {
-    let rt = runtime().map_err(|e| (Msg::Internal(e.to_string()), EXIT_FAILED))?;
+    let rt = runtime().map_err(|e| (Msg::Internal(Internal::Runtime(e)), EXIT_FAILED))?;
     rt.block_on(async {
         let mut client = LocalClient::connect(
             &config.local_endpoint(),
@@ -132,11 +126,19 @@ fn ask(config: &Config, body: RequestBody) -> Result<ResponseBody, (Msg, u8)> {
 
 fn client_error(error: ClientError) -> (Msg, u8) {
     match error {
-        ClientError::Connect { .. } => (Msg::AgentNotRunning(error.to_string()), EXIT_UNAVAILABLE),
+        ClientError::Connect { .. } => (Msg::AgentNotRunning(error), EXIT_UNAVAILABLE),
         ClientError::AccessDenied { denied, .. } => (Msg::AccessDenied(denied), EXIT_UNAVAILABLE),
         ClientError::NotTheAgent(impostor) => (Msg::NotTheAgent(impostor), EXIT_UNAVAILABLE),
-        other => (Msg::ProtocolError(other.to_string()), EXIT_UNAVAILABLE),
+        other => (Msg::ProtocolError(other.into()), EXIT_UNAVAILABLE),
     }
+}
+
+/// An answer of another kind than the request's.
+fn unexpected(answer: ResponseBody) -> (Msg, u8) {
+    (
+        Msg::ProtocolError(ProtocolProblem::Unexpected(Box::new(answer))),
+        EXIT_UNAVAILABLE,
+    )
 }
 
 fn fail(lang: Language, (msg, code): (Msg, u8)) -> u8 {
@@ -195,10 +197,7 @@ pub fn status(config: &Config, as_json: bool) -> u8 {
             eprintln!("{}", error.message);
             EXIT_FAILED
         }
-        Ok(other) => fail(
-            lang,
-            (Msg::ProtocolError(format!("{other:?}")), EXIT_UNAVAILABLE),
-        ),
+        Ok(other) => fail(lang, unexpected(other)),
         Err(e) => fail(lang, e),
     }
 }
@@ -237,10 +236,7 @@ pub fn sync(config: &Config, as_json: bool) -> u8 {
             eprintln!("{}", error.message);
             EXIT_FAILED
         }
-        Ok(other) => fail(
-            lang,
-            (Msg::ProtocolError(format!("{other:?}")), EXIT_UNAVAILABLE),
-        ),
+        Ok(other) => fail(lang, unexpected(other)),
         Err(e) => fail(lang, e),
     }
 }
@@ -300,10 +296,7 @@ pub fn sell(config: &Config, id_no: &str, quantity: u32, birth_date: Option<Date
                 EXIT_FAILED
             }
         }
-        Ok(other) => fail(
-            lang,
-            (Msg::ProtocolError(format!("{other:?}")), EXIT_UNAVAILABLE),
-        ),
+        Ok(other) => fail(lang, unexpected(other)),
         Err(e) => fail(lang, e),
     }
 }
@@ -313,7 +306,7 @@ pub fn doctor(config: &Config, as_json: bool) -> u8 {
     let lang = config.language.value;
     let rt = match runtime() {
         Ok(rt) => rt,
-        Err(e) => return fail(lang, (Msg::Internal(e.to_string()), EXIT_FAILED)),
+        Err(e) => return fail(lang, (Msg::Internal(Internal::Runtime(e)), EXIT_FAILED)),
     };
     let checks = rt.block_on(crate::doctor::run(config));
     let failed = checks
@@ -358,7 +351,7 @@ pub fn show_config(config: &Config, as_json: bool) -> u8 {
 pub fn journal_export(config: &Config, date: Option<Date>, output: Option<&Path>) -> u8 {
     let lang = config.language.value;
     let day = date.unwrap_or_else(|| {
-        mask_api::taipei_date(crate::clock::Clock::from_as_of(config.as_of.value).now())
+        mask_api::taipei_date(mask_api::Clock::from_as_of(config.as_of.value).now())
     });
     // Read-only: an export runs beside the service, often as another user, and must not
     // migrate, create or chmod anything. An older or newer schema is refused by name.
@@ -373,18 +366,16 @@ pub fn journal_export(config: &Config, date: Option<Date>, output: Option<&Path>
         }
     };
     let sink: Box<dyn Write> = match output {
-        Some(path) => match crate::fsutil::create_private_file(path)
+        Some(path) => match mask_private_file::create_private_file(path)
             .and_then(|()| std::fs::File::create(path))
         {
             Ok(file) => Box::new(file),
             Err(error) => {
-                return fail(
-                    lang,
-                    (
-                        Msg::Internal(format!("{}: {error}", path.display())),
-                        EXIT_FAILED,
-                    ),
-                );
+                let error = Internal::File {
+                    path: path.to_owned(),
+                    source: error,
+                };
+                return fail(lang, (Msg::Internal(error), EXIT_FAILED));
             }
         },
         None => Box::new(std::io::stdout().lock()),
@@ -392,7 +383,7 @@ pub fn journal_export(config: &Config, date: Option<Date>, output: Option<&Path>
     let mut writer = csv::Writer::from_writer(sink);
     for row in &rows {
         if let Err(error) = writer.serialize(row) {
-            return fail(lang, (Msg::Internal(error.to_string()), EXIT_FAILED));
+            return fail(lang, (Msg::Internal(error.into()), EXIT_FAILED));
         }
     }
     if rows.is_empty() {
@@ -412,6 +403,6 @@ pub fn journal_export(config: &Config, date: Option<Date>, output: Option<&Path>
     }
     match writer.flush() {
         Ok(()) => EXIT_OK,
-        Err(error) => fail(lang, (Msg::Internal(error.to_string()), EXIT_FAILED)),
+        Err(error) => fail(lang, (Msg::Internal(Internal::Write(error)), EXIT_FAILED)),
     }
 }

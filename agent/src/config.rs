@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use toml::Spanned;
 
 use crate::messages::Language;
 
@@ -22,22 +23,22 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 pub const MIN_RETENTION_DAYS: u32 = 15;
 
 /// The file as written by IT staff. Unknown keys are refused (a typo must not silently fall back
-/// to a default).
+/// to a default). Each value keeps its place in the file, so an error can name the line.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
-    site_code: Option<String>,
-    server_url: Option<String>,
-    token: Option<String>,
-    data_dir: Option<PathBuf>,
-    ca_cert: Option<PathBuf>,
-    reader_filter: Option<String>,
-    language: Option<String>,
-    retention_days: Option<u32>,
-    as_of: Option<String>,
-    log_level: Option<String>,
-    socket: Option<PathBuf>,
-    local_api_group: Option<String>,
+    site_code: Option<Spanned<String>>,
+    server_url: Option<Spanned<String>>,
+    token: Option<Spanned<String>>,
+    data_dir: Option<Spanned<PathBuf>>,
+    ca_cert: Option<Spanned<PathBuf>>,
+    reader_filter: Option<Spanned<String>>,
+    language: Option<Spanned<String>>,
+    retention_days: Option<Spanned<u32>>,
+    as_of: Option<Spanned<String>>,
+    log_level: Option<Spanned<String>>,
+    socket: Option<Spanned<PathBuf>>,
+    local_api_group: Option<Spanned<String>>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -68,8 +69,13 @@ pub struct FlagOverrides {
 pub enum Source {
     /// Built-in default.
     Default,
-    /// The config file.
-    File(PathBuf),
+    /// The config file, at this line (when known).
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line of the value.
+        line: Option<usize>,
+    },
     /// An environment variable.
     Env(&'static str),
     /// A command-line flag.
@@ -80,7 +86,11 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::Default => f.write_str("default"),
-            Source::File(path) => write!(f, "file {}", path.display()),
+            Source::File { path, line: None } => write!(f, "file {}", path.display()),
+            Source::File {
+                path,
+                line: Some(line),
+            } => write!(f, "file {}, line {line}", path.display()),
             Source::Env(name) => write!(f, "env {name}"),
             Source::Flag(name) => write!(f, "flag {name}"),
         }
@@ -216,248 +226,297 @@ fn default_data_dir() -> Option<PathBuf> {
     project_dirs().map(|dirs| dirs.data_local_dir().to_path_buf())
 }
 
+/// One setting: its key in the file, its command-line flag (if it has one) and its environment
+/// variable. The precedence (flag > env > file > default) is applied to every setting by
+/// [`Layers::pick`] alone.
+#[derive(Clone, Copy, Debug)]
+struct Setting {
+    key: &'static str,
+    flag: Option<&'static str>,
+    env: &'static str,
+}
+
+impl Setting {
+    const fn new(key: &'static str, flag: Option<&'static str>, env: &'static str) -> Self {
+        Setting { key, flag, env }
+    }
+
+    /// The error for a required setting that is set nowhere.
+    fn missing(self) -> ConfigError {
+        ConfigError::Missing {
+            key: self.key,
+            env: self.env,
+        }
+    }
+}
+
+const SITE_CODE: Setting = Setting::new("site_code", Some("--site-code"), "MASK_AGENT_SITE_CODE");
+const SERVER_URL: Setting =
+    Setting::new("server_url", Some("--server-url"), "MASK_AGENT_SERVER_URL");
+// No flag for the token: command lines are visible to every user of the PC.
+const TOKEN: Setting = Setting::new("token", None, "MASK_AGENT_TOKEN");
+const DATA_DIR: Setting = Setting::new("data_dir", Some("--data-dir"), "MASK_AGENT_DATA_DIR");
+const CA_CERT: Setting = Setting::new("ca_cert", Some("--ca-cert"), "MASK_AGENT_CA_CERT");
+const READER_FILTER: Setting = Setting::new(
+    "reader_filter",
+    Some("--reader-filter"),
+    "MASK_AGENT_READER_FILTER",
+);
+const LANGUAGE: Setting = Setting::new("language", Some("--lang"), "MASK_AGENT_LANGUAGE");
+const RETENTION_DAYS: Setting = Setting::new("retention_days", None, "MASK_AGENT_RETENTION_DAYS");
+const AS_OF: Setting = Setting::new("as_of", Some("--as-of"), "MASK_AGENT_AS_OF");
+const LOG_LEVEL: Setting = Setting::new("log_level", None, "MASK_AGENT_LOG");
+const LOCAL_API_GROUP: Setting =
+    Setting::new("local_api_group", None, "MASK_AGENT_LOCAL_API_GROUP");
+
+/// A value as an environment variable gives it (text).
+trait FromEnv: Sized {
+    fn from_env(text: String) -> Result<Self, String>;
+}
+
+impl FromEnv for String {
+    fn from_env(text: String) -> Result<Self, String> {
+        Ok(text)
+    }
+}
+
+impl FromEnv for PathBuf {
+    fn from_env(text: String) -> Result<Self, String> {
+        Ok(PathBuf::from(text))
+    }
+}
+
+impl FromEnv for u32 {
+    fn from_env(text: String) -> Result<Self, String> {
+        text.parse()
+            .map_err(|e: std::num::ParseIntError| e.to_string())
+    }
+}
+
+impl<T> Sourced<T> {
+    /// Checks or converts the value; an error names the key, the value and where it came from.
+    fn try_map<U>(
+        self,
+        key: &'static str,
+        convert: impl FnOnce(&T) -> Result<U, String>,
+    ) -> Result<Sourced<U>, ConfigError>
+    where
+        T: fmt::Display,
+    {
+        match convert(&self.value) {
+            Ok(value) => Ok(Sourced {
+                value,
+                source: self.source,
+            }),
+            Err(reason) => Err(ConfigError::Invalid {
+                key,
+                value: self.value.to_string(),
+                origin: self.source,
+                reason,
+            }),
+        }
+    }
+
+    /// The built-in default.
+    fn by_default(value: T) -> Sourced<T> {
+        Sourced {
+            value,
+            source: Source::Default,
+        }
+    }
+
+    /// The value, or `default` when unset.
+    fn or_default(picked: Option<Sourced<T>>, default: T) -> Sourced<T> {
+        picked.unwrap_or_else(|| Sourced::by_default(default))
+    }
+
+    /// `Some(value)`, or `None` from [`Source::Default`] when unset.
+    fn optional(picked: Option<Sourced<T>>) -> Sourced<Option<T>> {
+        match picked {
+            Some(Sourced { value, source }) => Sourced {
+                value: Some(value),
+                source,
+            },
+            None => Sourced {
+                value: None,
+                source: Source::Default,
+            },
+        }
+    }
+}
+
+/// The environment and the config file, asked in precedence order.
+struct Layers<'a> {
+    env: &'a dyn Env,
+    path: Option<PathBuf>,
+    text: String,
+}
+
+impl Layers<'_> {
+    /// The value of `setting`: the flag's (when the setting has one and it was given), else the
+    /// environment variable's, else the file's; `None` when set nowhere.
+    fn pick<T: Clone + FromEnv>(
+        &self,
+        setting: Setting,
+        flag: Option<&T>,
+        file: Option<&Spanned<T>>,
+    ) -> Result<Option<Sourced<T>>, ConfigError> {
+        if let (Some(value), Some(name)) = (flag, setting.flag) {
+            return Ok(Some(Sourced {
+                value: value.clone(),
+                source: Source::Flag(name),
+            }));
+        }
+        if let Some(text) = self.env.var(setting.env) {
+            let origin = Source::Env(setting.env);
+            return match T::from_env(text.clone()) {
+                Ok(value) => Ok(Some(Sourced {
+                    value,
+                    source: origin,
+                })),
+                Err(reason) => Err(ConfigError::Invalid {
+                    key: setting.key,
+                    value: text,
+                    origin,
+                    reason,
+                }),
+            };
+        }
+        Ok(file.map(|spanned| Sourced {
+            value: spanned.get_ref().clone(),
+            source: self.file_source(spanned.span().start),
+        }))
+    }
+
+    /// The config file, at the line holding byte `at` of its text.
+    fn file_source(&self, at: usize) -> Source {
+        Source::File {
+            path: self.path.clone().unwrap_or_default(),
+            line: Some(line_of(&self.text, at)),
+        }
+    }
+}
+
+/// The 1-based line of byte `at` in `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    text.get(..at)
+        .map_or(0, |before| before.matches('\n').count())
+        + 1
+}
+
 impl Config {
     /// Loads the effective configuration from file, environment and flags.
     pub fn load(flags: &FlagOverrides, env: &dyn Env) -> Result<Config, ConfigError> {
         let explicit = flags
             .config_file
             .clone()
-            .map(|p| (p, Source::Flag("--config")))
-            .or_else(|| {
-                env.var("MASK_AGENT_CONFIG")
-                    .map(|p| (PathBuf::from(p), Source::Env("MASK_AGENT_CONFIG")))
-            });
-        let (file, parsed) = match explicit {
-            Some((path, _)) => {
-                let parsed = read_file(&path)?;
-                (Some(path), parsed)
-            }
-            None => match default_config_paths().into_iter().find(|p| p.is_file()) {
-                Some(path) => {
-                    let parsed = read_file(&path)?;
-                    (Some(path), parsed)
-                }
-                None => (None, FileConfig::default()),
-            },
+            .or_else(|| env.var("MASK_AGENT_CONFIG").map(PathBuf::from));
+        let path = explicit.or_else(|| default_config_paths().into_iter().find(|p| p.is_file()));
+        let (text, parsed) = match &path {
+            Some(path) => read_file(path)?,
+            None => (String::new(), FileConfig::default()),
         };
-        let file_source = || Source::File(file.clone().unwrap_or_default());
-
-        let pick_string = |key_flag: Option<&String>,
-                           flag: &'static str,
-                           env_name: &'static str,
-                           from_file: Option<&String>|
-         -> Sourced<Option<String>> {
-            if let Some(v) = key_flag {
-                return Sourced {
-                    value: Some(v.clone()),
-                    source: Source::Flag(flag),
-                };
-            }
-            if let Some(v) = env.var(env_name) {
-                return Sourced {
-                    value: Some(v),
-                    source: Source::Env(env_name),
-                };
-            }
-            match from_file {
-                Some(v) => Sourced {
-                    value: Some(v.clone()),
-                    source: file_source(),
-                },
-                None => Sourced {
-                    value: None,
-                    source: Source::Default,
-                },
-            }
+        let layers = Layers {
+            env,
+            path: path.clone(),
+            text,
         };
+        let f = &parsed;
 
-        let site_code = pick_string(
+        let site_code = Sourced::optional(layers.pick(
+            SITE_CODE,
             flags.site_code.as_ref(),
-            "--site-code",
-            "MASK_AGENT_SITE_CODE",
-            parsed.site_code.as_ref(),
-        );
-        let server_url = pick_string(
+            f.site_code.as_ref(),
+        )?);
+        let server_url = Sourced::optional(layers.pick(
+            SERVER_URL,
             flags.server_url.as_ref(),
-            "--server-url",
-            "MASK_AGENT_SERVER_URL",
-            parsed.server_url.as_ref(),
-        );
-        // No flag for the token: command lines are visible to every user of the PC.
-        let token = pick_string(None, "", "MASK_AGENT_TOKEN", parsed.token.as_ref());
-        let reader_filter = pick_string(
+            f.server_url.as_ref(),
+        )?);
+        let token = Sourced::optional(layers.pick(TOKEN, None, f.token.as_ref())?);
+        let reader_filter = Sourced::optional(layers.pick(
+            READER_FILTER,
             flags.reader_filter.as_ref(),
-            "--reader-filter",
-            "MASK_AGENT_READER_FILTER",
-            parsed.reader_filter.as_ref(),
-        );
-        let language_raw = pick_string(
-            flags.language.as_ref(),
-            "--lang",
-            "MASK_AGENT_LANGUAGE",
-            parsed.language.as_ref(),
-        );
-        let as_of_raw = pick_string(
-            flags.as_of.as_ref(),
-            "--as-of",
-            "MASK_AGENT_AS_OF",
-            parsed.as_of.as_ref(),
-        );
-        let log_raw = pick_string(None, "", "MASK_AGENT_LOG", parsed.log_level.as_ref());
-
-        let data_dir = if let Some(dir) = &flags.data_dir {
-            Sourced {
-                value: dir.clone(),
-                source: Source::Flag("--data-dir"),
-            }
-        } else if let Some(dir) = env.var("MASK_AGENT_DATA_DIR") {
-            Sourced {
-                value: PathBuf::from(dir),
-                source: Source::Env("MASK_AGENT_DATA_DIR"),
-            }
-        } else if let Some(dir) = &parsed.data_dir {
-            Sourced {
-                value: dir.clone(),
-                source: file_source(),
-            }
-        } else {
-            Sourced {
-                value: default_data_dir().ok_or(ConfigError::NoDataDir)?,
-                source: Source::Default,
-            }
+            f.reader_filter.as_ref(),
+        )?);
+        let data_dir = match layers.pick(DATA_DIR, flags.data_dir.as_ref(), f.data_dir.as_ref())? {
+            Some(dir) => dir,
+            None => Sourced::by_default(default_data_dir().ok_or(ConfigError::NoDataDir)?),
         };
-        let ca_cert = if let Some(path) = &flags.ca_cert {
-            Sourced {
-                value: Some(path.clone()),
-                source: Source::Flag("--ca-cert"),
-            }
-        } else if let Some(path) = env.var("MASK_AGENT_CA_CERT") {
-            Sourced {
-                value: Some(PathBuf::from(path)),
-                source: Source::Env("MASK_AGENT_CA_CERT"),
-            }
-        } else if let Some(path) = &parsed.ca_cert {
-            Sourced {
-                value: Some(path.clone()),
-                source: file_source(),
-            }
-        } else {
-            Sourced {
-                value: None,
-                source: Source::Default,
-            }
-        };
-        let retention_days = if let Some(v) = env.var("MASK_AGENT_RETENTION_DAYS") {
-            let days = v.parse::<u32>().map_err(|e| ConfigError::Invalid {
-                key: "retention_days",
-                value: v.clone(),
-                origin: Source::Env("MASK_AGENT_RETENTION_DAYS"),
-                reason: e.to_string(),
-            })?;
-            Sourced {
-                value: days,
-                source: Source::Env("MASK_AGENT_RETENTION_DAYS"),
-            }
-        } else if let Some(days) = parsed.retention_days {
-            Sourced {
-                value: days,
-                source: file_source(),
-            }
-        } else {
-            Sourced {
-                value: DEFAULT_RETENTION_DAYS,
-                source: Source::Default,
-            }
-        };
-        if retention_days.value < MIN_RETENTION_DAYS {
-            return Err(ConfigError::Invalid {
-                key: "retention_days",
-                value: retention_days.value.to_string(),
-                origin: retention_days.source,
-                reason: format!(
+        let ca_cert =
+            Sourced::optional(layers.pick(CA_CERT, flags.ca_cert.as_ref(), f.ca_cert.as_ref())?);
+        let retention_days = Sourced::or_default(
+            layers.pick(RETENTION_DAYS, None, f.retention_days.as_ref())?,
+            DEFAULT_RETENTION_DAYS,
+        )
+        .try_map(RETENTION_DAYS.key, |days| {
+            if *days >= MIN_RETENTION_DAYS {
+                Ok(*days)
+            } else {
+                Err(format!(
                     "must be at least {MIN_RETENTION_DAYS} days (the longest purchase window is 14)"
-                ),
-            });
-        }
-
-        // Without a language of the agent's own, the workspace's locale rule decides
-        // (`MASK_LANG`, `LC_ALL`, `LC_MESSAGES`, `LANG`, then zh-TW), naming the variable.
-        let language = match language_raw.value.as_deref() {
+                ))
+            }
+        })?;
+        let language = match layers.pick(LANGUAGE, flags.language.as_ref(), f.language.as_ref())? {
+            Some(text) => text.try_map(LANGUAGE.key, |text| {
+                Language::parse(text).ok_or_else(|| "use zh-TW or en".to_owned())
+            })?,
+            // Without a language of the agent's own, the workspace's locale rule decides
+            // (`MASK_LANG`, `LC_ALL`, `LC_MESSAGES`, `LANG`, then zh-TW), naming the variable.
             None => match Language::from_env_with(|name| env.var(name)) {
                 Some((value, name)) => Sourced {
                     value,
                     source: Source::Env(name),
                 },
-                None => Sourced {
-                    value: Language::default(),
-                    source: Source::Default,
-                },
-            },
-            Some(text) => Sourced {
-                value: Language::parse(text).ok_or_else(|| ConfigError::Invalid {
-                    key: "language",
-                    value: text.to_owned(),
-                    origin: language_raw.source.clone(),
-                    reason: "use zh-TW or en".into(),
-                })?,
-                source: language_raw.source.clone(),
+                None => Sourced::by_default(Language::default()),
             },
         };
-        let as_of = match as_of_raw.value.as_deref() {
-            None => Sourced {
-                value: None,
-                source: Source::Default,
-            },
-            Some(text) => Sourced {
-                value: Some(OffsetDateTime::parse(text, &Rfc3339).map_err(|e| {
-                    ConfigError::Invalid {
-                        key: "as_of",
-                        value: text.to_owned(),
-                        origin: as_of_raw.source.clone(),
-                        reason: format!("{e}; use RFC 3339 like 2020-03-12T09:00:00+08:00"),
-                    }
-                })?),
-                source: as_of_raw.source.clone(),
-            },
+        let as_of = match layers.pick(AS_OF, flags.as_of.as_ref(), f.as_of.as_ref())? {
+            Some(text) => Sourced::optional(Some(text.try_map(AS_OF.key, |text| {
+                OffsetDateTime::parse(text, &Rfc3339)
+                    .map_err(|e| format!("{e}; use RFC 3339 like 2020-03-12T09:00:00+08:00"))
+            })?)),
+            None => Sourced::optional(None),
         };
+        let log_level = Sourced::or_default(
+            layers.pick(LOG_LEVEL, None, f.log_level.as_ref())?,
+            "info".to_owned(),
+        );
+        let local_api_group = Sourced::or_default(
+            layers.pick(LOCAL_API_GROUP, None, f.local_api_group.as_ref())?,
+            mask_protocol::DEFAULT_ACCESS_GROUP.to_owned(),
+        );
+        let local_api_group = Sourced {
+            value: local_api_group.value.trim().to_owned(),
+            ..local_api_group
+        }
+        .try_map(LOCAL_API_GROUP.key, |group| {
+            if valid_group_name(group) {
+                Ok(group.clone())
+            } else {
+                Err("not a group name (letters, digits, '.', '_', '-')".into())
+            }
+        })?;
+        // The endpoint has its own rule, shared with the counter screen.
         let socket = {
             let env_socket = env.var(mask_protocol::SOCKET_ENV);
             mask_protocol::resolve_endpoint(
                 flags.socket.as_deref(),
                 env_socket.as_deref().map(std::ffi::OsStr::new),
-                parsed.socket.as_deref(),
+                f.socket.as_ref().map(|s| s.get_ref().as_path()),
             )
         };
-        let group_raw = pick_string(
-            None,
-            "",
-            "MASK_AGENT_LOCAL_API_GROUP",
-            parsed.local_api_group.as_ref(),
-        );
-        let local_api_group = match group_raw.value.as_deref().map(str::trim) {
-            None => Sourced {
-                value: mask_protocol::DEFAULT_ACCESS_GROUP.to_owned(),
-                source: Source::Default,
-            },
-            Some(group) if valid_group_name(group) => Sourced {
-                value: group.to_owned(),
-                source: group_raw.source.clone(),
-            },
-            Some(group) => {
-                return Err(ConfigError::Invalid {
-                    key: "local_api_group",
-                    value: group.to_owned(),
-                    origin: group_raw.source.clone(),
-                    reason: "not a group name (letters, digits, '.', '_', '-')".into(),
-                });
-            }
-        };
-        let log_level = Sourced {
-            value: log_raw.value.unwrap_or_else(|| "info".into()),
-            source: log_raw.source,
-        };
-        let config = Config {
-            file,
+        if let Some(url) = &server_url.value {
+            check_server_url(url).map_err(|reason| ConfigError::Invalid {
+                key: SERVER_URL.key,
+                value: url.clone(),
+                origin: server_url.source.clone(),
+                reason,
+            })?;
+        }
+        Ok(Config {
+            file: path,
             site_code,
             server_url,
             token,
@@ -470,24 +529,15 @@ impl Config {
             retention_days,
             as_of,
             log_level,
-        };
-        if let Some(url) = &config.server_url.value {
-            check_server_url(url).map_err(|reason| ConfigError::Invalid {
-                key: "server_url",
-                value: url.clone(),
-                origin: config.server_url.source.clone(),
-                reason,
-            })?;
-        }
-        Ok(config)
+        })
     }
 
     /// The pharmacy code, or the error telling how to set it.
     pub fn require_site_code(&self) -> Result<&str, ConfigError> {
-        self.site_code.value.as_deref().ok_or(ConfigError::Missing {
-            key: "site_code",
-            env: "MASK_AGENT_SITE_CODE",
-        })
+        self.site_code
+            .value
+            .as_deref()
+            .ok_or_else(|| SITE_CODE.missing())
     }
 
     /// The server URL, or the error telling how to set it.
@@ -495,18 +545,12 @@ impl Config {
         self.server_url
             .value
             .as_deref()
-            .ok_or(ConfigError::Missing {
-                key: "server_url",
-                env: "MASK_AGENT_SERVER_URL",
-            })
+            .ok_or_else(|| SERVER_URL.missing())
     }
 
     /// The token, or the error telling how to set it.
     pub fn require_token(&self) -> Result<&str, ConfigError> {
-        self.token.value.as_deref().ok_or(ConfigError::Missing {
-            key: "token",
-            env: "MASK_AGENT_TOKEN",
-        })
+        self.token.value.as_deref().ok_or_else(|| TOKEN.missing())
     }
 
     /// The journal file.
@@ -597,10 +641,10 @@ impl Config {
                 "socket",
                 self.local_endpoint().display().to_string(),
                 match self.socket.source {
-                    mask_protocol::EndpointSource::Config => self
-                        .file
-                        .clone()
-                        .map_or_else(|| "file".into(), |f| Source::File(f).to_string()),
+                    mask_protocol::EndpointSource::Config => self.file.clone().map_or_else(
+                        || "file".into(),
+                        |path| Source::File { path, line: None }.to_string(),
+                    ),
                     other => other.to_string(),
                 },
             ),
@@ -613,15 +657,17 @@ impl Config {
     }
 }
 
-fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+/// The file's text (for line numbers) and its settings.
+fn read_file(path: &Path) -> Result<(String, FileConfig), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+    let parsed = toml::from_str(&text).map_err(|source| ConfigError::Parse {
         path: path.to_path_buf(),
         source: Box::new(source),
-    })
+    })?;
+    Ok((text, parsed))
 }
 
 /// A group name as `groupadd` accepts it (no spaces, no path or shell characters).
@@ -699,7 +745,13 @@ mod tests {
             ..Default::default()
         };
         let config = Config::load(&flags, &env).unwrap();
-        assert_eq!(config.site_code.source, Source::File(file));
+        assert_eq!(
+            config.site_code.source,
+            Source::File {
+                path: file,
+                line: Some(1)
+            }
+        );
         assert_eq!(
             config.server_url.value.as_deref(),
             Some("https://env.example")
@@ -712,6 +764,175 @@ mod tests {
         let rows = config.rows();
         let token_row = rows.iter().find(|r| r.0 == "token").unwrap();
         assert_eq!(token_row.1, "secr**** (12 chars)");
+    }
+
+    /// Every setting, each layer given its own value: the highest layer present wins, and the
+    /// source says which one (the file with the value's line).
+    #[test]
+    fn every_setting_takes_the_flag_then_the_env_then_the_file_then_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "site_code = \"1111111111\"\n\
+             server_url = \"http://127.0.0.1:1\"\n\
+             token = \"file-token\"\n\
+             data_dir = \"/tmp/file\"\n\
+             ca_cert = \"/tmp/file.pem\"\n\
+             reader_filter = \"File\"\n\
+             language = \"en\"\n\
+             retention_days = 20\n\
+             as_of = \"2020-03-12T09:00:00+08:00\"\n\
+             log_level = \"debug\"\n\
+             local_api_group = \"filegroup\"\n",
+        );
+        let file_only = FlagOverrides {
+            config_file: Some(file.clone()),
+            ..Default::default()
+        };
+        let at = |line| Source::File {
+            path: file.clone(),
+            line: Some(line),
+        };
+        let none = MapEnv(HashMap::new());
+        let config = Config::load(&file_only, &none).unwrap();
+        let sources = |c: &Config| {
+            [
+                c.site_code.source.clone(),
+                c.server_url.source.clone(),
+                c.token.source.clone(),
+                c.data_dir.source.clone(),
+                c.ca_cert.source.clone(),
+                c.reader_filter.source.clone(),
+                c.language.source.clone(),
+                c.retention_days.source.clone(),
+                c.as_of.source.clone(),
+                c.log_level.source.clone(),
+                c.local_api_group.source.clone(),
+            ]
+        };
+        assert_eq!(sources(&config), (1..=11).map(at).collect::<Vec<_>>()[..]);
+        assert_eq!(config.retention_days.value, 20);
+        assert_eq!(config.language.value, Language::En);
+
+        let env = MapEnv(HashMap::from([
+            ("MASK_AGENT_SITE_CODE", "2222222222"),
+            ("MASK_AGENT_SERVER_URL", "http://127.0.0.1:2"),
+            ("MASK_AGENT_TOKEN", "env-token"),
+            ("MASK_AGENT_DATA_DIR", "/tmp/env"),
+            ("MASK_AGENT_CA_CERT", "/tmp/env.pem"),
+            ("MASK_AGENT_READER_FILTER", "Env"),
+            ("MASK_AGENT_LANGUAGE", "zh-TW"),
+            ("MASK_AGENT_RETENTION_DAYS", "21"),
+            ("MASK_AGENT_AS_OF", "2020-03-13T09:00:00+08:00"),
+            ("MASK_AGENT_LOG", "warn"),
+            ("MASK_AGENT_LOCAL_API_GROUP", "envgroup"),
+        ]));
+        let config = Config::load(&file_only, &env).unwrap();
+        assert_eq!(
+            sources(&config),
+            [
+                Source::Env("MASK_AGENT_SITE_CODE"),
+                Source::Env("MASK_AGENT_SERVER_URL"),
+                Source::Env("MASK_AGENT_TOKEN"),
+                Source::Env("MASK_AGENT_DATA_DIR"),
+                Source::Env("MASK_AGENT_CA_CERT"),
+                Source::Env("MASK_AGENT_READER_FILTER"),
+                Source::Env("MASK_AGENT_LANGUAGE"),
+                Source::Env("MASK_AGENT_RETENTION_DAYS"),
+                Source::Env("MASK_AGENT_AS_OF"),
+                Source::Env("MASK_AGENT_LOG"),
+                Source::Env("MASK_AGENT_LOCAL_API_GROUP"),
+            ]
+        );
+        assert_eq!(
+            (config.retention_days.value, config.log_level.value.as_str()),
+            (21, "warn")
+        );
+
+        let flags = FlagOverrides {
+            config_file: Some(file.clone()),
+            site_code: Some("3333333333".into()),
+            server_url: Some("http://127.0.0.1:3".into()),
+            data_dir: Some("/tmp/flag".into()),
+            ca_cert: Some("/tmp/flag.pem".into()),
+            reader_filter: Some("Flag".into()),
+            language: Some("en".into()),
+            as_of: Some("2020-03-14T09:00:00+08:00".into()),
+            socket: None,
+        };
+        let config = Config::load(&flags, &env).unwrap();
+        assert_eq!(
+            sources(&config),
+            [
+                Source::Flag("--site-code"),
+                Source::Flag("--server-url"),
+                Source::Env("MASK_AGENT_TOKEN"),
+                Source::Flag("--data-dir"),
+                Source::Flag("--ca-cert"),
+                Source::Flag("--reader-filter"),
+                Source::Flag("--lang"),
+                Source::Env("MASK_AGENT_RETENTION_DAYS"),
+                Source::Flag("--as-of"),
+                Source::Env("MASK_AGENT_LOG"),
+                Source::Env("MASK_AGENT_LOCAL_API_GROUP"),
+            ]
+        );
+        assert_eq!(config.site_code.value.as_deref(), Some("3333333333"));
+        assert_eq!(config.data_dir.value, PathBuf::from("/tmp/flag"));
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key_and_where_it_came_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "data_dir = \"/tmp\"\n\nlanguage = \"fr\"\n");
+        let flags = FlagOverrides {
+            config_file: Some(file.clone()),
+            ..Default::default()
+        };
+        let error = Config::load(&flags, &MapEnv(HashMap::new())).unwrap_err();
+        let ConfigError::Invalid { key, origin, .. } = &error else {
+            panic!("{error}")
+        };
+        assert_eq!(
+            (*key, origin),
+            (
+                "language",
+                &Source::File {
+                    path: file.clone(),
+                    line: Some(3)
+                }
+            )
+        );
+        assert!(error.to_string().contains("agent.toml, line 3"), "{error}");
+        let env = MapEnv(HashMap::from([("MASK_AGENT_RETENTION_DAYS", "soon")]));
+        let error = Config::load(&flags, &env).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                ConfigError::Invalid {
+                    key: "retention_days",
+                    origin: Source::Env("MASK_AGENT_RETENTION_DAYS"),
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        let with_flag = FlagOverrides {
+            language: Some("xx".into()),
+            ..flags
+        };
+        let error = Config::load(&with_flag, &MapEnv(HashMap::new())).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                ConfigError::Invalid {
+                    key: "language",
+                    origin: Source::Flag("--lang"),
+                    ..
+                }
+            ),
+            "{error}"
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use mask_api::{
-    BuyerKind, InventoryWarningCode, PolicySet, PolicyVersion, SaleSource, StockLevel, WhoAmI,
+    BuyerKind, Clock, InventoryWarningCode, PolicySet, PolicyVersion, SaleSource, StockLevel,
+    WhoAmI,
 };
 use mask_protocol::{
     BuyerView, Connectivity, CounterState, DecisionSource, EligibilityView, ErrorBody, ErrorCode,
@@ -20,7 +21,6 @@ use time::{Date, OffsetDateTime};
 use tokio::sync::{Notify, broadcast, watch};
 use uuid::Uuid;
 
-use crate::clock::Clock;
 use crate::eligibility::{self, Decision};
 use crate::journal::{Journal, JournalError, NewSale, QueuedStockIn};
 use crate::journal::{META_CLOCK_OFFSET, META_CREATED, META_LAST_CONTACT, META_SITE_NAME, Opening};
@@ -83,7 +83,7 @@ pub enum AgentError {
     Journal(#[from] JournalError),
     /// A background task failed.
     #[error("internal task failed: {0}")]
-    Task(String),
+    Task(Arc<tokio::task::JoinError>),
 }
 
 impl AgentError {
@@ -97,7 +97,10 @@ impl AgentError {
                 (ErrorCode::JournalUnavailable, Msg::JournalDiskFull)
             }
             AgentError::Journal(e) => (ErrorCode::JournalUnavailable, Msg::journal(e)),
-            AgentError::Task(e) => (ErrorCode::Internal, Msg::Internal(e.clone())),
+            AgentError::Task(e) => (
+                ErrorCode::Internal,
+                Msg::Internal(crate::messages::Internal::Task(e.clone())),
+            ),
         };
         ErrorBody {
             code,
@@ -414,7 +417,7 @@ impl Core {
         let journal = Arc::clone(&self.journal);
         tokio::task::spawn_blocking(move || f(&mut lock(&journal)))
             .await
-            .map_err(|e| AgentError::Task(e.to_string()))?
+            .map_err(|e| AgentError::Task(Arc::new(e)))?
             .map_err(AgentError::from)
     }
 

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
+use mask_api::Clock;
 use serde::Serialize;
 
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::journal::{AttentionGroup, Journal, JournalError, Schema};
 use crate::messages::Language;

@@ -12,13 +12,11 @@
 
 pub mod cards;
 pub mod cli;
-pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod core;
 pub mod doctor;
 pub mod eligibility;
-pub mod fsutil;
 pub mod journal;
 pub mod local_api;
 pub mod logging;

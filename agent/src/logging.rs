@@ -15,7 +15,7 @@ pub struct LogGuard {
 
 /// Logging for `run`: file in `log_dir` (0700 directory) plus stderr.
 pub fn init_service(log_dir: &Path, filter: &str, stderr: bool) -> std::io::Result<LogGuard> {
-    crate::fsutil::create_private_dir(log_dir)?;
+    mask_private_file::create_private_dir(log_dir)?;
     let appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("mask-agent")

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
 fn load_config(global: &GlobalArgs) -> Result<Config, u8> {
     Config::load(&global.overrides(), &ProcessEnv).map_err(|error| {
         let lang = Language::detect(global.lang.as_deref().and_then(Language::parse));
-        eprintln!("{}", Msg::config(&error).text(lang));
+        eprintln!("{}", Msg::Config(error).text(lang));
         commands::EXIT_CONFIG
     })
 }

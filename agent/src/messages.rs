@@ -6,6 +6,8 @@ use std::fmt;
 use mask_pipe_guard::NotTheAgent;
 use nhi_card::IdError;
 
+use crate::local_api::ListenError;
+
 /// Language of user-facing messages: the workspace's one type, picked by its one rule
 /// (`mask_cli::Language::detect`), here with the agent's `language` setting in the flag's place.
 pub use mask_cli::Language;
@@ -63,20 +65,54 @@ impl JournalCause {
     }
 }
 
-/// A user-facing message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Something went wrong that only IT can look into; the typed cause is the technical detail.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Internal {
+    /// The async runtime could not be started.
+    #[error("{0}")]
+    Runtime(std::io::Error),
+    /// A background task of the agent failed (panicked or was cancelled).
+    #[error("{0}")]
+    Task(std::sync::Arc<tokio::task::JoinError>),
+    /// A file could not be created or written.
+    #[error("{}: {source}", path.display())]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Output could not be written.
+    #[error("{0}")]
+    Write(std::io::Error),
+    /// A CSV row could not be written.
+    #[error("{0}")]
+    Csv(#[from] csv::Error),
+}
+
+/// The running agent's answer was not what the command asked for.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolProblem {
+    /// The connection broke, or the agent speaks another protocol version.
+    #[error(transparent)]
+    Client(#[from] crate::local_api::ClientError),
+    /// An answer of another kind than the request's.
+    #[error("{0:?}")]
+    Unexpected(Box<mask_protocol::ResponseBody>),
+}
+
+/// A user-facing message. Each variant carries the typed cause; the catalogue below turns it
+/// into text (in zh-TW the Chinese sentence first, the technical detail kept apart).
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Msg {
-    /// The configuration is invalid or incomplete (detail from the config layer).
-    Config(String),
-    /// A config error: the cause in Chinese words, the English text of the config layer (for
-    /// `En`, and as the technical detail kept apart in zh-TW, as the journal errors do).
-    ConfigInvalid {
-        /// The cause, in Traditional Chinese.
-        zh: String,
-        /// The config layer's text (file, key, parser message).
-        detail: String,
-    },
+    /// The configuration is invalid or incomplete: the cause is named in Chinese words from
+    /// the error's kind, the config layer's English text is the technical detail.
+    Config(crate::config::ConfigError),
+    /// The configured server connection cannot be set up (CA file, URL).
+    ServerSetup(crate::server::ServerError),
     /// The journal cannot be written because the disk is full.
     JournalDiskFull,
     /// The journal cannot be opened or written: the cause in words, and the technical detail.
@@ -94,7 +130,7 @@ pub enum Msg {
         detail: String,
     },
     /// The agent is not running (local API unreachable).
-    AgentNotRunning(String),
+    AgentNotRunning(crate::local_api::ClientError),
     /// This account may not use the local API (not in the access group).
     AccessDenied(mask_protocol::AccessDenied),
     /// The typed ID number is invalid (the validator's reason, worded per language here).
@@ -113,21 +149,18 @@ pub enum Msg {
     /// No policy is cached and the server is unreachable.
     NoPolicy,
     /// The server could not be reached.
-    ServerUnreachable(String),
+    ServerUnreachable(crate::server::ServerError),
     /// The local API answered with something unexpected.
-    ProtocolError(String),
-    /// Another agent already serves this local API endpoint.
-    AlreadyRunning(String),
-    /// The local API endpoint could not be created (detail: path and OS error).
-    ListenFailed(String),
-    /// Windows: another process holds the agent's pipe name (found, or not).
-    PipeTaken(Option<NotTheAgent>),
+    ProtocolError(ProtocolProblem),
+    /// The local API endpoint could not be served: another agent answers there, another
+    /// process holds the pipe name (Windows), or it could not be created.
+    Listen(crate::local_api::ListenError),
     /// Windows: the pipe's server is not the installed agent; nothing was sent to it.
     NotTheAgent(NotTheAgent),
-    /// Generic internal failure (detail).
-    Internal(String),
-    /// A `mask-agent service …` step failed (detail from the service layer).
-    Service(String),
+    /// Generic internal failure.
+    Internal(Internal),
+    /// A `mask-agent service …` step failed.
+    Service(crate::service::ServiceError),
 }
 
 /// What is wrong with a typed ID number, in Traditional Chinese (the English text is
@@ -154,14 +187,6 @@ impl Msg {
         }
     }
 
-    /// The message for a config that cannot be loaded.
-    pub fn config(error: &crate::config::ConfigError) -> Self {
-        Self::ConfigInvalid {
-            zh: config_cause_zh(error),
-            detail: error.to_string(),
-        }
-    }
-
     /// The message for a journal that cannot be read (nothing was changed).
     pub fn journal_read(error: &crate::journal::JournalError) -> Self {
         Self::JournalUnreadable {
@@ -174,10 +199,10 @@ impl Msg {
     pub fn text(&self, lang: Language) -> String {
         use Language::{En, ZhTw};
         match (self, lang) {
-            (Msg::Config(d), ZhTw) => format!("設定有誤。請修正設定檔（mask-agent config 可查看目前設定）。（技術細節：{d}）"),
-            (Msg::Config(d), En) => format!("Configuration problem: {d}. Fix the config file (`mask-agent config` shows the effective settings)."),
-            (Msg::ConfigInvalid { zh, detail }, ZhTw) => format!("設定有誤：{zh}。請修正設定檔（mask-agent config 可查看目前設定）。（技術細節：{detail}）"),
-            (Msg::ConfigInvalid { detail, .. }, En) => format!("Configuration problem: {detail}. Fix the config file (`mask-agent config` shows the effective settings)."),
+            (Msg::Config(e), ZhTw) => format!("設定有誤：{}。請修正設定檔（mask-agent config 可查看目前設定）。（技術細節：{e}）", config_cause_zh(e)),
+            (Msg::Config(e), En) => format!("Configuration problem: {e}. Fix the config file (`mask-agent config` shows the effective settings)."),
+            (Msg::ServerSetup(e), ZhTw) => format!("設定有誤。請修正設定檔（mask-agent config 可查看目前設定）。（技術細節：{e}）"),
+            (Msg::ServerSetup(e), En) => format!("Configuration problem: {e}. Fix the config file (`mask-agent config` shows the effective settings)."),
             (Msg::JournalDiskFull, ZhTw) => "磁碟已滿，銷售未記錄。請清出磁碟空間後再試；口罩請先不要交付。".into(),
             (Msg::JournalDiskFull, En) => "The disk is full: the sale was NOT recorded. Free disk space and try again; do not hand the masks over yet.".into(),
             (Msg::JournalUnavailable { cause, detail }, ZhTw) => format!("無法寫入銷售日誌：{}，銷售未記錄。請執行 mask-agent doctor 檢查。（技術細節：{detail}）", cause.zh()),
@@ -210,12 +235,12 @@ impl Msg {
             (Msg::ServerUnreachable(d), En) => format!("Cannot reach the central server ({d}). Selling continues offline; sales upload when it is back."),
             (Msg::ProtocolError(d), ZhTw) => format!("與 mask-agent 服務通訊錯誤。請確認兩者版本相同。（技術細節：{d}）"),
             (Msg::ProtocolError(d), En) => format!("Unexpected answer from the mask-agent service ({d}). Make sure both are the same version."),
-            (Msg::AlreadyRunning(d), ZhTw) => format!("已有另一個 mask-agent 在此位置提供本機服務（{d}）。請先停止它。"),
-            (Msg::AlreadyRunning(d), En) => format!("Another mask-agent already serves the local API at {d}. Stop it first."),
-            (Msg::ListenFailed(d), ZhTw) => format!("無法建立本機服務的連線端點。系統服務請確認安裝完整；自行執行時請以設定檔的 socket 或環境變數 MASK_AGENT_SOCKET 指定此帳號可寫入的位置。（技術細節：{d}）"),
-            (Msg::ListenFailed(d), En) => format!("Cannot create the local API endpoint ({d}). As a service, check the installation; run by hand, set `socket` in the config or MASK_AGENT_SOCKET to a place this account may write."),
-            (Msg::PipeTaken(h), ZhTw) => format!("本機服務的連線管道已被{}佔用：可能是另一個 mask-agent，或冒充的程式。mask-agent 不會在它之後提供服務。請停止該程式（並檢查是否為惡意程式）後再啟動服務。", holder_zh(h.as_ref())),
-            (Msg::PipeTaken(h), En) => format!("The agent's named pipe is already held by {}: another mask-agent, or a program posing as it. The agent does not serve behind it. Stop that program (check it is not malware), then start the service again.", holder_en(h.as_ref())),
+            (Msg::Listen(ListenError::AlreadyRunning(d)), ZhTw) => format!("已有另一個 mask-agent 在此位置提供本機服務（{d}）。請先停止它。"),
+            (Msg::Listen(ListenError::AlreadyRunning(d)), En) => format!("Another mask-agent already serves the local API at {d}. Stop it first."),
+            (Msg::Listen(ListenError::PipeTaken { holder, .. }), ZhTw) => format!("本機服務的連線管道已被{}佔用：可能是另一個 mask-agent，或冒充的程式。mask-agent 不會在它之後提供服務。請停止該程式（並檢查是否為惡意程式）後再啟動服務。", holder_zh(holder.as_ref())),
+            (Msg::Listen(ListenError::PipeTaken { holder, .. }), En) => format!("The agent's named pipe is already held by {}: another mask-agent, or a program posing as it. The agent does not serve behind it. Stop that program (check it is not malware), then start the service again.", holder_en(holder.as_ref())),
+            (Msg::Listen(d), ZhTw) => format!("無法建立本機服務的連線端點。系統服務請確認安裝完整；自行執行時請以設定檔的 socket 或環境變數 MASK_AGENT_SOCKET 指定此帳號可寫入的位置。（技術細節：{d}）"),
+            (Msg::Listen(d), En) => format!("Cannot create the local API endpoint ({d}). As a service, check the installation; run by hand, set `socket` in the config or MASK_AGENT_SOCKET to a place this account may write."),
             (Msg::NotTheAgent(n), ZhTw) => format!("已拒絕連線：本機服務的連線管道由{}持有，不是已安裝的 mask-agent 服務，未傳送任何資料。請資訊人員檢查這台電腦。", holder_zh(Some(n))),
             (Msg::NotTheAgent(n), En) => format!("Refused: the agent's named pipe is held by {}, not the installed mask-agent service; nothing was sent. IT should check this PC.", holder_en(Some(n))),
             (Msg::Internal(d), ZhTw) => format!("內部錯誤。請執行 mask-agent doctor，並將記錄檔提供給資訊人員。（技術細節：{d}）"),
@@ -231,7 +256,11 @@ fn config_cause_zh(error: &crate::config::ConfigError) -> String {
     use crate::config::{ConfigError, Source};
     let origin = |source: &Source| match source {
         Source::Default => "預設值".to_owned(),
-        Source::File(path) => format!("設定檔 {}", path.display()),
+        Source::File { path, line: None } => format!("設定檔 {}", path.display()),
+        Source::File {
+            path,
+            line: Some(line),
+        } => format!("設定檔 {} 第 {line} 行", path.display()),
         Source::Env(var) => format!("環境變數 {var}"),
         Source::Flag(flag) => format!("參數 {flag}"),
     };
@@ -541,7 +570,7 @@ mod tests {
             let refused = Msg::NotTheAgent(squatter.clone()).text(lang);
             assert!(refused.contains(r"C:\Users\clerk\evil.exe"), "{refused}");
             assert!(refused.contains("77"), "{refused}");
-            let taken = Msg::PipeTaken(Some(squatter.clone())).text(lang);
+            let taken = Msg::Listen(pipe_taken(Some(squatter.clone()))).text(lang);
             assert!(taken.contains(r"C:\Users\clerk\evil.exe"), "{taken}");
         }
         assert!(
@@ -550,10 +579,17 @@ mod tests {
                 .contains("資訊人員")
         );
         assert!(
-            Msg::PipeTaken(None)
+            Msg::Listen(pipe_taken(None))
                 .text(Language::ZhTw)
                 .contains("其他程式")
         );
+    }
+
+    fn pipe_taken(holder: Option<NotTheAgent>) -> ListenError {
+        ListenError::PipeTaken {
+            name: r"\\.\pipe\mask-agent".into(),
+            holder,
+        }
     }
 
     #[test]
@@ -606,17 +642,42 @@ mod tests {
 
     #[test]
     fn messages_with_an_os_or_library_detail_keep_it_apart_in_chinese() {
-        let detail = "connection refused (os error 111)";
+        let refused = || std::io::Error::other("connection refused (os error 111)");
         let msgs = [
-            Msg::Config(detail.into()),
-            Msg::AgentNotRunning(detail.into()),
-            Msg::ServerUnreachable(detail.into()),
-            Msg::ProtocolError(detail.into()),
-            Msg::ListenFailed(detail.into()),
-            Msg::Internal(detail.into()),
-            Msg::Service(detail.into()),
+            Msg::ServerSetup(crate::server::ServerError::Url("not a URL".into())),
+            Msg::AgentNotRunning(crate::local_api::ClientError::Connect {
+                endpoint: "/run/mask-agent/agent.sock".into(),
+                source: refused(),
+            }),
+            Msg::ServerUnreachable(crate::server::ServerError::Connect(
+                "connection refused (os error 111)".into(),
+            )),
+            Msg::ProtocolError(ProtocolProblem::Client(
+                crate::local_api::ClientError::Version(7),
+            )),
+            Msg::Listen(ListenError::Io {
+                path: "/run/mask-agent/agent.sock".into(),
+                source: refused(),
+            }),
+            Msg::Internal(Internal::Runtime(refused())),
+            Msg::Internal(Internal::File {
+                path: "/tmp/export.csv".into(),
+                source: refused(),
+            }),
+            Msg::Service(crate::service::ServiceError::NoServiceManager(
+                "systemd is not running".into(),
+            )),
         ];
         for msg in msgs {
+            let detail = match &msg {
+                Msg::ServerSetup(e) | Msg::ServerUnreachable(e) => e.to_string(),
+                Msg::AgentNotRunning(e) => e.to_string(),
+                Msg::ProtocolError(e) => e.to_string(),
+                Msg::Listen(e) => e.to_string(),
+                Msg::Internal(e) => e.to_string(),
+                Msg::Service(e) => e.to_string(),
+                other => panic!("{other:?}"),
+            };
             let zh = msg.text(Language::ZhTw);
             let (words, kept) = zh
                 .split_once("（技術細節：")
@@ -635,7 +696,7 @@ mod tests {
             .iter()
             .fold(words.to_owned(), |w, name| w.replace(name, ""));
             assert!(!prose.chars().any(|c| c.is_ascii_alphabetic()), "{zh}");
-            assert!(msg.text(Language::En).contains(detail));
+            assert!(msg.text(Language::En).contains(&detail));
         }
     }
 
@@ -663,15 +724,38 @@ mod tests {
                 origin: Source::Env("MASK_AGENT_SERVER_URL"),
                 reason: "must be http or https".into(),
             },
+            ConfigError::Invalid {
+                key: "server_url",
+                value: "ftp://x".into(),
+                origin: Source::File {
+                    path: path.clone(),
+                    line: Some(3),
+                },
+                reason: "must be http or https".into(),
+            },
             ConfigError::Missing {
                 key: "token",
                 env: "MASK_AGENT_TOKEN",
             },
             ConfigError::NoDataDir,
         ];
-        for error in &errors {
-            let msg = Msg::config(error);
+        for error in errors {
+            let expected = error.to_string();
+            let from_file = matches!(
+                error,
+                ConfigError::Invalid {
+                    origin: Source::File { .. },
+                    ..
+                }
+            );
+            let msg = Msg::Config(error);
             let zh = msg.text(Language::ZhTw);
+            if from_file {
+                assert!(
+                    zh.contains("設定檔 /etc/mask-agent/agent.toml 第 3 行"),
+                    "{zh}"
+                );
+            }
             let (words, detail) = zh.split_once("（技術細節：").unwrap();
             // No English but names the user types or sees: paths, keys, variables, commands.
             let prose = [
@@ -689,8 +773,8 @@ mod tests {
             .iter()
             .fold(words.to_owned(), |w, name| w.replace(name, ""));
             assert!(!prose.chars().any(|c| c.is_ascii_alphabetic()), "{zh}");
-            assert_eq!(detail.trim_end_matches('）'), error.to_string(), "{zh}");
-            assert!(msg.text(Language::En).contains(&error.to_string()));
+            assert_eq!(detail.trim_end_matches('）'), expected, "{zh}");
+            assert!(msg.text(Language::En).contains(&expected));
         }
     }
 

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use mask_api::Clock;
+
 use crate::cards::{self, CardSource};
-use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::core::{Core, CoreSettings};
 use crate::journal::{Journal, JournalError};

@@ -7,12 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use mask_protocol::{
-    Connectivity, DecisionSource, RequestBody, ResponseBody, SellBuyer, SellOutcome,
-};
+use mask_protocol::{Connectivity, DecisionSource, RequestBody, ResponseBody, SellOutcome};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::support::requests::{self, check, manual, sell};
 use crate::support::{AgentFiles, InProcessAgent, TestServer, ids, sync_until_empty};
 
 /// What the fault proxy does with each connection.
@@ -125,13 +124,6 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, mode: u8) {
     }
 }
 
-fn manual(seq: usize) -> SellBuyer {
-    SellBuyer::Manual {
-        id_no: ids::even_id(seq),
-        birth_date: None,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_server_fault_falls_back_to_offline_and_nothing_is_lost() {
     let server = TestServer::start().await;
@@ -146,16 +138,15 @@ async fn every_server_fault_falls_back_to_offline_and_nothing_is_lost() {
     {
         proxy.set(mode);
         let started = Instant::now();
-        let response = client
-            .request(RequestBody::Sell {
-                buyer: manual(400_000 + i * 10),
-                quantity: 2,
-            })
-            .await
-            .unwrap();
+        let outcome = sell(
+            &mut client,
+            manual(&ids::even_id(400_000 + i * 10), None),
+            2,
+        )
+        .await;
         let waited = started.elapsed();
-        let ResponseBody::Sell(SellOutcome::Recorded(receipt)) = response else {
-            panic!("{mode:?}: {response:?}")
+        let SellOutcome::Recorded(receipt) = outcome else {
+            panic!("{mode:?}: {outcome:?}")
         };
         assert!(
             waited < Duration::from_millis(2600),
@@ -202,20 +193,9 @@ async fn only_the_pinned_ca_is_trusted() {
     );
     let agent = InProcessAgent::start(&wrong).await;
     let mut client = agent.client().await;
-    let ResponseBody::Eligibility(e) = client
-        .request(RequestBody::CheckEligibility {
-            id_no: ids::even_id(1),
-            birth_date: None,
-        })
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
+    let e = check(&mut client, &ids::even_id(1), None).await;
     assert_eq!(e.decided, DecisionSource::Local);
-    let ResponseBody::Status(status) = client.request(RequestBody::Status).await.unwrap() else {
-        panic!()
-    };
+    let status = requests::status(&mut client).await;
     assert!(
         status
             .sync
@@ -236,16 +216,7 @@ async fn only_the_pinned_ca_is_trusted() {
     );
     let agent = InProcessAgent::start(&right).await;
     let mut client = agent.client().await;
-    let ResponseBody::Eligibility(e) = client
-        .request(RequestBody::CheckEligibility {
-            id_no: ids::even_id(1),
-            birth_date: None,
-        })
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
+    let e = check(&mut client, &ids::even_id(1), None).await;
     assert_eq!(e.decided, DecisionSource::Server);
     drop(client);
     agent.stop().await;

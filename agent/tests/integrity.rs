@@ -7,30 +7,16 @@ use std::time::{Duration, Instant};
 use mask_agent::journal::{META_CREATED, META_LAST_CONTACT};
 use mask_agent::local_api::LocalClient;
 use mask_protocol::{
-    Connectivity, DecisionSource, EligibilityView, RefusalReason, RequestBody, ResponseBody,
-    SellBuyer, SellOutcome, StatusReport,
+    Connectivity, DecisionSource, RefusalReason, SellBuyer, SellOutcome, StatusReport,
 };
 use time::OffsetDateTime;
 use time::macros::date;
 
+use crate::support::requests::{check, inventory, manual, sell, status};
 use crate::support::{
     AS_OF, AS_OF_TEXT, AgentFiles, ChildAgent, InProcessAgent, TestServer, agent_cmd, ids,
     sync_until_empty,
 };
-
-fn manual(id_no: &str, birth_date: Option<time::Date>) -> SellBuyer {
-    SellBuyer::Manual {
-        id_no: id_no.into(),
-        birth_date,
-    }
-}
-
-async fn status(client: &mut LocalClient) -> StatusReport {
-    match client.request(RequestBody::Status).await.unwrap() {
-        ResponseBody::Status(status) => status,
-        other => panic!("expected status, got {other:?}"),
-    }
-}
 
 /// Polls the status until `pred` holds; panics after `limit`.
 async fn wait_status(
@@ -51,42 +37,6 @@ async fn wait_status(
             status.sync
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn inventory(client: &mut LocalClient) -> mask_protocol::Inventory {
-    match client.request(RequestBody::Inventory).await.unwrap() {
-        ResponseBody::Inventory(inventory) => inventory,
-        other => panic!("expected inventory, got {other:?}"),
-    }
-}
-
-async fn sell(client: &mut LocalClient, buyer: SellBuyer, quantity: u32) -> SellOutcome {
-    match client
-        .request(RequestBody::Sell { buyer, quantity })
-        .await
-        .unwrap()
-    {
-        ResponseBody::Sell(outcome) => outcome,
-        other => panic!("expected a sale outcome, got {other:?}"),
-    }
-}
-
-async fn check(
-    client: &mut LocalClient,
-    id_no: &str,
-    birth_date: Option<time::Date>,
-) -> EligibilityView {
-    match client
-        .request(RequestBody::CheckEligibility {
-            id_no: id_no.into(),
-            birth_date,
-        })
-        .await
-        .unwrap()
-    {
-        ResponseBody::Eligibility(view) => view,
-        other => panic!("expected eligibility, got {other:?}"),
     }
 }
 

@@ -3,17 +3,11 @@
 use std::time::{Duration, Instant};
 
 use mask_protocol::{
-    Connectivity, DecisionSource, RefusalReason, RequestBody, ResponseBody, SellBuyer, SellOutcome,
+    Connectivity, DecisionSource, RefusalReason, RequestBody, ResponseBody, SellOutcome,
 };
 
+use crate::support::requests::{self, check, manual, sell};
 use crate::support::{AgentFiles, InProcessAgent, TestServer, ids, sync_until_empty};
-
-fn manual(id_no: &str) -> SellBuyer {
-    SellBuyer::Manual {
-        id_no: id_no.into(),
-        birth_date: None,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offline_sale_is_decided_locally_queued_and_synced_exactly_once() {
@@ -25,14 +19,7 @@ async fn an_offline_sale_is_decided_locally_queued_and_synced_exactly_once() {
 
     let buyer = ids::even_id(100);
     let started = Instant::now();
-    let ResponseBody::Sell(SellOutcome::Recorded(receipt)) = client
-        .request(RequestBody::Sell {
-            buyer: manual(&buyer),
-            quantity: 3,
-        })
-        .await
-        .unwrap()
-    else {
+    let SellOutcome::Recorded(receipt) = sell(&mut client, manual(&buyer, None), 3).await else {
         panic!("offline must not block selling")
     };
     assert!(
@@ -43,14 +30,7 @@ async fn an_offline_sale_is_decided_locally_queued_and_synced_exactly_once() {
     assert!(receipt.offline);
 
     // Local decisions use the journal: the same person cannot buy again this week.
-    let ResponseBody::Sell(SellOutcome::Refused(refused)) = client
-        .request(RequestBody::Sell {
-            buyer: manual(&buyer),
-            quantity: 1,
-        })
-        .await
-        .unwrap()
-    else {
+    let SellOutcome::Refused(refused) = sell(&mut client, manual(&buyer, None), 1).await else {
         panic!("expected a local refusal")
     };
     assert_eq!(
@@ -58,24 +38,13 @@ async fn an_offline_sale_is_decided_locally_queued_and_synced_exactly_once() {
         (DecisionSource::Local, Some(RefusalReason::Window))
     );
     // And the weekday rule holds offline too.
-    let ResponseBody::Eligibility(odd) = client
-        .request(RequestBody::CheckEligibility {
-            id_no: ids::odd_id(5),
-            birth_date: None,
-        })
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
+    let odd = check(&mut client, &ids::odd_id(5), None).await;
     assert_eq!(
         (odd.decided, odd.reason),
         (DecisionSource::Local, Some(RefusalReason::Weekday))
     );
 
-    let ResponseBody::Status(status) = client.request(RequestBody::Status).await.unwrap() else {
-        panic!()
-    };
+    let status = requests::status(&mut client).await;
     assert_eq!(
         (status.sync.connectivity, status.sync.queued),
         (Connectivity::Offline, 1)
@@ -112,14 +81,7 @@ async fn two_pharmacies_selling_offline_to_one_person_yield_a_kept_overrun() {
         }],
     };
     server.stop().await;
-    let ResponseBody::Sell(SellOutcome::Recorded(receipt)) = client
-        .request(RequestBody::Sell {
-            buyer: manual(&buyer),
-            quantity: 3,
-        })
-        .await
-        .unwrap()
-    else {
+    let SellOutcome::Recorded(receipt) = sell(&mut client, manual(&buyer, None), 3).await else {
         panic!()
     };
     assert!(receipt.offline);
@@ -164,10 +126,7 @@ async fn a_server_restarted_in_the_middle_of_a_drain_loses_and_doubles_nothing()
     // Stop the server as soon as the first batches have landed, then bring it back.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let ResponseBody::Status(status) = client.request(RequestBody::Status).await.unwrap()
-        else {
-            panic!()
-        };
+        let status = requests::status(&mut client).await;
         if status.sync.queued < 4000 {
             break;
         }
@@ -175,9 +134,7 @@ async fn a_server_restarted_in_the_middle_of_a_drain_loses_and_doubles_nothing()
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     server.stop().await;
-    let ResponseBody::Status(mid) = client.request(RequestBody::Status).await.unwrap() else {
-        panic!()
-    };
+    let mid = requests::status(&mut client).await;
     server.restart().await;
     sync_until_empty(&mut client, Duration::from_secs(60)).await;
     assert_eq!(
@@ -230,9 +187,7 @@ async fn the_pharmacy_name_from_the_server_survives_a_restart_offline() {
     server.stop().await;
     let agent = InProcessAgent::start(&files).await;
     let mut client = agent.client().await;
-    let ResponseBody::Status(status) = client.request(RequestBody::Status).await.unwrap() else {
-        panic!()
-    };
+    let status = requests::status(&mut client).await;
     assert_ne!(status.sync.connectivity, Connectivity::Online);
     assert_eq!(status.site_name.as_deref(), Some(SITE_NAME));
 

@@ -3,17 +3,11 @@
 use std::time::Duration;
 
 use mask_protocol::{
-    DecisionSource, RefusalReason, RequestBody, ResponseBody, SellBuyer, SellOutcome, StockInForm,
+    DecisionSource, RefusalReason, RequestBody, ResponseBody, SellOutcome, StockInForm,
 };
 
+use crate::support::requests::{self, check, inventory, manual, sell};
 use crate::support::{AgentFiles, InProcessAgent, TestServer, ids, sync_until_empty};
-
-fn manual(id_no: &str) -> SellBuyer {
-    SellBuyer::Manual {
-        id_no: id_no.into(),
-        birth_date: None,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_online_sale_is_decided_by_the_server_and_reaches_it_once() {
@@ -23,29 +17,13 @@ async fn an_online_sale_is_decided_by_the_server_and_reaches_it_once() {
     let mut client = agent.client().await;
     let buyer = ids::even_id(10);
 
-    let ResponseBody::Eligibility(eligibility) = client
-        .request(RequestBody::CheckEligibility {
-            id_no: buyer.clone(),
-            birth_date: None,
-        })
-        .await
-        .unwrap()
-    else {
-        panic!("expected eligibility")
-    };
+    let eligibility = check(&mut client, &buyer, None).await;
     assert_eq!(
         (eligibility.allowed, eligibility.decided),
         (3, DecisionSource::Server)
     );
 
-    let ResponseBody::Sell(SellOutcome::Recorded(receipt)) = client
-        .request(RequestBody::Sell {
-            buyer: manual(&buyer),
-            quantity: 3,
-        })
-        .await
-        .unwrap()
-    else {
+    let SellOutcome::Recorded(receipt) = sell(&mut client, manual(&buyer, None), 3).await else {
         panic!("expected a recorded sale")
     };
     assert!(!receipt.offline);
@@ -60,14 +38,7 @@ async fn an_online_sale_is_decided_by_the_server_and_reaches_it_once() {
     assert_eq!(files.journal().sale_states().unwrap(), (0, 1, 0, 0));
 
     // The window is used up now: refused, with the next date.
-    let ResponseBody::Sell(SellOutcome::Refused(refused)) = client
-        .request(RequestBody::Sell {
-            buyer: manual(&buyer),
-            quantity: 1,
-        })
-        .await
-        .unwrap()
-    else {
+    let SellOutcome::Refused(refused) = sell(&mut client, manual(&buyer, None), 1).await else {
         panic!("expected a refusal")
     };
     assert_eq!(refused.reason, Some(RefusalReason::Window));
@@ -83,29 +54,13 @@ async fn the_agent_counts_its_own_unsynced_sales_even_when_the_server_answers() 
     let mut client = agent.client().await;
     let buyer = ids::even_id(40);
     server.stop().await;
-    let ResponseBody::Sell(SellOutcome::Recorded(first)) = client
-        .request(RequestBody::Sell {
-            buyer: manual(&buyer),
-            quantity: 2,
-        })
-        .await
-        .unwrap()
-    else {
+    let SellOutcome::Recorded(first) = sell(&mut client, manual(&buyer, None), 2).await else {
         panic!("expected a recorded sale")
     };
     assert!(first.offline);
     server.restart().await;
     // The server has not seen the offline sale yet (sync backs off), but the agent has.
-    let ResponseBody::Sell(outcome) = client
-        .request(RequestBody::Sell {
-            buyer: manual(&buyer),
-            quantity: 2,
-        })
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
+    let outcome = sell(&mut client, manual(&buyer, None), 2).await;
     match outcome {
         SellOutcome::Refused(e) => assert_eq!(e.reason, Some(RefusalReason::Quota)),
         SellOutcome::Recorded(r) => panic!("sold beyond the quota: {r:?}"),
@@ -123,11 +78,7 @@ async fn stock_in_and_delisting_are_journaled_and_reach_the_server() {
     // The agent starts from the server's opening stock of the day (fetched at start).
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let ResponseBody::Inventory(inventory) =
-            client.request(RequestBody::Inventory).await.unwrap()
-        else {
-            panic!("expected inventory")
-        };
+        let inventory = inventory(&mut client).await;
         if inventory.adult.remaining == before.remaining_adult {
             break;
         }
@@ -171,9 +122,7 @@ async fn stock_in_and_delisting_are_journaled_and_reach_the_server() {
     let after = server.inventory().await;
     assert_eq!(after.received_adult, before.received_adult + 200);
     assert_eq!(after.damaged_child, before.damaged_child + 1);
-    let ResponseBody::Status(status) = client.request(RequestBody::Status).await.unwrap() else {
-        panic!()
-    };
+    let status = requests::status(&mut client).await;
     assert!(!status.listing.listed && status.listing.synced);
     agent.stop().await;
 }
@@ -189,48 +138,20 @@ async fn the_amount_to_collect_and_todays_counts_come_from_the_agent() {
     let mut client = agent.client().await;
     let buyer = ids::even_id(20);
 
-    let ResponseBody::Eligibility(eligibility) = client
-        .request(RequestBody::CheckEligibility {
-            id_no: buyer.clone(),
-            birth_date: None,
-        })
-        .await
-        .unwrap()
-    else {
-        panic!("expected eligibility")
-    };
+    let eligibility = check(&mut client, &buyer, None).await;
     assert_eq!(eligibility.allowed, 3);
     assert_eq!(eligibility.amounts_due, vec![5, 10, 15]);
 
-    let ResponseBody::Sell(SellOutcome::Recorded(receipt)) = client
-        .request(RequestBody::Sell {
-            buyer: manual(&buyer),
-            quantity: 3,
-        })
-        .await
-        .unwrap()
-    else {
+    let SellOutcome::Recorded(receipt) = sell(&mut client, manual(&buyer, None), 3).await else {
         panic!("expected a recorded sale")
     };
     assert_eq!(receipt.amount_due, Some(15));
 
     // Refused now: nothing to collect.
-    let ResponseBody::Eligibility(again) = client
-        .request(RequestBody::CheckEligibility {
-            id_no: buyer.clone(),
-            birth_date: None,
-        })
-        .await
-        .unwrap()
-    else {
-        panic!("expected eligibility")
-    };
+    let again = check(&mut client, &buyer, None).await;
     assert_eq!((again.allowed, again.amounts_due.len()), (0, 0));
 
-    let ResponseBody::Inventory(inventory) = client.request(RequestBody::Inventory).await.unwrap()
-    else {
-        panic!("expected the inventory")
-    };
+    let inventory = inventory(&mut client).await;
     assert_eq!((inventory.adult.sales, inventory.adult.sold), (1, 3));
     assert_eq!((inventory.child.sales, inventory.child.sold), (0, 0));
 }
@@ -256,10 +177,7 @@ async fn a_low_stock_is_warned_without_a_delivery_today() {
     drop(journal);
     let agent = InProcessAgent::start(&files).await;
     let mut client = agent.client().await;
-    let ResponseBody::Inventory(inventory) = client.request(RequestBody::Inventory).await.unwrap()
-    else {
-        panic!("expected the inventory")
-    };
+    let inventory = inventory(&mut client).await;
     assert!(
         inventory.warnings.contains(&mask_protocol::StockWarning {
             kind: mask_protocol::BuyerKind::Adult,

@@ -10,11 +10,12 @@ use mask_agent::journal::{NewSale, SyncState};
 use mask_agent::local_api::LocalClient;
 use mask_api::{BuyerKind, SaleBatch, SaleSource};
 use mask_protocol::{
-    DecisionSource, RequestBody, ResponseBody, SellBuyer, SellOutcome, StockInForm, SyncStatus,
+    DecisionSource, RequestBody, ResponseBody, SellOutcome, StockInForm, SyncStatus,
 };
 use serde_json::Value;
 
 use crate::support::proxy::{Rule, RuleProxy, problem, sales_in};
+use crate::support::requests;
 use crate::support::{AS_OF, AgentFiles, InProcessAgent, TestServer, agent_cmd, ids};
 
 /// Sends `SyncNow` until `done` holds (or panics after `limit` with the last status).
@@ -36,20 +37,8 @@ async fn sync_until(
 }
 
 async fn sell(client: &mut LocalClient, id_no: &str, quantity: u32) {
-    let response = client
-        .request(RequestBody::Sell {
-            buyer: SellBuyer::Manual {
-                id_no: id_no.to_owned(),
-                birth_date: None,
-            },
-            quantity,
-        })
-        .await
-        .unwrap();
-    assert!(
-        matches!(response, ResponseBody::Sell(SellOutcome::Recorded(_))),
-        "{response:?}"
-    );
+    let outcome = requests::sell(client, requests::manual(id_no, None), quantity).await;
+    assert!(matches!(outcome, SellOutcome::Recorded(_)), "{outcome:?}");
 }
 
 fn today() -> time::Date {
@@ -265,16 +254,7 @@ async fn a_sale_the_server_refuses_needs_attention_never_blocks_and_still_counts
 
     // Offline, the local decision counts the refused sale: the buyer had all 3 masks.
     server.stop().await;
-    let ResponseBody::Eligibility(view) = client
-        .request(RequestBody::CheckEligibility {
-            id_no: buyer,
-            birth_date: None,
-        })
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
+    let view = requests::check(&mut client, &buyer, None).await;
     assert_eq!(view.decided, DecisionSource::Local);
     assert_eq!(view.allowed, 0, "{view:?}");
     drop(client);

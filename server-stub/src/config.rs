@@ -118,19 +118,8 @@ impl ServerConfig {
 
 /// Creates a directory (and parents) readable only by its owner.
 pub(crate) fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
-    std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+    mask_private_file::create_private_dir(dir).map_err(|source| StoreError::DataDir {
         path: dir.to_owned(),
         source,
-    })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(
-            |source| StoreError::DataDir {
-                path: dir.to_owned(),
-                source,
-            },
-        )?;
-    }
-    Ok(())
+    })
 }

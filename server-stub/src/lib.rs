@@ -29,19 +29,18 @@
 //! - [`http`]: routes (`/v1/...`, `/maskdata.csv`), problem details, auth, OpenAPI;
 //! - [`store`]: the storage trait with SQLite and PostgreSQL backends;
 //! - [`open_data`]: the byte-exact `maskdata.csv` and its in-memory snapshots;
-//! - [`sites`]: the embedded site registry; [`clock`]: the (shiftable) server clock.
+//! - [`sites`]: the embedded site registry; [`Clock`] (from `mask-api`): the (shiftable) server clock.
 //!
 //! The rules themselves live in `mask_api::policy`, shared with the agent.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 
-pub mod clock;
 pub mod config;
 pub mod content_hash;
 pub mod http;
 pub mod open_data;
 pub mod person_key;
-pub mod private_file;
+pub mod region;
 pub mod sites;
 pub mod store;
 pub mod tls;
@@ -55,8 +54,8 @@ use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use clock::Clock;
 pub use config::{Database, ServerConfig, TlsFiles};
+pub use mask_api::Clock;
 pub use store::{
     DynStore, PostgresStore, SqliteStore, Store, StoreError, TokenInfo, TokenSelector,
 };
@@ -255,7 +254,8 @@ async fn build_state(config: &ServerConfig) -> Result<Arc<AppState>, ServerError
              version to get keyed hashes"
         );
     }
-    let clock = config.as_of.map_or_else(Clock::system, Clock::starting_at);
+    // Monotonic from the start also without `--as-of` (the stub's clock has always been).
+    let clock = Clock::starting_at(config.as_of.unwrap_or_else(OffsetDateTime::now_utc));
     let rows = store.stock_rows().await?;
     let reg = registry.clone();
     let now = clock.now();

@@ -269,7 +269,7 @@ fn read_secret(path: &Path) -> Result<Option<[u8; 32]>, PersonKeyError> {
 /// Creates the secret durably and privately unless one exists (`false`: another process's
 /// is in place), so a crash leaves either no secret or the whole one and racers share one.
 fn create_secret(path: &Path, secret: &[u8; 32]) -> Result<bool, PersonKeyError> {
-    crate::private_file::create_atomic(path, format!("{}\n", hex::encode(secret)).as_bytes())
+    mask_private_file::create_atomic(path, format!("{}\n", hex::encode(secret)).as_bytes())
         .map_err(io_err(path))
 }
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::open_data::{self, OpenDataError};
+use crate::region::{self, Region};
 
 /// The real open-data file, the registry's source.
 pub const REGISTRY_CSV: &str = include_str!("../../fixtures/data/maskdata-2020-03-22.csv");
@@ -24,6 +25,8 @@ pub struct Site {
     pub opening_adult: i64,
     /// Opening stock, child masks.
     pub opening_child: i64,
+    /// County and district, derived from the address ([`crate::region`]).
+    pub region: Region,
 }
 
 /// All sites, in file order, with lookup by code.
@@ -37,16 +40,19 @@ impl Registry {
     /// The embedded registry (5,600 sites).
     pub fn embedded() -> Result<Self, OpenDataError> {
         let file = open_data::parse(REGISTRY_CSV.as_bytes())?;
+        let regions = region::regions(file.rows.iter().map(|r| r.address.as_str()));
         let sites = file
             .rows
             .into_iter()
-            .map(|r| Site {
+            .zip(regions)
+            .map(|(r, region)| Site {
                 code: r.code,
                 name: r.name,
                 address: r.address,
                 phone: r.phone,
                 opening_adult: r.adult,
                 opening_child: r.child,
+                region,
             })
             .collect();
         Ok(Self::new(sites))

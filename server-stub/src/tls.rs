@@ -69,9 +69,9 @@ pub fn ensure_self_signed(data_dir: &Path) -> Result<TlsFiles, TlsError> {
         "::1".to_owned(),
     ];
     let certified = rcgen::generate_simple_self_signed(names)?;
-    crate::private_file::write_atomic(&files.key, certified.signing_key.serialize_pem().as_bytes())
+    mask_private_file::write_atomic(&files.key, certified.signing_key.serialize_pem().as_bytes())
         .map_err(io_err(&files.key))?;
-    crate::private_file::write_atomic(&files.cert, certified.cert.pem().as_bytes())
+    mask_private_file::write_atomic(&files.cert, certified.cert.pem().as_bytes())
         .map_err(io_err(&files.cert))?;
     Ok(files)
 }

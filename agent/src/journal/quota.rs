@@ -1,33 +1,15 @@
 //! Journal queries of the decision side: a buyer's whole local history (whatever its sync
 //! state), the sales the server may not hold, the offline allocation used today, the opening
-//! stock from the server, and the small values (clock offset, last contact) kept in `meta`.
+//! stock from the server (kept in `meta`).
 
 use mask_api::{BuyerKind, UnsyncedPurchase};
 use rusqlite::{OptionalExtension, params};
 use time::{Date, OffsetDateTime};
 
-use super::{Journal, JournalError, from_ms, iso, kind_str, ms};
+use super::convert::{corrupt, from_ms, iso, kind_code, ms};
+use super::{Journal, Result};
 
-type Result<T, E = JournalError> = std::result::Result<T, E>;
-
-/// `meta` key: the server's clock minus the PC's, in milliseconds.
-pub const META_CLOCK_OFFSET: &str = "clock_offset_ms";
-/// `meta` key: the last successful exchange with the server (unix ms, corrected time).
-pub const META_LAST_CONTACT: &str = "last_contact_ms";
-/// `meta` key: when this journal was first used by a core (unix ms), the offline budget's
-/// start when the server never answered.
-pub const META_CREATED: &str = "created_ms";
-/// `meta` key: the pharmacy's name as the server's registry gives it (`GET /v1/whoami`), kept
-/// so the counter's header names the pharmacy offline and after a restart too.
-pub const META_SITE_NAME: &str = "site_name";
 const OPENING_PREFIX: &str = "opening:";
-
-fn corrupt(what: &'static str, detail: impl ToString) -> JournalError {
-    JournalError::Corrupt {
-        what,
-        detail: detail.to_string(),
-    }
-}
 
 /// The opening stock the server holds for one day.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,7 +66,7 @@ impl Journal {
     /// is stale).
     pub fn has_sale_since(&self, id_no: &str, since: OffsetDateTime) -> Result<bool> {
         Ok(self
-            .connection()
+            .conn
             .prepare_cached("SELECT 1 FROM sales WHERE id_no = ?1 AND sold_at_ms >= ?2 LIMIT 1")?
             .exists(params![id_no, ms(since)])?)
     }
@@ -94,7 +76,7 @@ impl Journal {
         let sold: i64 = self.conn.query_row(
             "SELECT COALESCE(SUM(quantity), 0) FROM sales WHERE sold_day = ?1 AND kind = ?2 \
              AND offline = 1",
-            params![iso(day), kind_str(kind)],
+            params![iso(day), kind_code(kind)],
             |row| row.get(0),
         )?;
         Ok(u32::try_from(sold.max(0)).unwrap_or(u32::MAX))
@@ -111,7 +93,7 @@ impl Journal {
     /// The latest opening stock known for a day on or before `day`.
     pub fn opening_on_or_before(&self, day: Date) -> Result<Option<Opening>> {
         let found: Option<(String, String)> = self
-            .connection()
+            .conn
             .query_row(
                 "SELECT key, value FROM meta WHERE key LIKE 'opening:%' AND key <= ?1 \
                  ORDER BY key DESC LIMIT 1",
@@ -154,7 +136,7 @@ impl Journal {
         let (sold, sales): (i64, i64) = self.conn.query_row(
             "SELECT COALESCE(SUM(quantity), 0), COUNT(*) FROM sales \
              WHERE sold_day >= ?1 AND sold_day <= ?2 AND kind = ?3",
-            params![from, to, kind_str(kind)],
+            params![from, to, kind_code(kind)],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
         Ok(Movements {
@@ -164,26 +146,5 @@ impl Journal {
             sales,
             stock_ins,
         })
-    }
-
-    /// A time kept in `meta` (unix ms).
-    pub fn meta_time(&self, key: &str) -> Result<Option<OffsetDateTime>> {
-        self.meta(key)?
-            .map(|v| v.parse::<i64>().map_err(|e| corrupt("meta time", e)))
-            .transpose()?
-            .map(from_ms)
-            .transpose()
-    }
-
-    /// Keeps a time in `meta` (unix ms).
-    pub fn set_meta_time(&mut self, key: &str, at: OffsetDateTime) -> Result<()> {
-        self.set_meta(key, &ms(at).to_string())
-    }
-
-    /// An integer kept in `meta`.
-    pub fn meta_i64(&self, key: &str) -> Result<Option<i64>> {
-        self.meta(key)?
-            .map(|v| v.parse::<i64>().map_err(|e| corrupt("meta value", e)))
-            .transpose()
     }
 }

@@ -164,8 +164,10 @@ pub fn dispatch(
     let data_dir = match (&config, &config_file) {
         (Ok(config), _) => config.data_dir.value.clone(),
         (Err(_), Some(file)) => file.parent().map(Path::to_path_buf).unwrap_or_default(),
-        (Err(error), None) => {
-            eprintln!("{}", Msg::config(error).text(lang));
+        (Err(_), None) => {
+            if let Err(error) = config {
+                eprintln!("{}", Msg::Config(error).text(lang));
+            }
             return mask_cli::exit::CONFIG;
         }
     };
@@ -187,7 +189,7 @@ pub fn dispatch(
     match execute(command, &paths, runner) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("{}", Msg::Service(error.to_string()).text(lang));
+            eprintln!("{}", Msg::Service(error).text(lang));
             mask_cli::exit::FAILURE
         }
     }

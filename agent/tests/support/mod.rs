@@ -5,6 +5,7 @@
 
 pub mod ids;
 pub mod proxy;
+pub mod requests;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

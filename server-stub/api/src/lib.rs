@@ -6,7 +6,9 @@
 //!   policy set and its own journal).
 //! - request/response bodies of every `/v1` route ([`EligibilityRequest`], [`SaleBatch`], ...),
 //!   and [`Problem`] (RFC 9457 with a stable [`ErrorCode`]).
-//! - [`time_fmt`]: dates as `YYYY-MM-DD`, instants as RFC 3339, calendar in Asia/Taipei.
+//! - [`time_fmt`]: dates as `YYYY-MM-DD`, instants as RFC 3339, calendar in Asia/Taipei,
+//!   instants to the millisecond storage keeps; [`Clock`]: the (shiftable, `--as-of`) clock
+//!   of both binaries.
 //!
 //! No server dependencies: serde, time, uuid, thiserror (and utoipa behind `openapi`).
 //!
@@ -19,6 +21,7 @@
 #![warn(missing_docs, clippy::unwrap_used)]
 
 mod audit;
+mod clock;
 mod eligibility;
 mod health;
 pub mod policy;
@@ -29,6 +32,7 @@ mod stock;
 pub mod time_fmt;
 
 pub use audit::{AuditSale, AuditSales, EligibilityAsk, EligibilityAsks};
+pub use clock::Clock;
 pub use eligibility::{Eligibility, EligibilityRequest, UnsyncedPurchase};
 pub use health::Health;
 pub use policy::{Buyer, Purchase, SaleCheck, check_sale};
@@ -42,4 +46,4 @@ pub use sites::{ListingRequest, ListingState, SiteStock, SitesSnapshot, WhoAmI};
 pub use stock::{
     Inventory, InventoryWarning, InventoryWarningCode, StockIn, StockInResult, StockLevel,
 };
-pub use time_fmt::{TAIPEI, iso_date, rfc3339, taipei_date};
+pub use time_fmt::{TAIPEI, iso_date, rfc3339, taipei_date, to_millisecond};

@@ -24,10 +24,10 @@ use axum::serve::IncomingStream;
 use mask_api::PolicySet;
 use utoipa::OpenApi;
 
-use crate::clock::Clock;
 use crate::open_data::Snapshot;
 use crate::sites::Registry;
 use crate::store::DynStore;
+use mask_api::Clock;
 
 /// Everything handlers share.
 pub struct AppState {

@@ -98,9 +98,7 @@ fn check_birth(birth: Option<Date>, now: OffsetDateTime) -> Result<(), String> {
 
 /// Server time truncated to milliseconds (what storage keeps).
 fn now_ms(st: &AppState) -> OffsetDateTime {
-    let now = st.clock.now();
-    now.replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000)
-        .unwrap_or(now)
+    mask_api::to_millisecond(st.clock.now())
 }
 
 /// May this person buy now, and how many? Quota is per person across all pharmacies: decided

@@ -66,6 +66,15 @@ pub enum StoreError {
     /// A stored value does not decode (corrupt or foreign data).
     #[error("stored value does not decode: {0}")]
     Corrupt(String),
+    /// A stored row holds a value this server never writes (a status it does not know, a
+    /// quantity no sale has): the row is corrupt, and is not read as some default.
+    #[error("stored row is corrupt: {column} holds {value:?}")]
+    CorruptRow {
+        /// `table.column`.
+        column: &'static str,
+        /// The value found.
+        value: String,
+    },
 }
 
 /// Who a token belongs to.
@@ -498,9 +507,16 @@ pub(crate) fn judge_in_order(
     (own, later)
 }
 
-/// Wire code ↔ enum helpers for stored text columns.
+/// Wire code ↔ enum helpers for stored columns, and the one parser of a stored sale row that
+/// both stores use: a value the server never writes is [`StoreError::CorruptRow`].
 pub(crate) mod codes {
-    use mask_api::{BuyerKind, RefusalReason, SaleFlag, SaleSource, SaleStatus};
+    use mask_api::{
+        AuditSale, BuyerKind, RefusalReason, SaleFlag, SaleResult, SaleSource, SaleStatus,
+    };
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    use super::{HeldSale, StoreError};
 
     pub fn kind(k: BuyerKind) -> &'static str {
         k.as_str()
@@ -520,12 +536,28 @@ pub(crate) mod codes {
             SaleStatus::Conflict => "conflict",
         }
     }
-    pub fn parse_status(s: &str) -> SaleStatus {
-        if s == "overrun" {
-            SaleStatus::Overrun
-        } else {
-            SaleStatus::Accepted
+    /// A stored status: only `accepted` and `overrun` are ever written.
+    pub fn parse_status(s: &str) -> Result<SaleStatus, StoreError> {
+        match s {
+            "accepted" => Ok(SaleStatus::Accepted),
+            "overrun" => Ok(SaleStatus::Overrun),
+            other => Err(corrupt("sales.status", other)),
         }
+    }
+    /// A stored buyer kind.
+    pub fn parse_kind(s: &str) -> Result<BuyerKind, StoreError> {
+        match s {
+            "adult" => Ok(BuyerKind::Adult),
+            "child" => Ok(BuyerKind::Child),
+            other => Err(corrupt("sales.kind", other)),
+        }
+    }
+    /// A stored quantity: a sale hands over at least one mask.
+    pub fn parse_quantity(q: i64) -> Result<u32, StoreError> {
+        u32::try_from(q)
+            .ok()
+            .filter(|q| *q > 0)
+            .ok_or_else(|| corrupt("sales.quantity", q))
     }
     /// Flags as stored: their codes joined by commas (empty for none).
     pub fn flags(flags: &[SaleFlag]) -> String {
@@ -541,17 +573,122 @@ pub(crate) mod codes {
             .map(SaleFlag::from_code)
             .collect()
     }
-    pub fn parse_kind(s: &str) -> BuyerKind {
-        if s == "child" {
-            BuyerKind::Child
-        } else {
-            BuyerKind::Adult
-        }
-    }
+    /// A stored overrun reason; a code of a newer server reads as [`RefusalReason::Unknown`],
+    /// as it does on the wire.
     pub fn parse_reason(s: Option<String>) -> Option<RefusalReason> {
         s.map(|s| {
             serde_json::from_value(serde_json::Value::String(s)).unwrap_or(RefusalReason::Unknown)
         })
+    }
+
+    fn corrupt(column: &'static str, value: impl ToString) -> StoreError {
+        StoreError::CorruptRow {
+            column,
+            value: value.to_string(),
+        }
+    }
+
+    /// One held sale of a person's history.
+    pub fn held_sale(
+        id: Uuid,
+        sold_at: OffsetDateTime,
+        quantity: i64,
+    ) -> Result<HeldSale, StoreError> {
+        Ok(HeldSale {
+            id,
+            sold_at,
+            quantity: parse_quantity(quantity)?,
+        })
+    }
+
+    /// The answer replayed for a sale id recorded before with the same content.
+    pub fn replayed_result(
+        id: Uuid,
+        status: &str,
+        overrun_reason: Option<String>,
+        recorded_at: OffsetDateTime,
+        flags: &str,
+    ) -> Result<SaleResult, StoreError> {
+        Ok(SaleResult {
+            id,
+            status: parse_status(status)?,
+            overrun_reason: parse_reason(overrun_reason),
+            recorded_at,
+            replayed: true,
+            flags: parse_flags(flags),
+            problem: None,
+        })
+    }
+
+    /// A row of the sales audit, its columns as both stores read them.
+    pub struct AuditRow {
+        pub id: Uuid,
+        pub site: String,
+        pub id_masked: String,
+        pub kind: String,
+        pub quantity: i64,
+        pub sold_at: OffsetDateTime,
+        pub recorded_at: OffsetDateTime,
+        pub status: String,
+        pub overrun_reason: Option<String>,
+        pub flags: String,
+        pub offline: bool,
+    }
+
+    impl AuditRow {
+        pub fn parse(self) -> Result<AuditSale, StoreError> {
+            Ok(AuditSale {
+                id: self.id,
+                site: self.site,
+                id_masked: self.id_masked,
+                kind: parse_kind(&self.kind)?,
+                quantity: parse_quantity(self.quantity)?,
+                sold_at: self.sold_at,
+                recorded_at: self.recorded_at,
+                status: parse_status(&self.status)?,
+                overrun_reason: parse_reason(self.overrun_reason),
+                flags: parse_flags(&self.flags),
+                offline: self.offline,
+            })
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #![allow(clippy::unwrap_used)]
+        use super::*;
+
+        #[test]
+        fn only_values_the_server_writes_parse() {
+            assert_eq!(parse_status("accepted").unwrap(), SaleStatus::Accepted);
+            assert_eq!(parse_status("overrun").unwrap(), SaleStatus::Overrun);
+            for bad in ["", "rejected", "conflict", "Accepted", "bogus"] {
+                assert!(
+                    matches!(
+                        parse_status(bad),
+                        Err(StoreError::CorruptRow {
+                            column: "sales.status",
+                            ..
+                        })
+                    ),
+                    "{bad}"
+                );
+            }
+            assert_eq!(parse_quantity(3).unwrap(), 3);
+            for bad in [0, -1, i64::from(u32::MAX) + 1] {
+                assert!(
+                    matches!(
+                        parse_quantity(bad),
+                        Err(StoreError::CorruptRow {
+                            column: "sales.quantity",
+                            ..
+                        })
+                    ),
+                    "{bad}"
+                );
+            }
+            assert!(parse_kind("teen").is_err());
+        }
     }
 }
 
@@ -575,4 +712,39 @@ pub(crate) fn day_text(d: Date) -> String {
 pub(crate) fn parse_day(s: &str) -> Result<Date, StoreError> {
     Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
         .map_err(|e| StoreError::Corrupt(format!("day {s:?}: {e}")))
+}
+
+/// What both stores' tests of a corrupt sale row check.
+#[cfg(test)]
+pub(crate) mod corrupt_row_test {
+    use super::{Store, StoreError};
+    use crate::person_key::PersonKey;
+
+    /// The store's only sale (of `person`, sold on 2020-03-12, flagged so the audit lists it)
+    /// holds a bad value in `column` (`sales.quantity` or `sales.status`): reading it is
+    /// [`StoreError::CorruptRow`] naming that column, not a default.
+    pub async fn check(store: &dyn Store, person: PersonKey, column: &str) {
+        let named = |error: StoreError| {
+            assert!(
+                matches!(&error, StoreError::CorruptRow { column: c, .. } if *c == column),
+                "{error}"
+            );
+        };
+        let history = store.purchases(person).await;
+        if column == "sales.quantity" {
+            named(history.expect_err("a history with a bad quantity"));
+        } else {
+            assert!(
+                history.is_ok_and(|h| h.len() == 1),
+                "the history reads no status"
+            );
+        }
+        let day = time::macros::date!(2020 - 03 - 12);
+        named(
+            store
+                .audit_sales(day, day)
+                .await
+                .expect_err("an audit row with a bad value"),
+        );
+    }
 }

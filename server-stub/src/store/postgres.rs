@@ -30,195 +30,11 @@ mod sales;
 
 /// Ordered migrations; `schema_migrations` remembers how many ran.
 const MIGRATIONS: &[&str] = &[
-    // Schema 1.
-    "CREATE TABLE sites (
-        code TEXT PRIMARY KEY,
-        adult BIGINT NOT NULL,
-        child BIGINT NOT NULL,
-        listed BOOLEAN NOT NULL,
-        listing_changed_at TIMESTAMPTZ NOT NULL
-    );
-    CREATE TABLE tokens (
-        hash TEXT PRIMARY KEY,
-        site TEXT NOT NULL,
-        created_at TIMESTAMPTZ NOT NULL,
-        expires_at TIMESTAMPTZ
-    );
-    CREATE TABLE sales (
-        id UUID PRIMARY KEY,
-        site TEXT NOT NULL,
-        person TEXT NOT NULL,
-        id_masked TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        quantity BIGINT NOT NULL,
-        sold_at TIMESTAMPTZ NOT NULL,
-        sold_day DATE NOT NULL,
-        source TEXT NOT NULL,
-        offline BOOLEAN NOT NULL,
-        content_hash TEXT NOT NULL,
-        status TEXT NOT NULL,
-        overrun_reason TEXT,
-        recorded_at TIMESTAMPTZ NOT NULL
-    );
-    CREATE INDEX sales_by_person ON sales (person, sold_at);
-    CREATE TABLE stock_ins (
-        id UUID PRIMARY KEY,
-        site TEXT NOT NULL,
-        day DATE NOT NULL,
-        received_adult BIGINT NOT NULL,
-        received_child BIGINT NOT NULL,
-        damaged_adult BIGINT NOT NULL,
-        damaged_child BIGINT NOT NULL,
-        recorded_at TIMESTAMPTZ NOT NULL,
-        content_hash TEXT NOT NULL
-    );
-    CREATE TABLE daily (
-        site TEXT NOT NULL,
-        day DATE NOT NULL,
-        received_adult BIGINT NOT NULL DEFAULT 0,
-        received_child BIGINT NOT NULL DEFAULT 0,
-        sold_adult BIGINT NOT NULL DEFAULT 0,
-        sold_child BIGINT NOT NULL DEFAULT 0,
-        damaged_adult BIGINT NOT NULL DEFAULT 0,
-        damaged_child BIGINT NOT NULL DEFAULT 0,
-        PRIMARY KEY (site, day)
-    );",
-    // Schema 2: 16-byte binary person keys (see `person_key`) and a settings table naming the
-    // key scheme. Rows from schema 1 keep the first half of their hex SHA-256 key, and such a
-    // database stays on that unkeyed scheme so its histories still match. The person index
-    // carries the quantity, so history reads can be index-only.
-    "CREATE TABLE server_meta (
-        key TEXT PRIMARY KEY,
-        value TEXT NOT NULL
-    );
-    INSERT INTO server_meta (key, value)
-        SELECT 'person_key_scheme',
-               CASE WHEN EXISTS (SELECT 1 FROM sales) THEN 'sha256-v1' ELSE 'hmac-sha256-v2' END;
-    DROP INDEX sales_by_person;
-    ALTER TABLE sales ALTER COLUMN person TYPE BYTEA USING decode(substr(person, 1, 32), 'hex');
-    ALTER TABLE sales ADD CONSTRAINT sales_person_is_16_bytes CHECK (octet_length(person) = 16);
-    CREATE INDEX sales_by_person ON sales (person, sold_at) INCLUDE (quantity);",
-    // Schema 3: the write half of a group of sales batches as one call (see `sales`).
-    r"CREATE OR REPLACE FUNCTION mask_record_sales(
-        p_lock_keys BIGINT[], p_persons BYTEA[], p_seen BIGINT[],
-        p_id UUID[], p_site TEXT[], p_person BYTEA[], p_id_masked TEXT[], p_kind TEXT[],
-        p_quantity BIGINT[], p_sold_at TIMESTAMPTZ[], p_sold_day DATE[], p_source TEXT[],
-        p_offline BOOLEAN[], p_content_hash TEXT[], p_status TEXT[], p_overrun_reason TEXT[],
-        p_recorded_at TIMESTAMPTZ[],
-        p_day_site TEXT[], p_day DATE[], p_day_adult BIGINT[], p_day_child BIGINT[],
-        p_stock_site TEXT[], p_stock_adult BIGINT[], p_stock_child BIGINT[]
-    ) RETURNS BOOLEAN LANGUAGE plpgsql VOLATILE AS $fn$
-    BEGIN
-        PERFORM pg_advisory_xact_lock(k) FROM unnest(p_lock_keys) AS k ORDER BY k;
-        -- Each statement from here on sees every sale committed before the locks were granted
-        -- (READ COMMITTED: a new snapshot per statement of a volatile function). The caller
-        -- judged the sales on histories of p_seen purchases, read without locks: if any person
-        -- has more now, or any id was recorded meanwhile, write nothing and let it read again.
-        -- The scalar subqueries stay per-key index probes whatever the table statistics say.
-        IF EXISTS (
-            SELECT 1 FROM unnest(p_persons, p_seen) AS p (person, seen)
-            WHERE (SELECT count(*) FROM sales WHERE sales.person = p.person) <> p.seen
-        ) OR EXISTS (
-            SELECT 1 FROM unnest(p_id) AS k (id)
-            WHERE (SELECT count(*) FROM sales WHERE sales.id = k.id) > 0
-        ) THEN
-            RETURN FALSE;
-        END IF;
-        INSERT INTO sales (id, site, person, id_masked, kind, quantity, sold_at, sold_day, source,
-            offline, content_hash, status, overrun_reason, recorded_at)
-        SELECT * FROM unnest(p_id, p_site, p_person, p_id_masked, p_kind, p_quantity, p_sold_at,
-            p_sold_day, p_source, p_offline, p_content_hash, p_status, p_overrun_reason,
-            p_recorded_at);
-        INSERT INTO daily (site, day, sold_adult, sold_child)
-        SELECT * FROM unnest(p_day_site, p_day, p_day_adult, p_day_child)
-        ON CONFLICT (site, day) DO UPDATE SET
-            sold_adult = daily.sold_adult + excluded.sold_adult,
-            sold_child = daily.sold_child + excluded.sold_child;
-        -- One keyed update per site: a join with the array could plan as a scan of every site.
-        FOR i IN 1 .. coalesce(array_length(p_stock_site, 1), 0) LOOP
-            UPDATE sites SET adult = adult - p_stock_adult[i], child = child - p_stock_child[i]
-            WHERE code = p_stock_site[i];
-        END LOOP;
-        RETURN TRUE;
-    END
-    $fn$;",
-    // Schema 4: audit flags per sale; keyed content hashes (version 2; older rows keep version
-    // 1, see `content_hash`); token roles. The person index carries the sale id (it orders a
-    // person's sales and deduplicates unsynced ones). The write also stores the re-judged
-    // status of a person's later sales when a sale arrives dated before them, under the same
-    // locks as the insert.
-    r"ALTER TABLE sales ADD COLUMN flags TEXT NOT NULL DEFAULT '';
-    ALTER TABLE sales ADD COLUMN hash_version SMALLINT NOT NULL DEFAULT 1;
-    ALTER TABLE stock_ins ADD COLUMN hash_version SMALLINT NOT NULL DEFAULT 1;
-    ALTER TABLE tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'pharmacy';
-    DROP INDEX sales_by_person;
-    CREATE INDEX sales_by_person ON sales (person, sold_at) INCLUDE (quantity, id);
-    CREATE INDEX sales_audit ON sales (sold_day) WHERE status = 'overrun' OR flags <> '';
-    DROP FUNCTION mask_record_sales(BIGINT[], BYTEA[], BIGINT[], UUID[], TEXT[], BYTEA[], TEXT[],
-        TEXT[], BIGINT[], TIMESTAMPTZ[], DATE[], TEXT[], BOOLEAN[], TEXT[], TEXT[], TEXT[],
-        TIMESTAMPTZ[], TEXT[], DATE[], BIGINT[], BIGINT[], TEXT[], BIGINT[], BIGINT[]);
-    CREATE FUNCTION mask_record_sales(
-        p_lock_keys BIGINT[], p_persons BYTEA[], p_seen BIGINT[],
-        p_id UUID[], p_site TEXT[], p_person BYTEA[], p_id_masked TEXT[], p_kind TEXT[],
-        p_quantity BIGINT[], p_sold_at TIMESTAMPTZ[], p_sold_day DATE[], p_source TEXT[],
-        p_offline BOOLEAN[], p_content_hash TEXT[], p_status TEXT[], p_overrun_reason TEXT[],
-        p_recorded_at TIMESTAMPTZ[], p_flags TEXT[],
-        p_day_site TEXT[], p_day DATE[], p_day_adult BIGINT[], p_day_child BIGINT[],
-        p_stock_site TEXT[], p_stock_adult BIGINT[], p_stock_child BIGINT[],
-        p_rejudged_id UUID[], p_rejudged_status TEXT[], p_rejudged_reason TEXT[]
-    ) RETURNS BOOLEAN LANGUAGE plpgsql VOLATILE AS $fn$
-    BEGIN
-        PERFORM pg_advisory_xact_lock(k) FROM unnest(p_lock_keys) AS k ORDER BY k;
-        -- As in schema 3: the histories judged must be the ones held now, else write nothing.
-        IF EXISTS (
-            SELECT 1 FROM unnest(p_persons, p_seen) AS p (person, seen)
-            WHERE (SELECT count(*) FROM sales WHERE sales.person = p.person) <> p.seen
-        ) OR EXISTS (
-            SELECT 1 FROM unnest(p_id) AS k (id)
-            WHERE (SELECT count(*) FROM sales WHERE sales.id = k.id) > 0
-        ) THEN
-            RETURN FALSE;
-        END IF;
-        INSERT INTO sales (id, site, person, id_masked, kind, quantity, sold_at, sold_day, source,
-            offline, content_hash, status, overrun_reason, recorded_at, flags, hash_version)
-        SELECT u.*, 2 FROM unnest(p_id, p_site, p_person, p_id_masked, p_kind, p_quantity,
-            p_sold_at, p_sold_day, p_source, p_offline, p_content_hash, p_status,
-            p_overrun_reason, p_recorded_at, p_flags) AS u;
-        -- Keyed updates, one per re-judged sale (rare: only sales that arrive out of order).
-        FOR i IN 1 .. coalesce(array_length(p_rejudged_id, 1), 0) LOOP
-            UPDATE sales SET status = p_rejudged_status[i], overrun_reason = p_rejudged_reason[i]
-            WHERE id = p_rejudged_id[i];
-        END LOOP;
-        INSERT INTO daily (site, day, sold_adult, sold_child)
-        SELECT * FROM unnest(p_day_site, p_day, p_day_adult, p_day_child)
-        ON CONFLICT (site, day) DO UPDATE SET
-            sold_adult = daily.sold_adult + excluded.sold_adult,
-            sold_child = daily.sold_child + excluded.sold_child;
-        FOR i IN 1 .. coalesce(array_length(p_stock_site, 1), 0) LOOP
-            UPDATE sites SET adult = adult - p_stock_adult[i], child = child - p_stock_child[i]
-            WHERE code = p_stock_site[i];
-        END LOOP;
-        RETURN TRUE;
-    END
-    $fn$;",
-    // Schema 5: token revocation, the token generation servers poll to forget cached tokens
-    // (see `http::auth`), and the audit of eligibility questions (masked ID and keyed person
-    // key only), paged in (asked_at, seq) order.
-    "ALTER TABLE tokens ADD COLUMN revoked_at TIMESTAMPTZ;
-    CREATE TABLE token_state (
-        id SMALLINT PRIMARY KEY CHECK (id = 1),
-        generation BIGINT NOT NULL
-    );
-    INSERT INTO token_state (id, generation) VALUES (1, 0);
-    CREATE TABLE eligibility_asks (
-        seq BIGSERIAL PRIMARY KEY,
-        asked_at TIMESTAMPTZ NOT NULL,
-        site TEXT NOT NULL,
-        token_id TEXT NOT NULL,
-        person BYTEA NOT NULL CHECK (octet_length(person) = 16),
-        id_masked TEXT NOT NULL
-    );
-    CREATE INDEX eligibility_asks_by_time ON eligibility_asks (asked_at, seq);",
+    include_str!("postgres/migrations/001_schema.sql"),
+    include_str!("postgres/migrations/002_binary_person_keys.sql"),
+    include_str!("postgres/migrations/003_record_sales_function.sql"),
+    include_str!("postgres/migrations/004_flags_hash_versions_token_roles.sql"),
+    include_str!("postgres/migrations/005_token_revocation_and_asks.sql"),
 ];
 
 /// Advisory-lock key space of this server's migrations.
@@ -868,22 +684,24 @@ impl Store for PostgresStore {
                     &[&from, &to],
                 )
                 .await?;
-            Ok(rows
-                .iter()
-                .map(|r| AuditSale {
-                    id: r.get(0),
-                    site: r.get(1),
-                    id_masked: r.get(2),
-                    kind: codes::parse_kind(r.get(3)),
-                    quantity: u32::try_from(r.get::<_, i64>(4)).unwrap_or(0),
-                    sold_at: r.get(5),
-                    recorded_at: r.get(6),
-                    status: codes::parse_status(r.get(7)),
-                    overrun_reason: codes::parse_reason(r.get(8)),
-                    flags: codes::parse_flags(r.get(9)),
-                    offline: r.get(10),
+            rows.iter()
+                .map(|r| {
+                    codes::AuditRow {
+                        id: r.get(0),
+                        site: r.get(1),
+                        id_masked: r.get(2),
+                        kind: r.get(3),
+                        quantity: r.get(4),
+                        sold_at: r.get(5),
+                        recorded_at: r.get(6),
+                        status: r.get(7),
+                        overrun_reason: r.get(8),
+                        flags: r.get(9),
+                        offline: r.get(10),
+                    }
+                    .parse()
                 })
-                .collect())
+                .collect()
         })
     }
 
@@ -984,6 +802,38 @@ mod tests {
             .get(0);
         assert_eq!(lost, 0);
         server.shutdown().await.unwrap();
+    }
+
+    // As on SQLite: a status the server never writes or a quantity no sale has is a corrupt
+    // row, not an accepted sale or a sale of 0 masks (#14).
+    #[tokio::test]
+    async fn a_bad_stored_status_or_quantity_is_a_corrupt_row() {
+        let Some(url) = fresh_database().await else {
+            return;
+        };
+        let store = PostgresStore::connect(&url).await.unwrap();
+        let person = PersonKey::from_slice(&[7; 16]).unwrap();
+        let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client
+            .execute(
+                "INSERT INTO sales (id, site, person, id_masked, kind, quantity, sold_at,
+                    sold_day, source, offline, content_hash, status, overrun_reason,
+                    recorded_at, flags, hash_version)
+                 VALUES ('0190a000-0000-7000-8000-000000000001', '0145080011', $1,
+                    'A12****789', 'adult', -1, '2020-03-12T12:00:00+08:00', '2020-03-12',
+                    'card', FALSE, 'h', 'accepted', NULL, now(), 'sold_long_ago', 2)",
+                &[&&person.as_bytes()[..]],
+            )
+            .await
+            .unwrap();
+        let check = crate::store::corrupt_row_test::check;
+        check(&store, person, "sales.quantity").await;
+        client
+            .batch_execute("UPDATE sales SET quantity = 3, status = 'bogus'")
+            .await
+            .unwrap();
+        check(&store, person, "sales.status").await;
     }
 
     #[tokio::test]

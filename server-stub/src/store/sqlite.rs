@@ -4,27 +4,34 @@
 //! in its queue, runs each inside its own SAVEPOINT of one transaction, commits once (one fsync
 //! for the group) and only then answers them. Reads use a small pool of read connections on the
 //! blocking thread pool; WAL lets them run beside the writer.
+//!
+//! This file holds the connection plumbing and the [`Store`] implementation, which hands each
+//! call to the module of its concern: `sales` (batches, replays, the sales audit), `histories`
+//! (purchase histories and the eligibility audit), `stock` (sites, stock-ins, day totals,
+//! listing) and `tokens`. The schema is `sqlite/migrations/NNN_*.sql`, one file per version.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
 use futures::future::BoxFuture;
-use mask_api::{AuditSale, SaleResult};
+use mask_api::AuditSale;
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 use time::{Date, OffsetDateTime};
 use tokio::sync::oneshot;
 
 use super::{
-    AskRange, AskRecord, DayTotals, HeldSale, Listing, PreparedSale, SalesOutcome, SalesWrite,
-    SoldTotals, StockOutcome, StockWrite, Store, StoreError, TOKEN_ID_LEN, TokenInfo, TokenRecord,
-    TokenRole, TokenSelector, codes, conflict_result, day_text, from_ms, judge_in_order, parse_day,
-    to_ms,
+    AskRange, AskRecord, DayTotals, HeldSale, Listing, SalesOutcome, SalesWrite, StockOutcome,
+    StockWrite, Store, StoreError, TokenInfo, TokenRecord, TokenSelector,
 };
-use crate::content_hash::HASH_VERSION;
 use crate::open_data::StockRow;
 use crate::person_key::PersonKey;
 use crate::sites::Site;
+
+mod histories;
+mod sales;
+mod stock;
+mod tokens;
 
 /// Name of the database file inside the data dir.
 pub const DB_FILE: &str = "mask-server.sqlite3";
@@ -33,141 +40,20 @@ const MAX_GROUP: usize = 512;
 /// Idle read connections kept.
 const MAX_IDLE_READERS: usize = 8;
 
+/// The schema, one file per version; never edit a shipped file, add the next one.
+const MIGRATIONS: &[&str] = &[
+    include_str!("sqlite/migrations/001_schema.sql"),
+    include_str!("sqlite/migrations/002_binary_person_keys.sql"),
+    include_str!("sqlite/migrations/003_flags_hash_versions_token_roles.sql"),
+    include_str!("sqlite/migrations/004_token_revocation_and_asks.sql"),
+];
+
 fn migrations() -> Migrations<'static> {
     Migrations::new(migration_steps())
 }
 
 fn migration_steps() -> Vec<M<'static>> {
-    vec![
-        // Schema 1.
-        M::up(
-            "CREATE TABLE sites (
-            code TEXT PRIMARY KEY NOT NULL,
-            adult INTEGER NOT NULL,
-            child INTEGER NOT NULL,
-            listed INTEGER NOT NULL,
-            listing_changed_ms INTEGER NOT NULL
-        ) STRICT;
-        CREATE TABLE tokens (
-            hash TEXT PRIMARY KEY NOT NULL,
-            site TEXT NOT NULL,
-            created_ms INTEGER NOT NULL,
-            expires_ms INTEGER
-        ) STRICT;
-        CREATE TABLE sales (
-            id TEXT PRIMARY KEY NOT NULL,
-            site TEXT NOT NULL,
-            person TEXT NOT NULL,
-            id_masked TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            quantity INTEGER NOT NULL,
-            sold_at_ms INTEGER NOT NULL,
-            sold_day TEXT NOT NULL,
-            source TEXT NOT NULL,
-            offline INTEGER NOT NULL,
-            content_hash TEXT NOT NULL,
-            status TEXT NOT NULL,
-            overrun_reason TEXT,
-            recorded_at_ms INTEGER NOT NULL
-        ) STRICT;
-        CREATE INDEX sales_by_person ON sales (person, sold_at_ms);
-        CREATE INDEX sales_overrun ON sales (status) WHERE status = 'overrun';
-        CREATE TABLE stock_ins (
-            id TEXT PRIMARY KEY NOT NULL,
-            site TEXT NOT NULL,
-            day TEXT NOT NULL,
-            received_adult INTEGER NOT NULL,
-            received_child INTEGER NOT NULL,
-            damaged_adult INTEGER NOT NULL,
-            damaged_child INTEGER NOT NULL,
-            recorded_at_ms INTEGER NOT NULL,
-            content_hash TEXT NOT NULL
-        ) STRICT;
-        CREATE TABLE daily (
-            site TEXT NOT NULL,
-            day TEXT NOT NULL,
-            received_adult INTEGER NOT NULL DEFAULT 0,
-            received_child INTEGER NOT NULL DEFAULT 0,
-            sold_adult INTEGER NOT NULL DEFAULT 0,
-            sold_child INTEGER NOT NULL DEFAULT 0,
-            damaged_adult INTEGER NOT NULL DEFAULT 0,
-            damaged_child INTEGER NOT NULL DEFAULT 0,
-            PRIMARY KEY (site, day)
-        ) STRICT;",
-        ),
-        // Schema 2: 16-byte binary person keys (see `person_key`) and a settings table naming
-        // the key scheme. Rows from schema 1 keep the first half of their hex SHA-256 key, and
-        // such a database stays on that unkeyed scheme so its histories still match. The person
-        // index covers the history query (sold_at, quantity) so eligibility reads no table rows.
-        M::up(
-            "CREATE TABLE server_meta (
-                key TEXT PRIMARY KEY NOT NULL,
-                value TEXT NOT NULL
-            ) STRICT;
-            INSERT INTO server_meta (key, value)
-                SELECT 'person_key_scheme',
-                       CASE WHEN EXISTS (SELECT 1 FROM sales) THEN 'sha256-v1' ELSE 'hmac-sha256-v2' END;
-            CREATE TABLE sales_v2 (
-                id TEXT PRIMARY KEY NOT NULL,
-                site TEXT NOT NULL,
-                person BLOB NOT NULL CHECK (length(person) = 16),
-                id_masked TEXT NOT NULL,
-                kind TEXT NOT NULL,
-                quantity INTEGER NOT NULL,
-                sold_at_ms INTEGER NOT NULL,
-                sold_day TEXT NOT NULL,
-                source TEXT NOT NULL,
-                offline INTEGER NOT NULL,
-                content_hash TEXT NOT NULL,
-                status TEXT NOT NULL,
-                overrun_reason TEXT,
-                recorded_at_ms INTEGER NOT NULL
-            ) STRICT;
-            INSERT INTO sales_v2 (id, site, person, id_masked, kind, quantity, sold_at_ms,
-                    sold_day, source, offline, content_hash, status, overrun_reason, recorded_at_ms)
-                SELECT id, site, unhex(substr(person, 1, 32)), id_masked, kind, quantity,
-                    sold_at_ms, sold_day, source, offline, content_hash, status, overrun_reason,
-                    recorded_at_ms
-                FROM sales ORDER BY rowid;
-            DROP TABLE sales;
-            ALTER TABLE sales_v2 RENAME TO sales;
-            CREATE INDEX sales_by_person ON sales (person, sold_at_ms, quantity);
-            CREATE INDEX sales_overrun ON sales (status) WHERE status = 'overrun';",
-        ),
-        // Schema 3: audit flags per sale; keyed content hashes (version 2; older rows keep
-        // version 1, see `content_hash`); token roles (pharmacy or audit). The person index
-        // carries the sale id, which orders a person's sales and deduplicates unsynced ones.
-        M::up(
-            "ALTER TABLE sales ADD COLUMN flags TEXT NOT NULL DEFAULT '';
-            ALTER TABLE sales ADD COLUMN hash_version INTEGER NOT NULL DEFAULT 1;
-            ALTER TABLE stock_ins ADD COLUMN hash_version INTEGER NOT NULL DEFAULT 1;
-            ALTER TABLE tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'pharmacy';
-            DROP INDEX sales_by_person;
-            CREATE INDEX sales_by_person ON sales (person, sold_at_ms, quantity, id);
-            CREATE INDEX sales_audit ON sales (sold_day) WHERE status = 'overrun' OR flags <> '';",
-        ),
-        // Schema 4: token revocation, the token generation servers poll to forget cached
-        // tokens (see `http::auth`), and the audit of eligibility questions (masked ID and
-        // keyed person key only). `seq` is the rowid: the time index carries it, so a page in
-        // (asked_ms, seq) order is one index range.
-        M::up(
-            "ALTER TABLE tokens ADD COLUMN revoked_ms INTEGER;
-            CREATE TABLE token_state (
-                id INTEGER PRIMARY KEY CHECK (id = 1),
-                generation INTEGER NOT NULL
-            ) STRICT;
-            INSERT INTO token_state (id, generation) VALUES (1, 0);
-            CREATE TABLE eligibility_asks (
-                seq INTEGER PRIMARY KEY,
-                asked_ms INTEGER NOT NULL,
-                site TEXT NOT NULL,
-                token_id TEXT NOT NULL,
-                person BLOB NOT NULL CHECK (length(person) = 16),
-                id_masked TEXT NOT NULL
-            ) STRICT;
-            CREATE INDEX eligibility_asks_by_time ON eligibility_asks (asked_ms);",
-        ),
-    ]
+    MIGRATIONS.iter().copied().map(M::up).collect()
 }
 
 /// Creates the database file 0600 before SQLite opens it: SQLite gives the `-wal` and `-shm`
@@ -177,13 +63,13 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
         let path = path.to_owned();
         move |source| StoreError::DataDir { path, source }
     };
-    crate::private_file::ensure(path).map_err(data_dir_err(path))?;
+    mask_private_file::create_private_file(path).map_err(data_dir_err(path))?;
     for suffix in ["-wal", "-shm"] {
         let mut side = path.as_os_str().to_owned();
         side.push(suffix);
         let side = PathBuf::from(side);
         if side.exists() {
-            crate::private_file::ensure(&side).map_err(data_dir_err(&side))?;
+            mask_private_file::create_private_file(&side).map_err(data_dir_err(&side))?;
         }
     }
     Ok(())
@@ -368,332 +254,8 @@ fn writer_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
     }
 }
 
-fn token_record(
-    site: String,
-    expires_ms: Option<i64>,
-    role: &str,
-    revoked_ms: Option<i64>,
-) -> Result<TokenRecord, StoreError> {
-    Ok(TokenRecord {
-        site,
-        role: TokenRole::parse(role),
-        expires_at: expires_ms.map(from_ms).transpose()?,
-        revoked_at: revoked_ms.map(from_ms).transpose()?,
-    })
-}
-
-/// One row of `tokens` (issuing and rotating both write it this way).
-fn insert_token_row(
-    conn: &rusqlite::Connection,
-    hash: &str,
-    record: &TokenRecord,
-    created_at: OffsetDateTime,
-) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO tokens (hash, site, created_ms, expires_ms, role)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            hash,
-            record.site,
-            to_ms(created_at),
-            record.expires_at.map(to_ms),
-            record.role.as_str(),
-        ],
-    )?;
-    Ok(())
-}
-
-fn bump_token_generation(conn: &Connection) -> Result<(), StoreError> {
-    conn.execute(
-        "UPDATE token_state SET generation = generation + 1 WHERE id = 1",
-        [],
-    )?;
-    Ok(())
-}
-
 fn parse_uuid(s: &str) -> Result<uuid::Uuid, StoreError> {
     uuid::Uuid::parse_str(s).map_err(|e| StoreError::Corrupt(format!("sale id {s:?}: {e}")))
-}
-
-fn history(conn: &Connection, person: &PersonKey) -> Result<Vec<HeldSale>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT sold_at_ms, quantity, id FROM sales WHERE person = ?1")?;
-    let rows = stmt.query_map([person.as_bytes()], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (ms, quantity, id) = row?;
-        out.push(HeldSale {
-            id: parse_uuid(&id)?,
-            sold_at: from_ms(ms)?,
-            quantity: u32::try_from(quantity).unwrap_or(0),
-        });
-    }
-    Ok(out)
-}
-
-fn day_column_add(
-    conn: &Connection,
-    site: &str,
-    day: Date,
-    column: &str,
-    n: i64,
-) -> Result<(), StoreError> {
-    // `column` is one of our fixed names, never input.
-    let sql = format!(
-        "INSERT INTO daily (site, day, {column}) VALUES (?1, ?2, ?3)
-         ON CONFLICT (site, day) DO UPDATE SET {column} = {column} + excluded.{column}"
-    );
-    conn.prepare_cached(&sql)?
-        .execute(params![site, day_text(day), n])?;
-    Ok(())
-}
-
-fn record_sale(
-    conn: &Connection,
-    write: &SalesWrite,
-    sale: &PreparedSale,
-) -> Result<SaleResult, StoreError> {
-    let held = history(conn, &sale.person)?;
-    let ((status, reason), later) = judge_in_order(&write.policies, sale, &held);
-    let day = mask_api::taipei_date(sale.sold_at);
-    conn.prepare_cached(
-        "INSERT INTO sales (id, site, person, id_masked, kind, quantity, sold_at_ms, sold_day,
-            source, offline, content_hash, status, overrun_reason, recorded_at_ms, flags,
-            hash_version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-    )?
-    .execute(params![
-        sale.id.to_string(),
-        write.site,
-        sale.person.as_bytes(),
-        sale.id_masked,
-        codes::kind(sale.kind),
-        i64::from(sale.quantity),
-        to_ms(sale.sold_at),
-        day_text(day),
-        codes::source(sale.source),
-        sale.offline,
-        sale.hashes.keyed,
-        codes::status(status),
-        reason.map(|r| r.as_str()),
-        to_ms(write.now),
-        codes::flags(&sale.flags),
-        HASH_VERSION,
-    ])?;
-    // A sale dated before others of this person: their windows are judged again.
-    for (id, (status, reason)) in later {
-        conn.prepare_cached("UPDATE sales SET status = ?2, overrun_reason = ?3 WHERE id = ?1")?
-            .execute(params![
-                id.to_string(),
-                codes::status(status),
-                reason.map(|r| r.as_str())
-            ])?;
-    }
-    Ok(SaleResult {
-        id: sale.id,
-        status,
-        overrun_reason: reason,
-        recorded_at: write.now,
-        replayed: false,
-        flags: sale.flags.clone(),
-        problem: None,
-    })
-}
-
-/// An earlier record of an id: what its content is compared by.
-struct Stored {
-    hash: String,
-    version: i16,
-    site: String,
-}
-
-/// An earlier record of a sale id: what it is compared by, and its result.
-fn existing_sale(conn: &Connection, id: &str) -> Result<Option<(Stored, SaleResult)>, StoreError> {
-    let row = conn
-        .prepare_cached(
-            "SELECT content_hash, hash_version, site, status, overrun_reason, recorded_at_ms, flags
-             FROM sales WHERE id = ?1",
-        )?
-        .query_row([id], |r| {
-            Ok((
-                Stored {
-                    hash: r.get(0)?,
-                    version: r.get(1)?,
-                    site: r.get(2)?,
-                },
-                r.get::<_, String>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, i64>(5)?,
-                r.get::<_, String>(6)?,
-            ))
-        })
-        .optional()?;
-    let Some((stored, status, reason, recorded_ms, flags)) = row else {
-        return Ok(None);
-    };
-    Ok(Some((
-        stored,
-        SaleResult {
-            id: parse_uuid(id)?,
-            status: codes::parse_status(&status),
-            overrun_reason: codes::parse_reason(reason),
-            recorded_at: from_ms(recorded_ms)?,
-            replayed: true,
-            flags: codes::parse_flags(&flags),
-            problem: None,
-        },
-    )))
-}
-
-fn record_sales(conn: &Connection, write: &SalesWrite) -> Result<SalesOutcome, StoreError> {
-    let mut results = Vec::with_capacity(write.sales.len());
-    let mut sold = SoldTotals::default();
-    for sale in &write.sales {
-        match existing_sale(conn, &sale.id.to_string())? {
-            Some((stored, result))
-                if sale
-                    .hashes
-                    .matches(&stored.hash, stored.version, &stored.site) =>
-            {
-                results.push(result);
-            }
-            Some(_) => results.push(conflict_result(sale, write.now)),
-            None => {
-                results.push(record_sale(conn, write, sale)?);
-                sold.add(sale);
-            }
-        }
-    }
-    // The day totals and the stock change once per batch, not once per sale.
-    for (day, (adult, child)) in &sold.by_day {
-        conn.prepare_cached(
-            "INSERT INTO daily (site, day, sold_adult, sold_child) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (site, day) DO UPDATE SET
-                sold_adult = sold_adult + excluded.sold_adult,
-                sold_child = sold_child + excluded.sold_child",
-        )?
-        .execute(params![write.site, day_text(*day), adult, child])?;
-    }
-    if !sold.by_day.is_empty() {
-        let (adult, child) = sold.total();
-        conn.prepare_cached(
-            "UPDATE sites SET adult = adult - ?2, child = child - ?3 WHERE code = ?1",
-        )?
-        .execute(params![write.site, adult, child])?;
-    }
-    Ok(SalesOutcome(results))
-}
-
-fn record_stock(conn: &Connection, w: &StockWrite) -> Result<StockOutcome, StoreError> {
-    let existing = conn
-        .prepare_cached(
-            "SELECT content_hash, hash_version, site, day FROM stock_ins WHERE id = ?1",
-        )?
-        .query_row([w.id.to_string()], |r| {
-            Ok((
-                Stored {
-                    hash: r.get(0)?,
-                    version: r.get(1)?,
-                    site: r.get(2)?,
-                },
-                r.get::<_, String>(3)?,
-            ))
-        })
-        .optional()?;
-    if let Some((stored, day)) = existing {
-        return Ok(
-            if w.hashes.matches(&stored.hash, stored.version, &stored.site) {
-                StockOutcome::Recorded {
-                    replayed: true,
-                    day: parse_day(&day)?,
-                }
-            } else {
-                StockOutcome::Conflict
-            },
-        );
-    }
-    conn.prepare_cached(
-        "INSERT INTO stock_ins (id, site, day, received_adult, received_child, damaged_adult,
-            damaged_child, recorded_at_ms, content_hash, hash_version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        w.id.to_string(),
-        w.site,
-        day_text(w.day),
-        w.received_adult,
-        w.received_child,
-        w.damaged_adult,
-        w.damaged_child,
-        to_ms(w.recorded_at),
-        w.hashes.keyed,
-        HASH_VERSION,
-    ])?;
-    for (column, n) in [
-        ("received_adult", w.received_adult),
-        ("received_child", w.received_child),
-        ("damaged_adult", w.damaged_adult),
-        ("damaged_child", w.damaged_child),
-    ] {
-        if n > 0 {
-            day_column_add(conn, &w.site, w.day, column, i64::from(n))?;
-        }
-    }
-    conn.prepare_cached("UPDATE sites SET adult = adult + ?2, child = child + ?3 WHERE code = ?1")?
-        .execute(params![
-            w.site,
-            i64::from(w.received_adult) - i64::from(w.damaged_adult),
-            i64::from(w.received_child) - i64::from(w.damaged_child),
-        ])?;
-    Ok(StockOutcome::Recorded {
-        replayed: false,
-        day: w.day,
-    })
-}
-
-fn day_totals(conn: &Connection, site: &str, day: Date) -> Result<DayTotals, StoreError> {
-    let d = day_text(day);
-    let mut t = conn
-        .prepare_cached(
-            "SELECT received_adult, received_child, sold_adult, sold_child, damaged_adult, damaged_child
-             FROM daily WHERE site = ?1 AND day = ?2",
-        )?
-        .query_row(params![site, d], |r| {
-            Ok(DayTotals {
-                received_adult: r.get(0)?,
-                received_child: r.get(1)?,
-                sold_adult: r.get(2)?,
-                sold_child: r.get(3)?,
-                damaged_adult: r.get(4)?,
-                damaged_child: r.get(5)?,
-                remaining_adult: 0,
-                remaining_child: 0,
-            })
-        })
-        .optional()?
-        .unwrap_or_default();
-    let (now_adult, now_child): (i64, i64) = conn
-        .prepare_cached("SELECT adult, child FROM sites WHERE code = ?1")?
-        .query_row([site], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?
-        .unwrap_or((0, 0));
-    // Stock at the end of `day` = stock now minus every later day's net change.
-    let (later_adult, later_child): (i64, i64) = conn
-        .prepare_cached(
-            "SELECT COALESCE(SUM(received_adult - damaged_adult - sold_adult), 0),
-                    COALESCE(SUM(received_child - damaged_child - sold_child), 0)
-             FROM daily WHERE site = ?1 AND day > ?2",
-        )?
-        .query_row(params![site, d], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    t.remaining_adult = now_adult - later_adult;
-    t.remaining_child = now_child - later_child;
-    Ok(t)
 }
 
 impl Store for SqliteStore {
@@ -706,19 +268,7 @@ impl Store for SqliteStore {
         sites: Vec<Site>,
         at: OffsetDateTime,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.write(move |conn| {
-            let count: i64 = conn.query_row("SELECT COUNT(*) FROM sites", [], |r| r.get(0))?;
-            if count > 0 {
-                return Ok(false);
-            }
-            let mut stmt = conn.prepare(
-                "INSERT INTO sites (code, adult, child, listed, listing_changed_ms) VALUES (?1, ?2, ?3, 1, ?4)",
-            )?;
-            for s in &sites {
-                stmt.execute(params![s.code, s.opening_adult, s.opening_child, to_ms(at)])?;
-            }
-            Ok(true)
-        })
+        self.write(move |conn| stock::seed_sites(conn, &sites, at))
     }
 
     fn insert_token(
@@ -727,59 +277,15 @@ impl Store for SqliteStore {
         record: TokenRecord,
         created_at: OffsetDateTime,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.write(move |conn| {
-            insert_token_row(conn, &hash, &record, created_at)?;
-            Ok(())
-        })
+        self.write(move |conn| tokens::insert(conn, &hash, &record, created_at))
     }
 
     fn find_token(&self, hash: String) -> BoxFuture<'_, Result<Option<TokenRecord>, StoreError>> {
-        self.read(move |conn| {
-            let row = conn
-                .prepare_cached(
-                    "SELECT site, expires_ms, role, revoked_ms FROM tokens WHERE hash = ?1",
-                )?
-                .query_row([hash], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<i64>>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Option<i64>>(3)?,
-                    ))
-                })
-                .optional()?;
-            row.map(|(site, expires, role, revoked)| token_record(site, expires, &role, revoked))
-                .transpose()
-        })
+        self.read(move |conn| tokens::find(conn, &hash))
     }
 
     fn list_tokens(&self) -> BoxFuture<'_, Result<Vec<TokenInfo>, StoreError>> {
-        self.read(|conn| {
-            let mut stmt = conn.prepare(
-                "SELECT hash, site, expires_ms, role, revoked_ms, created_ms FROM tokens
-                 ORDER BY created_ms, hash",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, i64>(5)?,
-                ))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (hash, site, expires, role, revoked, created) = row?;
-                out.push(TokenInfo {
-                    id: super::token_id(&hash),
-                    record: token_record(site, expires, &role, revoked)?,
-                    created_at: from_ms(created)?,
-                });
-            }
-            Ok(out)
-        })
+        self.read(tokens::list)
     }
 
     fn revoke_tokens(
@@ -787,31 +293,7 @@ impl Store for SqliteStore {
         which: TokenSelector,
         at: OffsetDateTime,
     ) -> BoxFuture<'_, Result<(u64, u64), StoreError>> {
-        self.write(move |conn| {
-            let (filter, value) = match &which {
-                TokenSelector::Id(id) => (
-                    format!("substr(hash, 1, {TOKEN_ID_LEN}) = ?1"),
-                    id.to_ascii_lowercase(),
-                ),
-                TokenSelector::Site(site) => ("site = ?1".to_owned(), site.clone()),
-            };
-            let selected: i64 = conn.query_row(
-                &format!("SELECT COUNT(*) FROM tokens WHERE {filter}"),
-                [&value],
-                |r| r.get(0),
-            )?;
-            let revoked = conn.execute(
-                &format!("UPDATE tokens SET revoked_ms = ?2 WHERE {filter} AND revoked_ms IS NULL"),
-                params![value, to_ms(at)],
-            )?;
-            if revoked > 0 {
-                bump_token_generation(conn)?;
-            }
-            Ok((
-                u64::try_from(selected).unwrap_or(0),
-                u64::try_from(revoked).unwrap_or(0),
-            ))
-        })
+        self.write(move |conn| tokens::revoke(conn, &which, at))
     }
 
     fn rotate_site_token(
@@ -821,92 +303,19 @@ impl Store for SqliteStore {
         created_at: OffsetDateTime,
         old_until: OffsetDateTime,
     ) -> BoxFuture<'_, Result<u64, StoreError>> {
-        self.write(move |conn| {
-            let until = to_ms(old_until);
-            let shortened = conn.execute(
-                "UPDATE tokens SET expires_ms = MIN(COALESCE(expires_ms, ?2), ?2)
-                 WHERE site = ?1 AND role = 'pharmacy' AND revoked_ms IS NULL
-                   AND (expires_ms IS NULL OR expires_ms > ?3)",
-                params![record.site, until, to_ms(created_at)],
-            )?;
-            insert_token_row(conn, &hash, &record, created_at)?;
-            bump_token_generation(conn)?;
-            Ok(u64::try_from(shortened).unwrap_or(0))
-        })
+        self.write(move |conn| tokens::rotate(conn, &hash, &record, created_at, old_until))
     }
 
     fn token_generation(&self) -> BoxFuture<'_, Result<i64, StoreError>> {
-        self.read(|conn| {
-            Ok(conn
-                .prepare_cached("SELECT generation FROM token_state WHERE id = 1")?
-                .query_row([], |r| r.get(0))?)
-        })
+        self.read(tokens::generation)
     }
 
     fn record_asks(&self, asks: Vec<AskRecord>) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.write(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "INSERT INTO eligibility_asks (asked_ms, site, token_id, person, id_masked)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for a in &asks {
-                stmt.execute(params![
-                    to_ms(a.asked_at),
-                    a.site,
-                    a.token_id,
-                    &a.person.as_bytes()[..],
-                    a.id_masked,
-                ])?;
-            }
-            Ok(())
-        })
+        self.write(move |conn| histories::record_asks(conn, &asks))
     }
 
     fn asks(&self, range: AskRange) -> BoxFuture<'_, Result<Vec<(i64, AskRecord)>, StoreError>> {
-        self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT seq, asked_ms, site, token_id, person, id_masked FROM eligibility_asks
-                 WHERE (asked_ms, seq) > (?1, ?2) AND asked_ms < ?3
-                   AND (?4 IS NULL OR site = ?4)
-                 ORDER BY asked_ms, seq LIMIT ?5",
-            )?;
-            let rows = stmt.query_map(
-                params![
-                    range.after.0,
-                    range.after.1,
-                    range.before_ms,
-                    range.site,
-                    range.limit
-                ],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, Vec<u8>>(4)?,
-                        r.get::<_, String>(5)?,
-                    ))
-                },
-            )?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (seq, ms, site, token_id, person, id_masked) = row?;
-                let person = PersonKey::from_slice(&person)
-                    .ok_or_else(|| StoreError::Corrupt("person key of an ask".into()))?;
-                out.push((
-                    seq,
-                    AskRecord {
-                        asked_at: from_ms(ms)?,
-                        site,
-                        token_id,
-                        person,
-                        id_masked,
-                    },
-                ));
-            }
-            Ok(out)
-        })
+        self.read(move |conn| histories::asks(conn, &range))
     }
 
     fn meta(&self, key: &'static str) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
@@ -937,11 +346,11 @@ impl Store for SqliteStore {
     }
 
     fn purchases(&self, person: PersonKey) -> BoxFuture<'_, Result<Vec<HeldSale>, StoreError>> {
-        self.read(move |conn| history(conn, &person))
+        self.read(move |conn| histories::history(conn, &person))
     }
 
     fn record_sales(&self, write: SalesWrite) -> BoxFuture<'_, Result<SalesOutcome, StoreError>> {
-        self.write(move |conn| record_sales(conn, &write))
+        self.write(move |conn| sales::record_sales(conn, &write))
     }
 
     fn audit_sales(
@@ -949,68 +358,15 @@ impl Store for SqliteStore {
         from: Date,
         to: Date,
     ) -> BoxFuture<'_, Result<Vec<AuditSale>, StoreError>> {
-        self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, site, id_masked, kind, quantity, sold_at_ms, recorded_at_ms, status,
-                        overrun_reason, flags, offline
-                 FROM sales
-                 WHERE sold_day BETWEEN ?1 AND ?2 AND (status = 'overrun' OR flags <> '')
-                 ORDER BY sold_at_ms, id",
-            )?;
-            let rows = stmt.query_map(params![day_text(from), day_text(to)], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                    r.get::<_, i64>(6)?,
-                    r.get::<_, String>(7)?,
-                    r.get::<_, Option<String>>(8)?,
-                    r.get::<_, String>(9)?,
-                    r.get::<_, bool>(10)?,
-                ))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (
-                    id,
-                    site,
-                    id_masked,
-                    kind,
-                    quantity,
-                    sold,
-                    recorded,
-                    status,
-                    reason,
-                    flags,
-                    offline,
-                ) = row?;
-                out.push(AuditSale {
-                    id: parse_uuid(&id)?,
-                    site,
-                    id_masked,
-                    kind: codes::parse_kind(&kind),
-                    quantity: u32::try_from(quantity).unwrap_or(0),
-                    sold_at: from_ms(sold)?,
-                    recorded_at: from_ms(recorded)?,
-                    status: codes::parse_status(&status),
-                    overrun_reason: codes::parse_reason(reason),
-                    flags: codes::parse_flags(&flags),
-                    offline,
-                });
-            }
-            Ok(out)
-        })
+        self.read(move |conn| sales::audit(conn, from, to))
     }
 
     fn record_stock(&self, write: StockWrite) -> BoxFuture<'_, Result<StockOutcome, StoreError>> {
-        self.write(move |conn| record_stock(conn, &write))
+        self.write(move |conn| stock::record_stock(conn, &write))
     }
 
     fn day_totals(&self, site: String, day: Date) -> BoxFuture<'_, Result<DayTotals, StoreError>> {
-        self.read(move |conn| day_totals(conn, &site, day))
+        self.read(move |conn| stock::day_totals(conn, &site, day))
     }
 
     fn set_listing(
@@ -1019,43 +375,11 @@ impl Store for SqliteStore {
         listed: bool,
         at: OffsetDateTime,
     ) -> BoxFuture<'_, Result<Listing, StoreError>> {
-        self.write(move |conn| {
-            let current: Option<(bool, i64)> = conn
-                .prepare_cached("SELECT listed, listing_changed_ms FROM sites WHERE code = ?1")?
-                .query_row([&site], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            match current {
-                Some((was, changed)) if was == listed => Ok(Listing {
-                    listed,
-                    changed_at: from_ms(changed)?,
-                }),
-                _ => {
-                    conn.prepare_cached(
-                        "UPDATE sites SET listed = ?2, listing_changed_ms = ?3 WHERE code = ?1",
-                    )?
-                    .execute(params![site, listed, to_ms(at)])?;
-                    Ok(Listing {
-                        listed,
-                        changed_at: at,
-                    })
-                }
-            }
-        })
+        self.write(move |conn| stock::set_listing(conn, &site, listed, at))
     }
 
     fn stock_rows(&self) -> BoxFuture<'_, Result<Vec<StockRow>, StoreError>> {
-        self.read(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT code, adult, child, listed FROM sites")?;
-            let rows = stmt.query_map([], |r| {
-                Ok(StockRow {
-                    code: r.get(0)?,
-                    adult: r.get(1)?,
-                    child: r.get(2)?,
-                    listed: r.get(3)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
+        self.read(stock::stock_rows)
     }
 }
 
@@ -1099,6 +423,31 @@ mod tests {
         assert_eq!(history[0].quantity, 3);
         // No secret is made for a database that cannot use it.
         assert!(!dir.path().join(crate::person_key::SECRET_FILE).exists());
+    }
+
+    // A stored status the server never writes, or a quantity no sale can have, is a corrupt
+    // row (as the agent's journal says), not an accepted sale or a sale of 0 masks (#14).
+    #[tokio::test]
+    async fn a_bad_stored_status_or_quantity_is_a_corrupt_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let person = PersonKey::from_slice(&[7; 16]).unwrap();
+        let raw = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        raw.execute(
+            "INSERT INTO sales (id, site, person, id_masked, kind, quantity, sold_at_ms,
+                sold_day, source, offline, content_hash, status, overrun_reason,
+                recorded_at_ms, flags, hash_version)
+             VALUES ('0190a000-0000-7000-8000-000000000001', '0145080011', ?1, 'A12****789',
+                'adult', -1, 1583985600000, '2020-03-12', 'card', 0, 'h', 'accepted', NULL,
+                1583985600000, 'sold_long_ago', 2)",
+            [&person.as_bytes()[..]],
+        )
+        .unwrap();
+        let check = crate::store::corrupt_row_test::check;
+        check(&store, person, "sales.quantity").await;
+        raw.execute("UPDATE sales SET quantity = 3, status = 'bogus'", [])
+            .unwrap();
+        check(&store, person, "sales.status").await;
     }
 
     #[tokio::test]

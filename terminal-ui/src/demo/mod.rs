@@ -247,9 +247,10 @@ impl DemoStack {
             .to_offset(UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC))
             .format(&Rfc3339)
             .map_err(|_| DemoError::AsOf(as_of_text.clone()))?;
-        write_private(
+        // It holds the pharmacy's token: owner-only from creation.
+        mask_private_file::write_atomic(
             &stack.state.agent_config,
-            &agent_config(&stack.state, &token, &agent_as_of, &opts.agent_lang),
+            agent_config(&stack.state, &token, &agent_as_of, &opts.agent_lang).as_bytes(),
         )?;
         let agent_log = root.join("agent.log");
         let mut cmd = Command::new(&agent_bin);
@@ -428,19 +429,6 @@ fn agent_config(state: &DemoState, token: &str, as_of: &str, lang: &str) -> Stri
 
 fn toml_string(s: &str) -> String {
     toml::Value::String(s.to_owned()).to_string()
-}
-
-/// Writes a file readable only by the owner (it holds the pharmacy's token).
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(text.as_bytes())
 }
 
 /// Makes sure pcscd runs with the vpcd readers. Starts `pcscd --foreground` as a child (so it

@@ -76,7 +76,16 @@ async fn reader_loop(pool: Pool, queue: Arc<Mutex<mpsc::UnboundedReceiver<(Perso
             Err(e) => {
                 let message = e.to_string();
                 for (_, reply) in group.drain(..) {
-                    let _ = reply.send(Err(StoreError::Commit(message.clone())));
+                    // A corrupt row stays that error for every reader; the rest, whose causes
+                    // cannot be cloned, keep their text.
+                    let error = match &e {
+                        StoreError::CorruptRow { column, value } => StoreError::CorruptRow {
+                            column,
+                            value: value.clone(),
+                        },
+                        _ => StoreError::Commit(message.clone()),
+                    };
+                    let _ = reply.send(Err(error));
                 }
             }
         }

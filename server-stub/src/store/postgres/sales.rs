@@ -278,15 +278,7 @@ async fn attempt_once(
     let mut known: HashMap<Uuid, Known> = HashMap::new();
     for r in &existing_rows {
         let id: Uuid = r.get(0);
-        let result = SaleResult {
-            id,
-            status: codes::parse_status(r.get(4)),
-            overrun_reason: codes::parse_reason(r.get(5)),
-            recorded_at: r.get(6),
-            replayed: true,
-            flags: codes::parse_flags(r.get(7)),
-            problem: None,
-        };
+        let result = codes::replayed_result(id, r.get(4), r.get(5), r.get(6), r.get(7))?;
         known.insert(
             id,
             Known {
@@ -387,11 +379,10 @@ pub(super) fn histories_of(
     for r in rows {
         let person = PersonKey::from_slice(r.get(0))
             .ok_or_else(|| StoreError::Corrupt("a person key is not 16 bytes".into()))?;
-        histories.entry(person).or_default().push(HeldSale {
-            sold_at: r.get(1),
-            quantity: u32::try_from(r.get::<_, i64>(2)).unwrap_or(0),
-            id: r.get(3),
-        });
+        histories
+            .entry(person)
+            .or_default()
+            .push(codes::held_sale(r.get(3), r.get(1), r.get(2))?);
     }
     Ok(histories)
 }
