@@ -2,7 +2,6 @@
 //! slot in with one variant and one match arm in `main.rs`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use time::Date;
@@ -46,7 +45,8 @@ pub struct GlobalArgs {
     /// Use only readers whose name contains this text.
     #[arg(long, global = true, value_name = "TEXT")]
     pub reader_filter: Option<String>,
-    /// Message language: zh-TW (default) or en.
+    /// Message language: zh-TW or en (default: the config's `language`, then MASK_LANG, LC_ALL,
+    /// LC_MESSAGES, LANG, then zh-TW).
     #[arg(long, global = true, value_name = "LANG")]
     pub lang: Option<String>,
     /// Demo/test clock: start the agent's clock at this RFC 3339 instant.
@@ -92,7 +92,7 @@ pub enum Command {
         json: bool,
     },
     /// Sell to a manually entered ID through the running service; prints JSON.
-    /// Exit 0 when recorded (online or offline), 1 when refused.
+    /// Exit 0 when recorded (online or offline), 1 when refused (README, "Exit codes").
     Sell {
         /// National ID number.
         #[arg(long = "id", value_name = "ID_NO")]
@@ -127,21 +127,8 @@ pub enum Command {
 /// `card …`.
 #[derive(Debug, Subcommand)]
 pub enum CardCommand {
-    /// Wait for one card and print the card holder (same output and exit codes as `nhi-read`).
-    Read {
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
-        /// Print the full ID number and name (masked by default).
-        #[arg(long)]
-        show_pii: bool,
-        /// Use only this reader (exact name, or text contained in its name).
-        #[arg(long, value_name = "NAME")]
-        reader: Option<String>,
-        /// Give up after this many seconds without a card.
-        #[arg(long, value_name = "SECS", value_parser = parse_secs)]
-        timeout: Option<Duration>,
-    },
+    /// Wait for one card and print the card holder (the same command as `nhi-read`).
+    Read(nhi_card::read_report::ReadArgs),
 }
 
 /// `journal …`.
@@ -165,11 +152,4 @@ pub fn parse_date(text: &str) -> Result<Date, String> {
         time::macros::format_description!("[year]-[month]-[day]"),
     )
     .map_err(|e| format!("{e}; use YYYY-MM-DD"))
-}
-
-fn parse_secs(text: &str) -> Result<Duration, String> {
-    text.parse::<f64>()
-        .ok()
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .ok_or_else(|| format!("not a number of seconds: {text}"))
 }

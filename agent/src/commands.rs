@@ -1,4 +1,4 @@
-//! The subcommands (except `card read`, which lives in `main.rs` beside `nhi-read`'s texts).
+//! The subcommands (except `card read`, which is `nhi_card::read_report`, shared with `nhi-read`).
 //! Each returns the process exit code; library code never exits.
 
 use std::io::Write;
@@ -14,14 +14,10 @@ use crate::local_api::{ClientError, LocalClient};
 use crate::messages::{Internal, Language, Msg, ProtocolProblem};
 use crate::runtime::RunError;
 
-/// Success.
-pub const EXIT_OK: u8 = 0;
-/// Refused sale, failed check, or queue not drained.
-pub const EXIT_FAILED: u8 = 1;
-/// The service is not reachable, or the configuration is unusable.
-pub const EXIT_UNAVAILABLE: u8 = 3;
-/// The journal cannot be written (disk full…: nothing recorded) or read (`journal export`).
-pub const EXIT_JOURNAL: u8 = 4;
+pub use mask_cli::exit::{
+    CONFIG as EXIT_CONFIG, FAILURE as EXIT_FAILED, JOURNAL as EXIT_JOURNAL, SUCCESS as EXIT_OK,
+    UNAVAILABLE as EXIT_UNAVAILABLE,
+};
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -72,12 +68,12 @@ pub fn run_service(config: &Config, shutdown: CancellationToken, stderr_logs: bo
         Err(error) => {
             tracing::error!(%error, "mask-agent could not start");
             let (msg, code) = match error {
-                RunError::Config(e) => (Msg::Config(e), EXIT_UNAVAILABLE),
+                RunError::Config(e) => (Msg::Config(e), EXIT_CONFIG),
                 RunError::Journal(crate::journal::JournalError::DiskFull(_)) => {
                     (Msg::JournalDiskFull, EXIT_JOURNAL)
                 }
                 RunError::Journal(e) => (Msg::journal(&e), EXIT_JOURNAL),
-                RunError::Server(e) => (Msg::ServerSetup(e), EXIT_UNAVAILABLE),
+                RunError::Server(e) => (Msg::ServerSetup(e), EXIT_CONFIG),
                 RunError::Listen(e) => (Msg::Listen(e), EXIT_UNAVAILABLE),
             };
             eprintln!("{}", msg.text(lang));

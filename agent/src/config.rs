@@ -462,7 +462,15 @@ impl Config {
             Some(text) => text.try_map(LANGUAGE.key, |text| {
                 Language::parse(text).ok_or_else(|| "use zh-TW or en".to_owned())
             })?,
-            None => Sourced::by_default(Language::default()),
+            // Without a language of the agent's own, the workspace's locale rule decides
+            // (`MASK_LANG`, `LC_ALL`, `LC_MESSAGES`, `LANG`, then zh-TW), naming the variable.
+            None => match Language::from_env_with(|name| env.var(name)) {
+                Some((value, name)) => Sourced {
+                    value,
+                    source: Source::Env(name),
+                },
+                None => Sourced::by_default(Language::default()),
+            },
         };
         let as_of = match layers.pick(AS_OF, flags.as_of.as_ref(), f.as_of.as_ref())? {
             Some(text) => Sourced::optional(Some(text.try_map(AS_OF.key, |text| {

@@ -2,21 +2,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 use mask_agent::cli::{CardCommand, Cli, Command, GlobalArgs, JournalCommand};
 use mask_agent::commands;
 use mask_agent::config::{Config, ProcessEnv};
-use mask_agent::messages::Msg;
+use mask_agent::messages::{Language, Msg};
 use tokio_util::sync::CancellationToken;
-
-/// `card read` must print exactly what `nhi-read` prints, so it uses nhi-read's own text
-/// catalogue (one source for both binaries) rather than a copy.
-#[allow(dead_code)]
-#[path = "../../card/src/bin/nhi-read/messages.rs"]
-mod nhi_read_messages;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -25,25 +18,17 @@ fn main() -> ExitCode {
 
 fn load_config(global: &GlobalArgs) -> Result<Config, u8> {
     Config::load(&global.overrides(), &ProcessEnv).map_err(|error| {
-        let lang = global
-            .lang
-            .as_deref()
-            .and_then(mask_agent::messages::Language::parse)
-            .unwrap_or_default();
+        let lang = Language::detect(global.lang.as_deref().and_then(Language::parse));
         eprintln!("{}", Msg::Config(error).text(lang));
-        commands::EXIT_UNAVAILABLE
+        commands::EXIT_CONFIG
     })
 }
 
 fn dispatch(cli: Cli) -> u8 {
-    if let Command::Card(CardCommand::Read {
-        json,
-        show_pii,
-        reader,
-        timeout,
-    }) = &cli.command
-    {
-        return card_read(&cli.global, *json, *show_pii, reader.clone(), *timeout);
+    if let Command::Card(CardCommand::Read(read)) = &cli.command {
+        // The same command as `nhi-read` (one implementation, `nhi_card::read_report`).
+        let lang = Language::detect(cli.global.lang.as_deref().and_then(Language::parse));
+        return read.run(lang);
     }
     if let Command::Service(command) = &cli.command {
         // Loads the config itself: under the Windows service manager even a config error must
@@ -77,58 +62,4 @@ fn dispatch(cli: Cli) -> u8 {
         }
         Command::Card(_) | Command::Service(_) => commands::EXIT_FAILED,
     }
-}
-
-/// Same behaviour as `nhi-read`: 0 read, 2 card refused, 1 anything else.
-fn card_read(
-    global: &GlobalArgs,
-    json: bool,
-    show_pii: bool,
-    reader: Option<String>,
-    timeout: Option<std::time::Duration>,
-) -> u8 {
-    use nhi_read_messages::Lang;
-    const EXIT_FAILURE: u8 = 1;
-    const EXIT_CARD_REFUSED: u8 = 2;
-    let lang = match global
-        .lang
-        .as_deref()
-        .and_then(mask_agent::messages::Language::parse)
-    {
-        Some(mask_agent::messages::Language::En) => Lang::En,
-        Some(mask_agent::messages::Language::ZhTw) => Lang::ZhTw,
-        None => Lang::from_env(),
-    };
-    if !json {
-        eprintln!("{}", nhi_read_messages::waiting(lang));
-    }
-    let options = nhi_card::ReadOnceOptions { reader, timeout };
-    match nhi_card::read_once(&options) {
-        Ok(identity) => match print_identity(&identity, show_pii, json, lang) {
-            Ok(()) => 0,
-            Err(_) => {
-                eprintln!("{}", nhi_read_messages::output_failed(lang));
-                EXIT_FAILURE
-            }
-        },
-        Err(err) => {
-            eprintln!("{}", nhi_read_messages::failure(lang, &err));
-            if err.is_card_refused() {
-                EXIT_CARD_REFUSED
-            } else {
-                EXIT_FAILURE
-            }
-        }
-    }
-}
-
-fn print_identity(
-    identity: &nhi_card::Identity,
-    show_pii: bool,
-    json: bool,
-    lang: nhi_read_messages::Lang,
-) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    nhi_read_messages::write_identity(&mut out, identity, show_pii, json, lang)?;
-    out.flush()
 }

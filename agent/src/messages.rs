@@ -8,37 +8,9 @@ use nhi_card::IdError;
 
 use crate::local_api::ListenError;
 
-/// Language of user-facing messages.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Language {
-    /// Traditional Chinese (Taiwan), the default.
-    #[default]
-    ZhTw,
-    /// English.
-    En,
-}
-
-impl Language {
-    /// Parses `zh-TW`, `zh_TW`, `zh`, `en`, `en-US`… (case-insensitive).
-    pub fn parse(text: &str) -> Option<Language> {
-        let lower = text.trim().to_ascii_lowercase().replace('_', "-");
-        if lower == "zh" || lower.starts_with("zh-tw") || lower.starts_with("zh-hant") {
-            Some(Language::ZhTw)
-        } else if lower == "en" || lower.starts_with("en-") {
-            Some(Language::En)
-        } else {
-            None
-        }
-    }
-
-    /// The code shown in `mask-agent config`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Language::ZhTw => "zh-TW",
-            Language::En => "en",
-        }
-    }
-}
+/// Language of user-facing messages: the workspace's one type, picked by its one rule
+/// (`mask_cli::Language::detect`), here with the agent's `language` setting in the flag's place.
+pub use mask_cli::Language;
 
 /// Why the journal could not be used, in terms the user can act on (the zh-TW message names
 /// it in Chinese; the OS or SQLite text follows as technical detail).

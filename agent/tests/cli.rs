@@ -161,7 +161,10 @@ async fn commands_say_what_is_wrong_when_the_service_is_down() {
         "retention_dayz = 3\n",
     );
     let output = run(&bad, &["status"]);
-    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(
+        output.status.code(),
+        Some(i32::from(mask_cli::exit::CONFIG))
+    );
     assert!(String::from_utf8_lossy(&output.stderr).contains("retention_dayz"));
 }
 
@@ -275,7 +278,7 @@ async fn card_read_prints_what_nhi_read_prints() {
             "card_read parity: nhi-read not built beside mask-agent; compared with the profile only"
         );
     }
-    // A refused card: exit 2, like nhi-read.
+    // A refused card: exit 5 (card refused), like nhi-read.
     let mut card = card;
     card.swap(&nhi_fixtures::Profile::builtin("hpc").unwrap())
         .unwrap();
@@ -287,7 +290,7 @@ async fn card_read_prints_what_nhi_read_prints() {
         .unwrap();
     assert_eq!(
         refused.status.code(),
-        Some(2),
+        Some(i32::from(mask_cli::exit::CARD_REFUSED)),
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
@@ -300,7 +303,11 @@ async fn card_read_prints_what_nhi_read_prints() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&foreign.stderr);
-    assert_eq!(foreign.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        foreign.status.code(),
+        Some(i32::from(mask_cli::exit::CARD_REFUSED)),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("這不是健保卡（插入的是「VISA DEBIT」）"),
         "{stderr}"

@@ -9,6 +9,7 @@ mod support;
 mod access;
 mod cards;
 mod cli;
+mod cmd;
 mod crash;
 mod disk_full;
 mod faults;

@@ -5,8 +5,8 @@
 //! - [`read_identity`] reads the 57-byte basic data through any [`Transport`]
 //!   ([`PcscTransport`], [`MemoryTransport`], or the fixtures crate's `FixtureTransport`).
 //! - [`Watcher`] follows readers and cards with `SCardGetStatusChange` and reports [`CardEvent`]s.
-//! - [`read_once`] waits for one card and reads it (the `nhi-read` binary and
-//!   `mask-agent card read`).
+//! - [`read_once`] waits for one card and reads it; [`read_report::ReadArgs`] is the whole of the
+//!   `nhi-read` binary and `mask-agent card read` (what they print and say, their exit codes).
 //! - [`IdNumber`] validates national ID numbers; [`mask_id`] and [`mask_name`] keep personal data
 //!   out of logs (both from the `nhi-id` crate, which needs no PC/SC).
 #![forbid(unsafe_code)]
@@ -20,6 +20,7 @@ mod nhi;
 mod pcsc_backend;
 mod read;
 mod read_once;
+pub mod read_report;
 mod session;
 mod transport;
 mod watcher;

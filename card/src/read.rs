@@ -101,7 +101,7 @@ impl ReadError {
     }
 
     /// True when the card itself was refused (not an NHI card, HPC, pulled, unreadable):
-    /// `nhi-read` exits with 2 for these.
+    /// `nhi-read` exits with [`mask_cli::exit::CARD_REFUSED`] for these.
     pub fn is_card_refused(&self) -> bool {
         matches!(
             self,

@@ -7,6 +7,7 @@
 mod support;
 
 mod cli;
+mod cmd;
 mod fixture_profiles;
 mod hostile;
 mod pcsc_profiles;

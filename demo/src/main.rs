@@ -29,9 +29,9 @@ mod stack;
 #[derive(Parser, Debug)]
 #[command(name = "mask-demo", version, about)]
 struct Cli {
-    /// Language: zh-TW (default) or en.
-    #[arg(long, default_value = "zh-TW", value_parser = parse_lang)]
-    lang: Lang,
+    /// Language: zh-TW or en (default: MASK_LANG, LC_ALL, LC_MESSAGES, LANG, then zh-TW).
+    #[arg(long, value_name = "LANG", value_parser = mask_cli::parse_lang)]
+    lang: Option<Lang>,
     /// Write ports, paths and pids of the demo as JSON to this file (for tests and benchmarks).
     #[arg(long, value_name = "FILE")]
     state_file: Option<PathBuf>,
@@ -43,29 +43,22 @@ struct Cli {
     as_of: Option<String>,
 }
 
-fn parse_lang(s: &str) -> Result<Lang, String> {
-    Lang::parse(s).ok_or_else(|| format!("unknown language {s:?}: use zh-TW or en"))
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let lang = Lang::detect(cli.lang);
     let trace = std::env::var_os("MASK_TERMINAL_TRACE").map(PathBuf::from);
-    demo(cli, trace)
+    demo(cli, lang, trace)
 }
 
 #[cfg(unix)]
-fn demo(cli: Cli, trace: Option<PathBuf>) -> ExitCode {
+fn demo(cli: Cli, lang: Lang, trace: Option<PathBuf>) -> ExitCode {
     use mask_terminal::run::{DemoHooks, RunOptions, exit_status, run};
     use stack::{DemoOptions, DemoStack};
-    let lang = cli.lang;
     let opts = DemoOptions {
         state_file: cli.state_file,
         cards: cli.cards,
         as_of: cli.as_of,
-        agent_lang: match lang {
-            Lang::ZhTw => "zh-TW".into(),
-            Lang::En => "en".into(),
-        },
+        agent_lang: lang.code().into(),
         trace: trace.clone(),
     };
     let mut progress = |step: &str| eprintln!("{}", messages::starting(lang, step));
@@ -73,7 +66,7 @@ fn demo(cli: Cli, trace: Option<PathBuf>) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{}", messages::start_error(lang, &e));
-            return ExitCode::FAILURE;
+            return ExitCode::from(mask_cli::exit::FAILURE);
         }
     };
     let hooks = stack
@@ -91,8 +84,8 @@ fn demo(cli: Cli, trace: Option<PathBuf>) -> ExitCode {
 }
 
 #[cfg(not(unix))]
-fn demo(cli: Cli, _trace: Option<PathBuf>) -> ExitCode {
+fn demo(cli: Cli, lang: Lang, _trace: Option<PathBuf>) -> ExitCode {
     let _ = (cli.state_file, cli.cards, cli.as_of);
-    eprintln!("{}", messages::unix_only(cli.lang));
-    ExitCode::from(2)
+    eprintln!("{}", messages::unix_only(lang));
+    ExitCode::from(mask_cli::exit::USAGE)
 }

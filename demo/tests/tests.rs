@@ -3,4 +3,5 @@
 
 mod tmux;
 
+mod cmd;
 mod demo_e2e;

@@ -72,8 +72,9 @@ impl DemoSession {
         static SESSIONS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("mask-demo-{}-{n}", std::process::id());
+        // zh-TW unless a test passes --lang: the caller's LANG must not pick the language.
         let mut cmd = format!(
-            "MASK_TERMINAL_TRACE={} {} --state-file {}",
+            "MASK_LANG=zh-TW MASK_TERMINAL_TRACE={} {} --state-file {}",
             trace.display(),
             bin_dir.join("mask-demo").display(),
             state_file.display()

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use mask_cli::exit;
 use mask_server_stub::{Database, ServerConfig, ServerError, TlsFiles, tls};
 use messages::{Lang, Msg, text};
 use time::OffsetDateTime;
@@ -87,11 +88,11 @@ struct RunArgs {
     eligibility_ids_per_minute: u32,
 }
 
-/// A failure with its exit code (2 = usage, 1 = runtime).
+/// A failure with its exit code (`mask_cli::exit`: `USAGE` or `FAILURE`).
 struct Failure(u8, String);
 
 fn main() -> ExitCode {
-    let lang = Lang::from_env();
+    let lang = Lang::detect(None);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -107,7 +108,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("{}", text(lang, &Msg::Server(&e.to_string())));
-            return ExitCode::from(1);
+            return ExitCode::from(exit::FAILURE);
         }
     };
     let result = runtime.block_on(async {
@@ -126,27 +127,27 @@ fn main() -> ExitCode {
 }
 
 fn database(lang: Lang, arg: &str) -> Result<Database, Failure> {
-    Database::parse(arg).ok_or_else(|| Failure(2, text(lang, &Msg::BadDatabase(arg))))
+    Database::parse(arg).ok_or_else(|| Failure(exit::USAGE, text(lang, &Msg::BadDatabase(arg))))
 }
 
 fn server_failure(lang: Lang, e: &ServerError) -> Failure {
     match e {
-        ServerError::UnknownSite(site) => Failure(2, text(lang, &Msg::UnknownSite(site))),
+        ServerError::UnknownSite(site) => Failure(exit::USAGE, text(lang, &Msg::UnknownSite(site))),
         ServerError::Bind { addr, source } => Failure(
-            1,
+            exit::FAILURE,
             text(lang, &Msg::Bind(&addr.to_string(), &source.to_string())),
         ),
-        other => Failure(1, text(lang, &Msg::Server(&other.to_string()))),
+        other => Failure(exit::FAILURE, text(lang, &Msg::Server(&other.to_string()))),
     }
 }
 
 async fn run(lang: Lang, args: RunArgs) -> Result<(), Failure> {
     let listen = args
         .listen
-        .ok_or_else(|| Failure(2, text(lang, &Msg::ListenRequired)))?;
+        .ok_or_else(|| Failure(exit::USAGE, text(lang, &Msg::ListenRequired)))?;
     if args.plain_http && !listen.ip().is_loopback() {
         return Err(Failure(
-            2,
+            exit::USAGE,
             text(lang, &Msg::PlainHttpNotLoopback(&listen.to_string())),
         ));
     }
@@ -164,7 +165,7 @@ async fn run(lang: Lang, args: RunArgs) -> Result<(), Failure> {
     config.eligibility_ids_per_minute = args.eligibility_ids_per_minute;
     if let Some(as_of) = &args.as_of {
         let at = OffsetDateTime::parse(as_of, &Rfc3339)
-            .map_err(|_| Failure(2, text(lang, &Msg::BadAsOf(as_of))))?;
+            .map_err(|_| Failure(exit::USAGE, text(lang, &Msg::BadAsOf(as_of))))?;
         config.as_of = Some(at);
     }
     config.tls = match (args.plain_http, args.tls_cert, args.tls_key) {
@@ -172,13 +173,13 @@ async fn run(lang: Lang, args: RunArgs) -> Result<(), Failure> {
         (false, Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         (false, None, None) => {
             std::fs::create_dir_all(&args.data_dir)
-                .map_err(|e| Failure(1, text(lang, &Msg::Server(&e.to_string()))))?;
+                .map_err(|e| Failure(exit::FAILURE, text(lang, &Msg::Server(&e.to_string()))))?;
             Some(
                 tls::ensure_self_signed(&args.data_dir)
                     .map_err(|e| server_failure(lang, &e.into()))?,
             )
         }
-        (false, _, _) => return Err(Failure(2, text(lang, &Msg::TlsPair))),
+        (false, _, _) => return Err(Failure(exit::USAGE, text(lang, &Msg::TlsPair))),
     };
     let cert = config.tls.as_ref().map(|t| t.cert.display().to_string());
     // The port opens only once the store is migrated and seeded.

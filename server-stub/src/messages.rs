@@ -1,29 +1,9 @@
 //! Every user-facing message of the binary, in Traditional Chinese (default) and English.
 //! Each says what went wrong and what to do.
 
-/// Output language.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lang {
-    /// 繁體中文 (default).
-    ZhTw,
-    /// English.
-    En,
-}
-
-impl Lang {
-    /// From `MASK_LANG`, else `LC_ALL` / `LANG`: English when it starts with `en`, else zh-TW.
-    pub fn from_env() -> Self {
-        let pick = std::env::var("MASK_LANG")
-            .or_else(|_| std::env::var("LC_ALL"))
-            .or_else(|_| std::env::var("LANG"))
-            .unwrap_or_default();
-        if pick.to_ascii_lowercase().starts_with("en") {
-            Self::En
-        } else {
-            Self::ZhTw
-        }
-    }
-}
+/// Output language: the workspace's one type, picked by its one rule (`Lang::detect`: this
+/// binary has no `--lang`, so `MASK_LANG`, `LC_ALL`, `LC_MESSAGES`, `LANG`, then zh-TW).
+pub use mask_cli::Language as Lang;
 
 /// A message of the binary.
 #[derive(Debug)]

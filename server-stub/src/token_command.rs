@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use mask_cli::exit;
 use mask_server_stub::store::TOKEN_ID_LEN;
 use mask_server_stub::{ServerConfig, TokenInfo, TokenSelector};
 use time::OffsetDateTime;
@@ -141,19 +142,19 @@ pub async fn run(lang: Lang, action: TokenAction) -> Result<(), Failure> {
             let (which, named) = match (id, site) {
                 (Some(id), _) => {
                     if id.len() != TOKEN_ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-                        return Err(Failure(2, text(lang, &Msg::BadTokenId(&id))));
+                        return Err(Failure(exit::USAGE, text(lang, &Msg::BadTokenId(&id))));
                     }
                     (TokenSelector::Id(id.clone()), id)
                 }
                 (None, Some(site)) => (TokenSelector::Site(site.clone()), site),
                 // clap requires one of the two.
-                (None, None) => return Err(Failure(2, text(lang, &Msg::BadTokenId("")))),
+                (None, None) => return Err(Failure(exit::USAGE, text(lang, &Msg::BadTokenId("")))),
             };
             let (selected, revoked) = mask_server_stub::revoke_tokens(&config, which)
                 .await
                 .map_err(|e| server_failure(lang, &e))?;
             if selected == 0 {
-                return Err(Failure(2, text(lang, &Msg::NoSuchToken(&named))));
+                return Err(Failure(exit::USAGE, text(lang, &Msg::NoSuchToken(&named))));
             }
             eprintln!(
                 "{}",

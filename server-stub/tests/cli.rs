@@ -1,4 +1,5 @@
-//! The binary's command line: refusals with their messages (zh-TW default, English), tokens.
+//! The binary's command line where a store is involved (tokens, private files). Usage errors and
+//! help without a store are trycmd cases in `tests/cmd/mask-server-stub/`.
 
 use std::process::{Command, Output};
 
@@ -14,65 +15,6 @@ fn bin(lang: &str, args: &[&str]) -> Output {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-#[test]
-fn plain_http_is_refused_off_loopback() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().to_str().unwrap();
-    let en = bin(
-        "en",
-        &["--listen", "0.0.0.0:0", "--data-dir", d, "--plain-http"],
-    );
-    assert_eq!(en.status.code(), Some(2));
-    assert_eq!(
-        stderr(&en).trim(),
-        "error: --plain-http is allowed on loopback only and 0.0.0.0:0 is not. Listen on 127.0.0.1, or drop --plain-http to use HTTPS."
-    );
-    let zh = bin(
-        "zh_TW",
-        &["--listen", "0.0.0.0:0", "--data-dir", d, "--plain-http"],
-    );
-    assert_eq!(zh.status.code(), Some(2));
-    assert!(
-        stderr(&zh).contains("--plain-http 只能用於本機迴路位址"),
-        "{}",
-        stderr(&zh)
-    );
-}
-
-#[test]
-fn bad_as_of_and_database_are_usage_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().to_str().unwrap();
-    let o = bin(
-        "en",
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            d,
-            "--plain-http",
-            "--as-of",
-            "yesterday",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("is not an RFC 3339 time"));
-    let o = bin(
-        "en",
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            d,
-            "--plain-http",
-            "--database",
-            "mysql://x",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("unrecognised --database"));
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod auth;
 mod bad_input;
 mod browser_harness;
 mod cli;
+mod cmd;
 mod crash;
 mod eligibility;
 mod eligibility_privacy;

@@ -12,26 +12,8 @@ use mask_protocol::{BuyerKind, CardProblem, InventoryWarningCode, RefusalReason}
 
 use crate::app::ReaderSummary;
 
-/// Display language.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Lang {
-    /// Traditional Chinese (Taiwan), the default.
-    #[default]
-    ZhTw,
-    /// English.
-    En,
-}
-
-impl Lang {
-    /// Parse a `--lang` value (`zh-TW`, `zh`, `en`, case-insensitive).
-    pub fn parse(s: &str) -> Option<Lang> {
-        match s.to_ascii_lowercase().as_str() {
-            "zh-tw" | "zh_tw" | "zh" | "tw" | "zh-hant" => Some(Lang::ZhTw),
-            "en" | "en-us" | "en-gb" | "english" => Some(Lang::En),
-            _ => None,
-        }
-    }
-}
+/// Display language: the workspace's one type (`mask_cli::Language`), picked by its one rule.
+pub use mask_cli::Language as Lang;
 
 /// Fixed texts, looked up with [`Text::get`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -977,13 +959,6 @@ mod tests {
         };
         let zh = agent_problem(Lang::ZhTw, &AgentProblem::NotTheAgent(unreadable));
         assert!(zh.contains("無法讀取程式路徑"), "{zh}");
-    }
-
-    #[test]
-    fn lang_parses_common_spellings() {
-        assert_eq!(Lang::parse("zh-TW"), Some(Lang::ZhTw));
-        assert_eq!(Lang::parse("EN"), Some(Lang::En));
-        assert_eq!(Lang::parse("fr"), None);
     }
 
     #[test]

@@ -14,9 +14,9 @@ use mask_terminal::run::{RunOptions, exit_status, run};
 #[derive(Parser, Debug)]
 #[command(name = "mask-terminal", version, about)]
 struct Cli {
-    /// Language: zh-TW (default) or en.
-    #[arg(long, default_value = "zh-TW", value_parser = parse_lang)]
-    lang: Lang,
+    /// Language: zh-TW or en (default: MASK_LANG, LC_ALL, LC_MESSAGES, LANG, then zh-TW).
+    #[arg(long, value_name = "LANG", value_parser = mask_cli::parse_lang)]
+    lang: Option<Lang>,
     /// The agent's local socket (default: env MASK_AGENT_SOCKET, else the agent's default,
     /// /run/mask-agent/agent.sock on Linux). The agent's config is never read: it holds the
     /// pharmacy's token.
@@ -36,21 +36,18 @@ struct Cli {
     old_demo_options: Vec<String>,
 }
 
-fn parse_lang(s: &str) -> Result<Lang, String> {
-    Lang::parse(s).ok_or_else(|| format!("unknown language {s:?}: use zh-TW or en"))
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let lang = Lang::detect(cli.lang);
     if cli.demo || !cli.old_demo_options.is_empty() {
-        eprintln!("{}", i18n::demo_moved(cli.lang));
-        return ExitCode::from(2);
+        eprintln!("{}", i18n::demo_moved(lang));
+        return ExitCode::from(mask_cli::exit::USAGE);
     }
     let opts = RunOptions {
-        lang: cli.lang,
+        lang,
         endpoint: mask_protocol::client_endpoint(cli.socket.as_deref()).path,
         demo: None,
         trace: std::env::var_os("MASK_TERMINAL_TRACE").map(PathBuf::from),
     };
-    exit_status(cli.lang, run(opts))
+    exit_status(lang, run(opts))
 }

@@ -57,7 +57,7 @@ pub fn exit_status(lang: Lang, result: Result<(), RunError>) -> std::process::Ex
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}", crate::i18n::run_error(lang, &e));
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(mask_cli::exit::FAILURE)
         }
     }
 }

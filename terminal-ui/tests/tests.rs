@@ -4,5 +4,5 @@
 
 mod support;
 
-mod cli;
+mod cmd;
 mod render;

@@ -123,8 +123,8 @@ pub enum ServiceError {
     Agent(BoxError),
 }
 
-/// Result of a `service` subcommand: the process exit code (0 = success; for `status`, 3 = not
-/// running, as LSB `status` does).
+/// Result of a `service` subcommand: the process exit code (`mask_cli::exit`; for `status`,
+/// 3 = not running, as LSB `status` does and as `mask_cli::exit::UNAVAILABLE` means).
 pub type ExitCode = u8;
 
 /// Runs a `service` subcommand. `runner` is called only for `service run`.
@@ -154,11 +154,7 @@ pub fn dispatch(
     let config = Config::load(flags, &ProcessEnv);
     let lang = match &config {
         Ok(config) => config.language.value,
-        Err(_) => flags
-            .language
-            .as_deref()
-            .and_then(Language::parse)
-            .unwrap_or_default(),
+        Err(_) => Language::detect(flags.language.as_deref().and_then(Language::parse)),
     };
     let config_file = flags
         .config_file
@@ -172,7 +168,7 @@ pub fn dispatch(
             if let Err(error) = config {
                 eprintln!("{}", Msg::Config(error).text(lang));
             }
-            return FAILED;
+            return mask_cli::exit::CONFIG;
         }
     };
     let paths = ServicePaths {
@@ -194,13 +190,10 @@ pub fn dispatch(
         Ok(code) => code,
         Err(error) => {
             eprintln!("{}", Msg::Service(error).text(lang));
-            FAILED
+            mask_cli::exit::FAILURE
         }
     }
 }
-
-/// Exit code of a failed `service` subcommand.
-const FAILED: u8 = 1;
 
 /// The arguments the service manager starts the agent with (before the program path).
 fn service_arguments(paths: &ServicePaths, subcommand: &[&str]) -> Vec<String> {

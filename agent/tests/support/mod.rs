@@ -309,6 +309,7 @@ pub fn agent_cmd(config: &Path, args: &[&str]) -> Command {
             cmd.env_remove(key);
         }
     }
+    cmd.env_remove("MASK_LANG");
     cmd.env("LANG", "en_US.UTF-8");
     cmd
 }
