@@ -16,6 +16,8 @@ packages=(
   # Terminal end-to-end tests, PostgreSQL backend tests, benchmark peers
   tmux postgresql nginx curl ca-certificates
   python3-venv python3-pip
+  # Browser tests: headless Chromium, its WebDriver, and CJK glyphs for the zh-TW pages
+  chromium chromium-driver fonts-noto-cjk
 )
 
 missing=()

@@ -14,9 +14,11 @@ export CARGO_TERM_COLOR=never
 # disk, and a CI run ran out of disk ("No space left on device") while building the tests.
 # Developers running cargo directly keep them.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
-# End-to-end tests fail (instead of skipping) when the PC/SC stack or PostgreSQL is missing.
+# End-to-end tests fail (instead of skipping) when the PC/SC stack, PostgreSQL or the browser
+# (chromium + chromedriver) is missing.
 export REQUIRE_PCSC=1
 export REQUIRE_POSTGRES=1
+export REQUIRE_BROWSER=1
 
 started=$SECONDS
 step() {

@@ -1,5 +1,7 @@
 //! Test helpers: a server per test (SQLite in a temp dir, or a fresh PostgreSQL database), a
-//! client with the site's token, and small request helpers.
+//! client with the site's token, and small request helpers; [`browser`]: headless Chromium.
+
+pub mod browser;
 
 use std::time::Duration;
 
