@@ -29,6 +29,7 @@
 //! - [`http`]: routes (`/v1/...`, `/maskdata.csv`), problem details, auth, OpenAPI;
 //! - [`store`]: the storage trait with SQLite and PostgreSQL backends;
 //! - [`open_data`]: the byte-exact `maskdata.csv` and its in-memory snapshots;
+//! - [`stock_page`]: the public stock page (HTML, zh-TW and en) rendered from those snapshots;
 //! - [`sites`]: the embedded site registry; [`clock`]: the (shiftable) server clock.
 //!
 //! The rules themselves live in `mask_api::policy`, shared with the agent.
@@ -44,6 +45,7 @@ pub mod person_key;
 pub mod private_file;
 pub mod region;
 pub mod sites;
+pub mod stock_page;
 pub mod store;
 pub mod tls;
 

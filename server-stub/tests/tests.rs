@@ -20,5 +20,7 @@ mod person_keys;
 mod sales;
 mod startup;
 mod stock;
+mod stock_page;
+mod stock_page_browser;
 mod tokens;
 mod transport;
