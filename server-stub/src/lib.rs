@@ -28,8 +28,8 @@
 //! # Layout
 //! - [`http`]: routes (`/v1/...`, `/maskdata.csv`), problem details, auth, OpenAPI;
 //! - [`store`]: the storage trait with SQLite and PostgreSQL backends;
+//! - [`stock_page`]: the public stock page (HTML, zh-TW and en) rendered from the snapshots;
 //! - [`open_data`]: the byte-exact `maskdata.csv` and its in-memory snapshots;
-//! - [`stock_page`]: the public stock page (HTML, zh-TW and en) rendered from those snapshots;
 //! - [`sites`]: the embedded site registry; [`clock`]: the (shiftable) server clock.
 //!
 //! The rules themselves live in `mask_api::policy`, shared with the agent.
