@@ -5,6 +5,8 @@
 //!    transactions/s and latency percentiles.
 //! 2. Open data: `GET /maskdata.csv` downloads/s, beside nginx serving the very same bytes as a
 //!    static file, with the same client in the same run (ratio = ours / nginx).
+//! 3. The stock page: `GET /?county=新北市` (the largest county) with `Accept-Encoding: gzip`,
+//!    beside nginx serving the same compressed bytes; the first request's time is the render.
 //!
 //! Both on SQLite, and on PostgreSQL when `MASK_BENCH_POSTGRES_URL` (or
 //! `MASK_TEST_POSTGRES_URL`) is set. Server and load generator each get their own tokio runtime
@@ -153,7 +155,10 @@ impl Drop for Nginx {
     }
 }
 
-fn start_nginx(csv: &[u8]) -> Nginx {
+/// The one file nginx serves.
+const NGINX_FILE: &str = "body";
+
+fn start_nginx(body: &[u8]) -> Nginx {
     let dir = tempfile::Builder::new()
         .prefix("mask-bench-nginx")
         .tempdir_in("/var/tmp")
@@ -161,7 +166,7 @@ fn start_nginx(csv: &[u8]) -> Nginx {
     let root = dir.path();
     std::fs::create_dir_all(root.join("www")).unwrap();
     std::fs::create_dir_all(root.join("tmp")).unwrap();
-    std::fs::write(root.join("www/maskdata.csv"), csv).unwrap();
+    std::fs::write(root.join("www").join(NGINX_FILE), body).unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -169,7 +174,7 @@ fn start_nginx(csv: &[u8]) -> Nginx {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         std::fs::set_permissions(
-            root.join("www/maskdata.csv"),
+            root.join("www").join(NGINX_FILE),
             std::fs::Permissions::from_mode(0o644),
         )
         .unwrap();
@@ -192,7 +197,7 @@ http {{
     keepalive_requests 1000000;
     client_body_temp_path {r}/tmp; proxy_temp_path {r}/tmp; fastcgi_temp_path {r}/tmp;
     uwsgi_temp_path {r}/tmp; scgi_temp_path {r}/tmp;
-    types {{ text/csv csv; }}
+    default_type application/octet-stream;
     server {{ listen 127.0.0.1:{port}; root {r}/www; }}
 }}
 "
@@ -223,10 +228,82 @@ http {{
     }
 }
 
-async fn download(http: &reqwest::Client, url: &str) -> bool {
-    match http.get(url).send().await {
-        Ok(r) if r.status().is_success() => r.bytes().await.is_ok_and(|b| b.len() > 100_000),
+async fn download(http: &reqwest::Client, url: &str, gzip: bool, len: usize) -> bool {
+    let mut request = http.get(url);
+    if gzip {
+        request = request.header("accept-encoding", "gzip");
+    }
+    match request.send().await {
+        // A refresh during the run changes the bytes (data time, counts): about the same size.
+        Ok(r) if r.status().is_success() => r.bytes().await.is_ok_and(|b| b.len() * 2 > len),
         _ => false,
+    }
+}
+
+/// One URL of ours measured, then nginx serving the same bytes, with the same client.
+struct Beside<'a> {
+    name: &'a str,
+    http: &'a reqwest::Client,
+    rt: &'a tokio::runtime::Runtime,
+    conns: usize,
+    secs: u64,
+    nginx: bool,
+}
+
+impl Beside<'_> {
+    fn measure(&self, label: &str, url: &str, gzip: bool, rows: &mut Vec<String>) {
+        let (name, http) = (self.name, self.http);
+        let started = Instant::now();
+        let body = self.rt.block_on(async {
+            let mut request = http.get(url);
+            if gzip {
+                request = request.header("accept-encoding", "gzip");
+            }
+            request.send().await.unwrap().bytes().await.unwrap()
+        });
+        let first = started.elapsed();
+        let len = body.len();
+        let (ours, errors) = self.rt.block_on({
+            let (http, url) = (http.clone(), url.to_owned());
+            drive(self.conns, self.secs, move |_, _| {
+                let (http, url) = (http.clone(), url.clone());
+                async move { download(&http, &url, gzip, len).await }
+            })
+        });
+        rows.push(format!(
+            "| {name} | {label} ({len} bytes; first request {:.1} ms) | {:.0}/s | {:.2} ms | {:.2} ms | {:.2} ms | {} ok, {errors} failed | |",
+            first.as_secs_f64() * 1000.0,
+            ours.per_sec,
+            ours.p50,
+            ours.p99,
+            ours.max,
+            ours.count
+        ));
+        if !self.nginx {
+            return;
+        }
+        let nginx = start_nginx(&body);
+        let url = format!("http://127.0.0.1:{}/{NGINX_FILE}", nginx.port);
+        let check = self
+            .rt
+            .block_on(async { http.get(&url).send().await.unwrap().bytes().await.unwrap() });
+        assert_eq!(check, body, "nginx serves the same bytes");
+        let (theirs, errors) = self.rt.block_on({
+            let http = http.clone();
+            drive(self.conns, self.secs, move |_, _| {
+                let (http, url) = (http.clone(), url.clone());
+                async move { download(&http, &url, false, len).await }
+            })
+        });
+        rows.push(format!(
+            "| {name} | nginx static file, same bytes | {:.0}/s | {:.2} ms | {:.2} ms | {:.2} ms | {} ok, {errors} failed | ratio ours/nginx = **{:.2}** (target ≥ 0.5) |",
+            theirs.per_sec,
+            theirs.p50,
+            theirs.p99,
+            theirs.max,
+            theirs.count,
+            ours.per_sec / theirs.per_sec.max(f64::MIN_POSITIVE)
+        ));
     }
 }
 
@@ -327,63 +404,100 @@ fn run_backend(name: &str, database: Database, a: &Args, rows: &mut Vec<String>)
         server_rt.block_on(async { server.shutdown().await.unwrap() });
         return;
     }
-    // Open data beside nginx.
-    let csv_url = format!("{base}/maskdata.csv");
-    let csv = client_rt.block_on(async {
-        http.get(&csv_url)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap()
-    });
-    let (ours, errors) = client_rt.block_on({
-        let (http, url) = (http.clone(), csv_url.clone());
-        drive(conns, a.secs, move |_, _| {
-            let (http, url) = (http.clone(), url.clone());
-            async move { download(&http, &url).await }
-        })
-    });
-    rows.push(format!(
-        "| {name} | GET /maskdata.csv ({} bytes) | {:.0}/s | {:.2} ms | {:.2} ms | {:.2} ms | {} ok, {errors} failed | |",
-        csv.len(),
-        ours.per_sec,
-        ours.p50,
-        ours.p99,
-        ours.max,
-        ours.count
-    ));
-    if a.nginx {
-        let nginx = start_nginx(&csv);
-        let url = format!("http://127.0.0.1:{}/maskdata.csv", nginx.port);
-        let check = client_rt
-            .block_on(async { http.get(&url).send().await.unwrap().bytes().await.unwrap() });
-        assert_eq!(check, csv, "nginx serves the same bytes");
-        let (theirs, errors) = client_rt.block_on({
-            let http = http.clone();
-            drive(conns, a.secs, move |_, _| {
-                let (http, url) = (http.clone(), url.clone());
-                async move { download(&http, &url).await }
-            })
-        });
-        rows.push(format!(
-            "| {name} | nginx static file, same bytes | {:.0}/s | {:.2} ms | {:.2} ms | {:.2} ms | {} ok, {errors} failed | ratio ours/nginx = **{:.2}** (target ≥ 0.5) |",
-            theirs.per_sec,
-            theirs.p50,
-            theirs.p99,
-            theirs.max,
-            theirs.count,
-            ours.per_sec / theirs.per_sec.max(f64::MIN_POSITIVE)
-        ));
-    }
+    // Open data beside nginx, then the stock page's largest county page (gzip, as browsers ask)
+    // beside nginx serving the same compressed bytes.
+    let bench = Beside {
+        name,
+        http: &http,
+        rt: &client_rt,
+        conns,
+        secs: a.secs,
+        nginx: a.nginx,
+    };
+    bench.measure(
+        "GET /maskdata.csv",
+        &format!("{base}/maskdata.csv"),
+        false,
+        rows,
+    );
+    bench.measure(
+        "GET /?county=新北市 (stock page, gzip)",
+        &format!("{base}/?county=新北市"),
+        true,
+        rows,
+    );
     drop(http);
     server_rt.block_on(async { server.shutdown().await.unwrap() });
+}
+
+/// What rendering every fixed view of the stock page at each refresh would cost, beside what a
+/// refresh costs now (the open-data snapshot, pages left to render on demand).
+fn stock_page_render_cost(rows: &mut Vec<String>) {
+    use mask_server_stub::open_data::{Snapshot, StockRow};
+    use mask_server_stub::stock_page::{Lookup, PageParams};
+    let registry = mask_server_stub::sites::Registry::embedded().unwrap();
+    let stock: Vec<StockRow> = registry
+        .all()
+        .iter()
+        .map(|s| StockRow {
+            code: s.code.clone(),
+            adult: s.opening_adult,
+            child: s.opening_child,
+            listed: true,
+            public_note: None,
+            note_changed_at: None,
+        })
+        .collect();
+    let started = Instant::now();
+    let snap = Snapshot::build(&registry, &stock, time::OffsetDateTime::now_utc());
+    let build = started.elapsed();
+    let mut views: Vec<(Option<String>, Option<String>)> = vec![(None, None)];
+    let mut seen = std::collections::BTreeSet::new();
+    for site in registry.all() {
+        let r = &site.region;
+        if seen.insert((r.county.clone(), String::new())) {
+            views.push((Some(r.county.clone()), None));
+        }
+        if seen.insert((r.county.clone(), r.district.clone())) {
+            views.push((Some(r.county.clone()), Some(r.district.clone())));
+        }
+    }
+    let started = Instant::now();
+    let mut pages = 0;
+    for lang in [
+        mask_server_stub::stock_page::Lang::ZhTw,
+        mask_server_stub::stock_page::Lang::En,
+    ] {
+        for kind in ["adult", "child"] {
+            for (county, district) in &views {
+                let params = PageParams {
+                    county: county.clone(),
+                    district: district.clone(),
+                    q: None,
+                    kind: Some(kind.to_owned()),
+                };
+                if let Lookup::Miss(m) = snap.pages.lookup(lang, &params) {
+                    snap.pages.render(&registry, m, 30);
+                    pages += 1;
+                }
+            }
+        }
+    }
+    let all = started.elapsed();
+    rows.push(format!(
+        "| — | one refresh now: snapshot (CSV, JSON, page state) | {:.1} ms | | | | | pages render on first request |",
+        build.as_secs_f64() * 1000.0
+    ));
+    rows.push(format!(
+        "| — | rendering all {pages} fixed page views once (with gzip) | {:.0} ms | | | | | what rendering all at each refresh would add |",
+        all.as_secs_f64() * 1000.0
+    ));
 }
 
 fn main() {
     let a = args();
     let mut rows = Vec::new();
+    stock_page_render_cost(&mut rows);
     println!(
         "mask-server-stub load bench: {} s per measurement, {} connections, {} CPUs",
         a.secs,

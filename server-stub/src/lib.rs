@@ -28,6 +28,7 @@
 //! # Layout
 //! - [`http`]: routes (`/v1/...`, `/maskdata.csv`), problem details, auth, OpenAPI;
 //! - [`store`]: the storage trait with SQLite and PostgreSQL backends;
+//! - [`stock_page`]: the public stock page (HTML, zh-TW and en) rendered from the snapshots;
 //! - [`open_data`]: the byte-exact `maskdata.csv` and its in-memory snapshots;
 //! - [`reports`]: the agencies' sales report (roll-up by county, CSV, the page's SVG charts);
 //! - [`sites`]: the embedded site registry; [`Clock`] (from `mask-api`): the (shiftable) server clock.
@@ -44,6 +45,7 @@ pub mod person_key;
 pub mod region;
 pub mod reports;
 pub mod sites;
+pub mod stock_page;
 pub mod store;
 pub mod tls;
 

@@ -224,7 +224,8 @@ pub struct Variant {
 }
 
 impl Variant {
-    fn new(body: Vec<u8>) -> Self {
+    /// The body, its gzip encoding and its ETag (a hash of the body).
+    pub fn new(body: Vec<u8>) -> Self {
         let digest = Sha256::digest(&body);
         let etag = format!("\"{}\"", hex::encode(&digest[..12]));
         let mut gz = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::default());
@@ -250,11 +251,13 @@ pub struct Snapshot {
     pub csv: Variant,
     /// `/v1/sites`.
     pub sites_json: Variant,
+    /// The public stock page's state of every site (delisted ones too) and its rendered pages.
+    pub pages: std::sync::Arc<crate::stock_page::Pages>,
 }
 
 impl Snapshot {
     /// Builds both bodies from the registry and the store's stock (listed sites only, in
-    /// registry order).
+    /// registry order), and the stock page's state (all sites; its pages render on demand).
     pub fn build(registry: &Registry, stock: &[StockRow], data_time: OffsetDateTime) -> Self {
         let by_code: std::collections::HashMap<&str, &StockRow> =
             stock.iter().map(|r| (r.code.as_str(), r)).collect();
@@ -304,6 +307,7 @@ impl Snapshot {
             data_time,
             csv: Variant::new(csv.into_bytes()),
             sites_json: Variant::new(json),
+            pages: std::sync::Arc::new(crate::stock_page::Pages::build(registry, stock, data_time)),
         }
     }
 }

@@ -23,5 +23,7 @@ mod reports;
 mod sales;
 mod startup;
 mod stock;
+mod stock_page;
+mod stock_page_browser;
 mod tokens;
 mod transport;

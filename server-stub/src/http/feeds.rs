@@ -43,7 +43,7 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 /// Serves a precomputed body: ETag / 304, gzip when accepted, cacheable for `max_age`.
-fn serve_variant(
+pub(super) fn serve_variant(
     headers: &HeaderMap,
     v: &Variant,
     content_type: &'static str,

@@ -7,6 +7,7 @@ pub mod distinct_ids;
 pub mod error;
 mod feeds;
 pub mod reports;
+mod stock_page;
 mod v1;
 
 use std::net::SocketAddr;
@@ -181,6 +182,10 @@ pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         .route("/v1/health", get(feeds::health))
         .route("/v1/openapi.json", get(feeds::openapi))
         .route("/maskdata.csv", get(feeds::maskdata))
+        .route("/", get(stock_page::zh_tw))
+        .route("/en", get(stock_page::en))
+        .route("/en/", get(stock_page::en))
+        .route("/style.css", get(stock_page::style))
         .fallback(|| async { error::ApiError::not_found() })
         .method_not_allowed_fallback(|| async { error::ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(body_limit))

@@ -255,6 +255,25 @@ impl Browser {
             .to_string()
     }
 
+    /// Waits (at most 20 s) until the page shown is a loaded page whose URL contains `part`:
+    /// after a form is submitted by a key press, which returns before the next page is there.
+    pub async fn wait_for_url(&self, part: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if self.url().await.contains(part)
+                && self.eval("return document.readyState").await == "complete"
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no page with {part} in its URL after 20 s (still at {})",
+                self.url().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The page's visible text (`document.body.innerText`).
     pub async fn text(&self) -> String {
         self.eval("return document.body ? document.body.innerText : ''")
