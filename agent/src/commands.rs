@@ -267,14 +267,14 @@ pub fn sell(config: &Config, id_no: &str, quantity: u32, birth_date: Option<Date
             EXIT_OK
         }
         Ok(ResponseBody::Sell(SellOutcome::Refused(e))) => {
-            let reason = e.reason.as_ref().map_or("quota", |r| r.as_str()).to_owned();
-            let next = e.next_date.map(|d| format!("{d}"));
+            let reason = e.reason.clone().unwrap_or(mask_api::RefusalReason::Quota);
+            let next = e.next_date;
             print_json(&json!({
                 "result": "refused",
-                "reason": reason,
+                "reason": reason.as_str(),
                 "allowed": e.allowed,
                 "kind": e.kind,
-                "next_date": next,
+                "next_date": next.map(|d| d.to_string()),
                 "decided": e.decided,
             }));
             eprintln!(

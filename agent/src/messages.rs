@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use mask_api::RefusalReason;
 use mask_pipe_guard::NotTheAgent;
 use nhi_card::IdError;
 
@@ -139,12 +140,12 @@ pub enum Msg {
     InvalidQuantity,
     /// The public note breaks the rule (`mask_api::public_note`).
     InvalidNote(mask_api::NoteError),
-    /// The sale was refused (reason code, next date).
+    /// The sale was refused (reason, next date).
     SaleRefused {
-        /// The refusal code.
-        reason: String,
+        /// Why (the one set of codes in mask-api; a code a newer peer sent is kept as `Other`).
+        reason: mask_api::RefusalReason,
         /// The next date allowed.
-        next_date: Option<String>,
+        next_date: Option<time::Date>,
     },
     /// A sale on screen is stale.
     StaleBuyer,
@@ -231,12 +232,12 @@ impl Msg {
             (Msg::SaleRefused { reason, next_date }, ZhTw) => format!(
                 "不可販售：{}{}",
                 refusal_zh(reason),
-                next_date.as_ref().map(|d| format!("，下次可購買日 {d}")).unwrap_or_default()
+                next_date.map(|d| format!("，下次可購買日 {d}")).unwrap_or_default()
             ),
             (Msg::SaleRefused { reason, next_date }, En) => format!(
                 "Sale refused: {}{}",
                 refusal_en(reason),
-                next_date.as_ref().map(|d| format!("; may buy again on {d}")).unwrap_or_default()
+                next_date.map(|d| format!("; may buy again on {d}")).unwrap_or_default()
             ),
             (Msg::StaleBuyer, ZhTw) => "畫面上的購買人已變更，請重新確認後再販售。".into(),
             (Msg::StaleBuyer, En) => "The buyer on screen has changed; check again before selling.".into(),
@@ -358,33 +359,37 @@ pub(crate) fn holder_en(holder: Option<&NotTheAgent>) -> String {
     }
 }
 
-fn refusal_zh(code: &str) -> &'static str {
-    match code {
-        "window" => "本期已購買額度用完",
-        "closed" => "今日不販售",
-        "weekday" => "今日非此身分證號尾數的購買日",
-        "hours" => "不在販售時段",
-        "not_started" => "實名制尚未開始",
-        "quota" => "購買數量超過可購買數量",
-        "offline_limit" => "離線販售已達上限，請待恢復連線",
-        "token_refused" => "中央伺服器拒絕本藥局憑證，請聯絡中央服務台",
-        "server_refused" => "中央伺服器拒絕此查詢",
-        _ => "不符合購買規則",
+fn refusal_zh(reason: &RefusalReason) -> String {
+    match reason {
+        RefusalReason::Window => "本期已購買額度用完".into(),
+        RefusalReason::Closed => "今日不販售".into(),
+        RefusalReason::Weekday => "今日非此身分證號尾數的購買日".into(),
+        RefusalReason::Hours => "不在販售時段".into(),
+        RefusalReason::NotStarted => "實名制尚未開始".into(),
+        RefusalReason::Quota => "購買數量超過可購買數量".into(),
+        RefusalReason::OfflineLimit => "離線販售已達上限，請待恢復連線".into(),
+        RefusalReason::TokenRefused => "中央伺服器拒絕本藥局憑證，請聯絡中央服務台".into(),
+        RefusalReason::ServerRefused => "中央伺服器拒絕此查詢".into(),
+        RefusalReason::Other(code) => format!("不符合購買規則（代碼 {code}）"),
     }
 }
 
-fn refusal_en(code: &str) -> &'static str {
-    match code {
-        "window" => "the quantity of this purchase window is used up",
-        "closed" => "no sales today",
-        "weekday" => "this ID's last digit may not buy today",
-        "hours" => "outside sales hours",
-        "not_started" => "rationing has not started",
-        "quota" => "more than the quantity still allowed",
-        "offline_limit" => "the offline selling limit is reached; wait for the server",
-        "token_refused" => "the server refuses this pharmacy's token; call the central helpdesk",
-        "server_refused" => "the server refused this check",
-        _ => "not allowed by the rules",
+fn refusal_en(reason: &RefusalReason) -> String {
+    match reason {
+        RefusalReason::Window => "the quantity of this purchase window is used up".into(),
+        RefusalReason::Closed => "no sales today".into(),
+        RefusalReason::Weekday => "this ID's last digit may not buy today".into(),
+        RefusalReason::Hours => "outside sales hours".into(),
+        RefusalReason::NotStarted => "rationing has not started".into(),
+        RefusalReason::Quota => "more than the quantity still allowed".into(),
+        RefusalReason::OfflineLimit => {
+            "the offline selling limit is reached; wait for the server".into()
+        }
+        RefusalReason::TokenRefused => {
+            "the server refuses this pharmacy's token; call the central helpdesk".into()
+        }
+        RefusalReason::ServerRefused => "the server refused this check".into(),
+        RefusalReason::Other(code) => format!("not allowed by the rules (code {code})"),
     }
 }
 
@@ -615,11 +620,21 @@ mod tests {
     #[test]
     fn refusals_name_the_reason_in_both_languages() {
         let msg = Msg::SaleRefused {
-            reason: "weekday".into(),
-            next_date: Some("2020-03-13".into()),
+            reason: RefusalReason::Weekday,
+            next_date: Some(time::macros::date!(2020 - 03 - 13)),
         };
         assert!(msg.text(Language::ZhTw).contains("2020-03-13"));
         assert!(msg.text(Language::En).contains("last digit"));
+        // A code of a newer server is shown with its code, not as a known reason.
+        let unknown = Msg::SaleRefused {
+            reason: RefusalReason::from("tuesday_only".to_owned()),
+            next_date: None,
+        };
+        assert_eq!(
+            unknown.text(Language::ZhTw),
+            "不可販售：不符合購買規則（代碼 tuesday_only）"
+        );
+        assert!(unknown.text(Language::En).contains("(code tuesday_only)"));
     }
 
     #[test]
