@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mask_terminal::i18n::Lang;
+use mask_terminal::Lang;
 
 #[cfg(unix)]
 mod cards;
@@ -52,7 +52,7 @@ fn main() -> ExitCode {
 
 #[cfg(unix)]
 fn demo(cli: Cli, lang: Lang, trace: Option<PathBuf>) -> ExitCode {
-    use mask_terminal::run::{DemoHooks, RunOptions, exit_status, run};
+    use mask_terminal::{DemoHooks, RunOptions, exit_status, run};
     use stack::{DemoOptions, DemoStack};
     let opts = DemoOptions {
         state_file: cli.state_file,

@@ -1,8 +1,8 @@
 //! mask-demo's own words (zh-TW and English): start-up progress, why the demo could not start
 //! and what to do. What the counter screen shows during the demo is the screen's catalogue
-//! (`mask_terminal::i18n`).
+//! (`terminal-ui/src/i18n.rs`).
 
-use mask_terminal::i18n::Lang;
+use mask_terminal::Lang;
 
 /// Demo start-up progress line.
 #[cfg(unix)]

@@ -327,9 +327,9 @@ const DEMO_DELIVERY: mask_protocol::StockInForm = mask_protocol::StockInForm {
 /// comes, so the demo's inventory starts from stock on hand.
 fn record_delivery(socket: &Path) -> Result<(), String> {
     use mask_protocol::{AgentFrame, Request, RequestBody};
-    use mask_terminal::app::Input;
+    use mask_terminal::Input;
     let (inputs, rx) = std::sync::mpsc::channel();
-    let client = mask_terminal::client::AgentClient::spawn(socket.to_path_buf(), inputs)
+    let client = mask_terminal::AgentClient::spawn(socket.to_path_buf(), inputs)
         .map_err(|e| e.to_string())?;
     let deadline = Instant::now() + Duration::from_secs(10);
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {

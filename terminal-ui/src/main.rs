@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mask_terminal::i18n::{self, Lang};
-use mask_terminal::run::{RunOptions, exit_status, run};
+use mask_terminal::{Lang, demo_moved};
+use mask_terminal::{RunOptions, exit_status, run};
 
 /// 口罩實名制 櫃檯畫面 / mask rationing counter screen.
 #[derive(Parser, Debug)]
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let lang = Lang::detect(cli.lang);
     if cli.demo || !cli.old_demo_options.is_empty() {
-        eprintln!("{}", i18n::demo_moved(lang));
+        eprintln!("{}", demo_moved(lang));
         return ExitCode::from(mask_cli::exit::USAGE);
     }
     let opts = RunOptions {

@@ -8,8 +8,8 @@ use mask_protocol::{
     ListingState, NoteState, ReadRef, RefusalReason, Response, ResponseBody, SaleReceipt,
     SaleSource, SaleSyncState, SellOutcome, StatusReport, StockCounts, SyncStatus,
 };
-use mask_terminal::app::{App, Input, Intent};
-use mask_terminal::i18n::Lang;
+use mask_terminal::{App, Input, Intent};
+use mask_terminal::Lang;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use time::macros::{date, datetime};
@@ -19,7 +19,7 @@ use time::macros::{date, datetime};
 pub fn render(app: &App, lang: Lang, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal
-        .draw(|f| mask_terminal::ui::draw(f, app, lang))
+        .draw(|f| mask_terminal::draw(f, app, lang))
         .unwrap();
     let buffer = terminal.backend().buffer();
     let mut out = String::new();
