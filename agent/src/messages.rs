@@ -227,7 +227,10 @@ impl Msg {
                 "公告有 {chars} 個字，最多 {} 個字。請縮短後再存。",
                 mask_api::PUBLIC_NOTE_MAX_CHARS
             ),
-            (Msg::InvalidNote(e), ZhTw) => format!("公告不正確（{e}）。請修改後再存。"),
+            (Msg::InvalidNote(mask_api::NoteError::Invisible { code }), ZhTw) => format!(
+                "公告含看不見的格式字元（U+{code:04X}，會改變或隱藏顯示的文字）。請重新輸入後再存。"
+            ),
+            (Msg::InvalidNote(e), ZhTw) => format!("公告不正確（技術細節：{e}）。請修改後再存。"),
             (Msg::InvalidNote(e), En) => format!("The public note was not saved: {e}."),
             (Msg::SaleRefused { reason, next_date }, ZhTw) => format!(
                 "不可販售：{}{}",
@@ -895,5 +898,11 @@ mod tests {
         let control = Msg::InvalidNote(mask_api::NoteError::ControlChar);
         assert!(control.text(Language::ZhTw).contains("一行"));
         assert!(control.text(Language::En).contains("control character"));
+        let invisible = Msg::InvalidNote(mask_api::NoteError::Invisible { code: 0x202E });
+        assert_eq!(
+            invisible.text(Language::ZhTw),
+            "公告含看不見的格式字元（U+202E，會改變或隱藏顯示的文字）。請重新輸入後再存。"
+        );
+        assert!(invisible.text(Language::En).contains("U+202E"));
     }
 }

@@ -12,8 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use nhi_fixtures::{Profile, VirtualCard};
 
-use mask_terminal::{DemoAction, DemoCard, DemoNotice, Input};
 use mask_terminal::DemoHooks;
+use mask_terminal::{DemoAction, DemoCard, DemoNotice, Input};
 
 use crate::proxy::LinkProxy;
 

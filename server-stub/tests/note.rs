@@ -140,6 +140,8 @@ on_both_backends!(
             "第一行\n第二行",
             "\u{1b}[31m紅字",
             "tab\there",
+            "號碼牌\u{202E}00:90",
+            "zero\u{200B}width",
         ] {
             let (status, problem) = s
                 .post("/v1/note", &note(Some(text), "2020-03-13T09:00:00+08:00"))

@@ -7,8 +7,8 @@ use mask_protocol::{
     AttentionRecord, BuyerKind, CardProblem, Connectivity, DecisionSource, EligibilityView, Event,
     ListingState, NoteState, RefusalReason, ResponseBody,
 };
-use mask_terminal::{App, DemoCard, DemoNotice, Input};
 use mask_terminal::Lang;
+use mask_terminal::{App, DemoCard, DemoNotice, Input};
 use time::macros::date;
 
 use crate::support::*;

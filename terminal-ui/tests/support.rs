@@ -8,8 +8,8 @@ use mask_protocol::{
     ListingState, NoteState, ReadRef, RefusalReason, Response, ResponseBody, SaleReceipt,
     SaleSource, SaleSyncState, SellOutcome, StatusReport, StockCounts, SyncStatus,
 };
-use mask_terminal::{App, Input, Intent};
 use mask_terminal::Lang;
+use mask_terminal::{App, Input, Intent};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use time::macros::{date, datetime};

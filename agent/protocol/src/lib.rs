@@ -61,10 +61,12 @@ pub use frame::{AgentFrame, AgentHello, ClientFrame, ClientHello};
 /// The wire codes the protocol shares with the central API: one definition, in `mask-api`
 /// (unknown refusal and warning codes are kept as `Other(code)`, never lost).
 pub use mask_api::{BuyerKind, InventoryWarning, InventoryWarningCode, RefusalReason, SaleSource};
+/// The public note's rule is mask-api's, for the screen's form as for the agent and the server.
+pub use mask_api::{PUBLIC_NOTE_MAX_CHARS, refused_in_note};
 pub use model::{
     AttentionRecord, BuyerView, CardProblem, Connectivity, DecisionSource, EligibilityView,
-    Inventory, ListingState, NoteState, PUBLIC_NOTE_MAX_CHARS, ReadRef, ReaderState, SaleReceipt,
-    SaleSyncState, StatusReport, StockCounts, SyncStatus,
+    Inventory, ListingState, NoteState, ReadRef, ReaderState, SaleReceipt, SaleSyncState,
+    StatusReport, StockCounts, SyncStatus,
 };
 pub use request::{Request, RequestBody, SellBuyer, StockInForm};
 pub use response::{ErrorBody, ErrorCode, Response, ResponseBody, SellOutcome};

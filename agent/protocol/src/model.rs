@@ -229,11 +229,6 @@ pub struct ListingState {
     pub synced: bool,
 }
 
-/// Most characters of the pharmacy's public note (the counter's input stops there). The same
-/// number as `mask_api::PUBLIC_NOTE_MAX_CHARS`, which the agent and the server enforce (the
-/// agent's tests check the two agree); repeated here because this crate stays serde-only.
-pub const PUBLIC_NOTE_MAX_CHARS: usize = 40;
-
 /// The pharmacy's public note on the public stock page (e.g. `號碼牌 09:00 發放`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoteState {

@@ -45,7 +45,9 @@ pub use clock::Clock;
 pub use code::UnknownCode;
 pub use eligibility::{Eligibility, EligibilityRequest, UnsyncedPurchase};
 pub use health::Health;
-pub use note::{NoteError, NoteRequest, NoteResult, PUBLIC_NOTE_MAX_CHARS, public_note};
+pub use note::{
+    NoteError, NoteRequest, NoteResult, PUBLIC_NOTE_MAX_CHARS, public_note, refused_in_note,
+};
 pub use policy::{Buyer, Purchase, SaleCheck, check_sale};
 pub use policy::{
     BuyerKind, PolicyError, PolicySet, PolicyVersion, RefusalReason, SundayRule, WeekdayRule,

@@ -30,6 +30,37 @@ pub enum NoteError {
     /// Contains a control character (line break, tab, escape, ...): the page shows one line.
     #[error("the note contains a control character (line break, tab, escape); write one line")]
     ControlChar,
+    /// Contains an invisible formatting character (a bidirectional override such as U+202E, a
+    /// zero-width space or joiner): it would make the public page show other text than the
+    /// characters typed, or hide some.
+    #[error("the note contains an invisible formatting character (U+{code:04X})")]
+    Invisible {
+        /// The character's code point.
+        code: u32,
+    },
+}
+
+/// Invisible formatting characters that reorder or hide text (Unicode's bidirectional controls
+/// and zero-width characters, the ones "Trojan Source" and spoofing use). Listed by hand: the
+/// standard library has no general-category lookup, and this small fixed set is the part of
+/// category Cf that can change what a reader sees.
+fn is_invisible_formatting(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
+}
+
+/// True for a character a public note may not hold: a control character or an invisible
+/// formatting one. The counter's form refuses it as it is typed; [`public_note`] refuses it again.
+pub fn refused_in_note(c: char) -> bool {
+    c.is_control() || is_invisible_formatting(c)
 }
 
 /// The note as stored: trimmed, `None` when empty (the note is cleared), or why it is refused.
@@ -39,6 +70,9 @@ pub fn public_note(text: Option<&str>) -> Result<Option<String>, NoteError> {
     };
     if text.chars().any(char::is_control) {
         return Err(NoteError::ControlChar);
+    }
+    if let Some(c) = text.chars().find(|&c| is_invisible_formatting(c)) {
+        return Err(NoteError::Invisible { code: u32::from(c) });
     }
     let chars = text.chars().count();
     if chars > PUBLIC_NOTE_MAX_CHARS {
@@ -59,11 +93,14 @@ pub struct NoteRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
     /// The note (trimmed by the server); absent, null or blank clears it. No control
-    /// characters.
+    /// characters, no invisible formatting characters (bidirectional overrides, zero-width).
     #[serde(default)]
     #[cfg_attr(
         feature = "openapi",
-        schema(max_length = 40, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")
+        schema(
+            max_length = 40,
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ufeff]*$"
+        )
     )]
     pub note: Option<String>,
     /// When it was set at the counter (RFC 3339). Of two notes the later one is shown.
@@ -126,6 +163,34 @@ mod tests {
                 Err(NoteError::ControlChar),
                 "{text:?}"
             );
+        }
+    }
+
+    #[test]
+    fn invisible_formatting_characters_are_refused_and_visible_text_is_not() {
+        // A right-to-left override makes "號碼牌 09:00" read reversed on the page; zero-width
+        // characters hide text or split words invisibly.
+        for (text, code) in [
+            ("號碼牌\u{202E}00:90", 0x202E),
+            ("a\u{200B}b", 0x200B),
+            ("\u{2066}已發完\u{2069}", 0x2066),
+            ("x\u{FEFF}", 0xFEFF),
+            ("a\u{061C}b", 0x061C),
+        ] {
+            assert_eq!(
+                public_note(Some(text)),
+                Err(NoteError::Invisible { code }),
+                "{text:?}"
+            );
+            assert!(text.chars().any(refused_in_note));
+        }
+        for text in [
+            "號碼牌 09:00 發放",
+            "已發完（明日 08:30）",
+            "Tickets at 9:00 ✓",
+        ] {
+            assert_eq!(public_note(Some(text)), Ok(Some(text.to_owned())));
+            assert!(!text.chars().any(refused_in_note));
         }
     }
 

@@ -279,7 +279,8 @@ impl NoteForm {
 
     /// Types one character (any script: the terminal delivers what the input method composed).
     pub fn type_char(&mut self, c: char) {
-        self.refused_key = c.is_control() || self.chars() >= mask_protocol::PUBLIC_NOTE_MAX_CHARS;
+        self.refused_key = mask_protocol::refused_in_note(c)
+            || self.chars() >= mask_protocol::PUBLIC_NOTE_MAX_CHARS;
         if !self.refused_key {
             self.text.push(c);
         }
@@ -375,6 +376,11 @@ mod tests {
         assert_eq!(f.text, "號碼牌 09:00 發放");
         f.type_char('\n');
         f.type_char('\u{1b}');
+        assert!(f.refused_key);
+        // Invisible formatting (a right-to-left override, a zero-width space) is refused too.
+        f.type_char('\u{202E}');
+        assert!(f.refused_key);
+        f.type_char('\u{200B}');
         assert!(f.refused_key);
         assert_eq!(f.text, "號碼牌 09:00 發放");
         f.backspace();
