@@ -436,18 +436,7 @@ fn stock_page_render_cost(rows: &mut Vec<String>) {
     use mask_server_stub::open_data::{Snapshot, StockRow};
     use mask_server_stub::stock_page::{Lookup, PageParams};
     let registry = mask_server_stub::sites::Registry::embedded().unwrap();
-    let stock: Vec<StockRow> = registry
-        .all()
-        .iter()
-        .map(|s| StockRow {
-            code: s.code.clone(),
-            adult: s.opening_adult,
-            child: s.opening_child,
-            listed: true,
-            public_note: None,
-            note_changed_at: None,
-        })
-        .collect();
+    let stock: Vec<StockRow> = registry.all().iter().map(StockRow::opening).collect();
     let started = Instant::now();
     let snap = Snapshot::build(&registry, &stock, time::OffsetDateTime::now_utc());
     let build = started.elapsed();

@@ -212,6 +212,21 @@ pub struct StockRow {
     pub note_changed_at: Option<OffsetDateTime>,
 }
 
+impl StockRow {
+    /// A listed site holding its registry opening stock, with no note: the state of every site
+    /// before the first sale (for benches and tests that build a snapshot without a store).
+    pub fn opening(site: &crate::sites::Site) -> StockRow {
+        StockRow {
+            code: site.code.clone(),
+            adult: site.opening_adult,
+            child: site.opening_child,
+            listed: true,
+            public_note: None,
+            note_changed_at: None,
+        }
+    }
+}
+
 /// One body in two encodings with its ETag.
 #[derive(Clone, Debug)]
 pub struct Variant {
@@ -345,18 +360,7 @@ mod tests {
     #[test]
     fn snapshot_of_the_registry_is_the_real_file() {
         let registry = Registry::embedded().unwrap();
-        let stock: Vec<StockRow> = registry
-            .all()
-            .iter()
-            .map(|s| StockRow {
-                code: s.code.clone(),
-                adult: s.opening_adult,
-                child: s.opening_child,
-                listed: true,
-                public_note: None,
-                note_changed_at: None,
-            })
-            .collect();
+        let stock: Vec<StockRow> = registry.all().iter().map(StockRow::opening).collect();
         let at = time::macros::datetime!(2020-03-22 21:20:43 +08:00);
         let snap = Snapshot::build(&registry, &stock, at);
         assert!(snap.csv.plain == REGISTRY_CSV.as_bytes());

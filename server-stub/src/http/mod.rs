@@ -282,3 +282,23 @@ pub fn with_limits(app: Router, timeout: Duration, max_concurrent: usize) -> Rou
 pub fn openapi_json() -> Bytes {
     feeds::openapi_bytes()
 }
+
+/// The headers every HTML page of the server carries (stock page, report page): its
+/// Content-Security-Policy `csp` (each page allows only what it loads), no MIME sniffing, no
+/// referrer sent to the map links or anywhere else.
+fn with_page_security(mut response: Response, csp: &'static str) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}

@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
@@ -19,21 +19,8 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-ac
 
 const HTML: &str = "text/html; charset=utf-8";
 
-fn harden(mut response: Response) -> Response {
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
+fn harden(response: Response) -> Response {
+    super::with_page_security(response, CSP)
 }
 
 async fn page(st: Arc<AppState>, lang: Lang, params: PageParams, headers: HeaderMap) -> Response {
