@@ -6,6 +6,8 @@ use std::time::Duration;
 use mask_api::PolicySet;
 use time::OffsetDateTime;
 
+use crate::open_data::OpenDataError;
+use crate::sites::Registry;
 use crate::store::StoreError;
 
 /// Which storage backend.
@@ -54,6 +56,11 @@ pub struct ServerConfig {
     pub database: Database,
     /// Start the server clock at this instant (then it runs on); `None` = real time.
     pub as_of: Option<OffsetDateTime>,
+    /// Clock seconds per real second from `as_of` (a replay, e.g. the launch-day benchmark
+    /// playing a 14-hour day in minutes); 1 = real time.
+    pub clock_speed: u32,
+    /// The selling sites; `None` = the embedded registry (the real 5,600 of 2020-03-22).
+    pub registry: Option<Registry>,
     /// Open-data refresh interval (`/maskdata.csv` and `/v1/sites` are rebuilt at most this often).
     pub refresh: Duration,
     /// HTTPS certificate; `None` = plain HTTP (the CLI allows that on loopback only).
@@ -98,6 +105,8 @@ impl ServerConfig {
             data_dir: data_dir.into(),
             database: Database::Sqlite,
             as_of: None,
+            clock_speed: 1,
+            registry: None,
             refresh: Duration::from_secs(30),
             tls: None,
             body_limit: 1 << 20,
@@ -112,6 +121,16 @@ impl ServerConfig {
             unknown_tokens_per_sec: 5,
             eligibility_ids_per_minute: DEFAULT_ELIGIBILITY_IDS_PER_MINUTE,
             eligibility_audit_flush: Duration::from_millis(200),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The configured registry, else the embedded one.
+    pub fn registry(&self) -> Result<Registry, OpenDataError> {
+        match &self.registry {
+            Some(registry) => Ok(registry.clone()),
+            None => Registry::embedded(),
         }
     }
 }

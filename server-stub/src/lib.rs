@@ -180,7 +180,7 @@ pub async fn issue_audit_token(
     config: &ServerConfig,
     expires_in: Option<time::Duration>,
 ) -> Result<String, ServerError> {
-    let registry = Registry::embedded()?;
+    let registry = config.registry()?;
     let store = open_store(config, &registry).await?;
     issue_audit_token_in(store.as_ref(), expires_in).await
 }
@@ -192,14 +192,14 @@ pub async fn issue_token(
     site: &str,
     expires_in: Option<time::Duration>,
 ) -> Result<String, ServerError> {
-    let registry = Registry::embedded()?;
+    let registry = config.registry()?;
     let store = open_store(config, &registry).await?;
     issue_token_in(store.as_ref(), &registry, site, expires_in).await
 }
 
 /// Every token of the store `config` names, in the order issued (no server needed).
 pub async fn list_tokens(config: &ServerConfig) -> Result<Vec<TokenInfo>, ServerError> {
-    let registry = Registry::embedded()?;
+    let registry = config.registry()?;
     let store = open_store(config, &registry).await?;
     Ok(store.list_tokens().await?)
 }
@@ -210,7 +210,7 @@ pub async fn revoke_tokens(
     config: &ServerConfig,
     which: TokenSelector,
 ) -> Result<(u64, u64), ServerError> {
-    let registry = Registry::embedded()?;
+    let registry = config.registry()?;
     let store = open_store(config, &registry).await?;
     Ok(store
         .revoke_tokens(which, OffsetDateTime::now_utc())
@@ -241,14 +241,14 @@ pub async fn rotate_token(
     overlap: time::Duration,
     expires_in: Option<time::Duration>,
 ) -> Result<(String, u64), ServerError> {
-    let registry = Registry::embedded()?;
+    let registry = config.registry()?;
     let store = open_store(config, &registry).await?;
     rotate_token_in(store.as_ref(), &registry, site, overlap, expires_in).await
 }
 
 /// Builds the shared state: store, registry, first open-data snapshot.
 async fn build_state(config: &ServerConfig) -> Result<Arc<AppState>, ServerError> {
-    let registry = Registry::embedded()?;
+    let registry = config.registry()?;
     let store = open_store(config, &registry).await?;
     let person_keys = person_key::PersonKeys::open(store.as_ref(), &config.data_dir).await?;
     if person_keys.is_legacy() {
@@ -259,7 +259,10 @@ async fn build_state(config: &ServerConfig) -> Result<Arc<AppState>, ServerError
         );
     }
     // Monotonic from the start also without `--as-of` (the stub's clock has always been).
-    let clock = Clock::starting_at(config.as_of.unwrap_or_else(OffsetDateTime::now_utc));
+    let clock = Clock::replaying(
+        config.as_of.unwrap_or_else(OffsetDateTime::now_utc),
+        config.clock_speed,
+    );
     let rows = store.stock_rows().await?;
     let reg = registry.clone();
     let now = clock.now();

@@ -1,6 +1,7 @@
 //! The clock of the server and the agent: the system clock, or (for demos and tests, `--as-of`)
 //! a clock that reads a chosen instant when it is made and runs on from there, so the 2020
-//! rules can be exercised on any day.
+//! rules can be exercised on any day. A replay (the launch-day benchmark) also runs it faster
+//! than real time, so a 14-hour day plays in minutes.
 
 use std::time::Instant;
 
@@ -17,6 +18,8 @@ pub struct Clock {
 struct Shifted {
     started: Instant,
     start_at: OffsetDateTime,
+    /// Clock seconds per real second (1 unless replaying).
+    speed: u32,
 }
 
 impl Clock {
@@ -33,8 +36,26 @@ impl Clock {
             shifted: Some(Shifted {
                 started: Instant::now(),
                 start_at: at,
+                speed: 1,
             }),
         }
+    }
+
+    /// A clock reading `at` now and running `speed` times faster than real time (a replay;
+    /// `speed` 0 counts as 1). Monotonic like [`Clock::starting_at`].
+    pub fn replaying(at: OffsetDateTime, speed: u32) -> Clock {
+        Clock {
+            shifted: Some(Shifted {
+                started: Instant::now(),
+                start_at: at,
+                speed: speed.max(1),
+            }),
+        }
+    }
+
+    /// Clock seconds per real second: 1, or a replay's speed.
+    pub fn speed(&self) -> u32 {
+        self.shifted.map_or(1, |s| s.speed)
     }
 
     /// From a configured `--as-of`, else the system clock.
@@ -44,10 +65,19 @@ impl Clock {
 
     /// Now, in UTC.
     pub fn now(&self) -> OffsetDateTime {
-        let Some(Shifted { started, start_at }) = self.shifted else {
+        let Some(Shifted {
+            started,
+            start_at,
+            speed,
+        }) = self.shifted
+        else {
             return OffsetDateTime::now_utc();
         };
-        let elapsed = time::Duration::try_from(started.elapsed()).unwrap_or(time::Duration::MAX);
+        let elapsed = started
+            .elapsed()
+            .checked_mul(speed)
+            .and_then(|d| time::Duration::try_from(d).ok())
+            .unwrap_or(time::Duration::MAX);
         start_at
             .checked_add(elapsed)
             .unwrap_or(start_at)
@@ -76,6 +106,22 @@ mod tests {
             assert!(now >= last);
             last = now;
         }
+    }
+
+    #[test]
+    fn a_replaying_clock_runs_its_speed_times_faster() {
+        let at = datetime!(2020-02-06 08:00 +8);
+        let clock = Clock::replaying(at, 600);
+        assert_eq!(clock.speed(), 600);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let ran = clock.now() - at;
+        // 100 ms of real time is 60 s on the clock (generous upper bound for a loaded machine).
+        assert!(
+            ran >= time::Duration::seconds(60) && ran < time::Duration::seconds(600),
+            "{ran}"
+        );
+        assert_eq!(Clock::starting_at(at).speed(), 1);
+        assert_eq!(Clock::replaying(at, 0).speed(), 1);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{DB_FILE, SqliteStore};
 
 use crate::content_hash::ContentHashes;
 use crate::open_data::StockRow;
