@@ -23,7 +23,7 @@ use crate::eligibility::{self, Decision};
 use crate::journal::{Journal, JournalError, NewSale, QueuedStockIn};
 use crate::journal::{META_CLOCK_OFFSET, META_CREATED, META_LAST_CONTACT, META_SITE_NAME, Opening};
 use crate::messages::{Language, Msg};
-use crate::server::{ServerClient, ServerError};
+use crate::server::{ServerClient, ServerDate, ServerError};
 
 /// Largest quantity one sale may have (the server refuses more too).
 pub const MAX_QUANTITY: u32 = 100;
@@ -183,6 +183,25 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The server's clock minus ours from one `Date` reading, and how far to trust it (half the
+/// round trip). The server read its clock somewhere between our request and its answer: take
+/// the middle, so a VPN taking seconds does not set the clock seconds wrong. `now` is our clock
+/// `since_received` after the answer; a replay's clock runs `speed` times real time, so real
+/// durations are scaled by it.
+fn offset_reading(
+    date: &ServerDate,
+    now: OffsetDateTime,
+    since_received: std::time::Duration,
+    speed: u32,
+) -> (time::Duration, time::Duration) {
+    let scaled = |d: std::time::Duration| {
+        time::Duration::try_from(d.saturating_mul(speed)).unwrap_or(time::Duration::MAX)
+    };
+    let half_trip = scaled(date.round_trip / 2);
+    let at_reading = now - scaled(since_received) - half_trip;
+    (date.date - at_reading, half_trip)
 }
 
 fn applied(offset: Option<time::Duration>) -> time::Duration {
@@ -508,14 +527,18 @@ impl Core {
         else {
             return;
         };
-        let elapsed = time::Duration::try_from(date.received.elapsed()).unwrap_or_default();
-        let measured = date.date - (self.settings.clock.now() - elapsed);
+        let (measured, half_trip) = offset_reading(
+            &date,
+            self.settings.clock.now(),
+            date.received.elapsed(),
+            self.settings.clock.speed(),
+        );
         let mut sync = lock(&self.sync);
         sync.offset_measured = true;
         // Keep the offset while readings stay within the noise, so sale times do not jitter.
         if sync
             .offset
-            .is_none_or(|known| (measured - known).abs() >= OFFSET_NOISE)
+            .is_none_or(|known| (measured - known).abs() >= OFFSET_NOISE + half_trip)
         {
             if measured.abs() >= OFFSET_NOISE {
                 tracing::warn!(
@@ -1218,6 +1241,32 @@ mod tests {
             of(ServerError::Connect("refused".into())),
             Exchange::Unreachable
         );
+    }
+
+    #[test]
+    fn a_slow_answer_is_read_at_the_middle_of_its_round_trip_and_a_replay_scales_real_time() {
+        use time::macros::datetime;
+        let server = datetime!(2020-02-06 09:00:00 UTC);
+        // Same clocks; the answer took 8 s (the server read its clock 4 s in) and arrived now.
+        let reading = ServerDate {
+            date: server,
+            received: Instant::now(),
+            round_trip: Duration::from_secs(8),
+        };
+        let now = server + time::Duration::seconds(4);
+        let (offset, trust) = offset_reading(&reading, now, Duration::ZERO, 1);
+        assert_eq!(offset, time::Duration::ZERO);
+        assert_eq!(trust, time::Duration::seconds(4));
+        // A replay at 10×: 1 real second since the answer is 10 on the clock, and the round
+        // trip of 0.8 s real is 8 s on it.
+        let replay = ServerDate {
+            round_trip: Duration::from_millis(800),
+            ..reading
+        };
+        let now = server + time::Duration::seconds(14);
+        let (offset, trust) = offset_reading(&replay, now, Duration::from_secs(1), 10);
+        assert_eq!(offset, time::Duration::ZERO);
+        assert_eq!(trust, time::Duration::seconds(4));
     }
 
     #[test]

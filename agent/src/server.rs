@@ -28,6 +28,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// broken server sending without end must not fill the pharmacy PC's memory.
 pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
+/// Tracing target of the per-exchange debug event (see `ServerClient::send`).
+pub const EXCHANGE_TARGET: &str = "mask_agent::exchange";
+
 /// A failed exchange with the server.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -86,6 +89,22 @@ pub enum ServerError {
 }
 
 impl ServerError {
+    /// A short name of the failure's kind (for logs and counts; a status is its number).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            ServerError::CaCert { .. } => "ca_cert",
+            ServerError::NoCa => "no_ca",
+            ServerError::Url(_) => "url",
+            ServerError::Tls(_) => "tls",
+            ServerError::Timeout => "timeout",
+            ServerError::Connect(_) => "connect",
+            ServerError::Status { .. } => "status",
+            ServerError::Garbage(_) => "garbage",
+            ServerError::Redirect { .. } => "redirect",
+            ServerError::AnswerTooLarge { .. } => "too_large",
+        }
+    }
+
     /// Whether the server answers but refuses this pharmacy's token (401/403): not an outage.
     pub fn is_token_refused(&self) -> bool {
         matches!(
@@ -175,6 +194,9 @@ pub struct ServerDate {
     pub date: time::OffsetDateTime,
     /// When the answer arrived, to age the reading.
     pub received: Instant,
+    /// From sending the request to the answer's arrival: the reading was taken somewhere in
+    /// it, so it is only as precise as half of it.
+    pub round_trip: Duration,
 }
 
 /// The central API client of one pharmacy.
@@ -265,7 +287,7 @@ impl ServerClient {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn note_date(&self, headers: &reqwest::header::HeaderMap) {
+    fn note_date(&self, headers: &reqwest::header::HeaderMap, sent: Instant) {
         let Some(date) = headers
             .get(reqwest::header::DATE)
             .and_then(|v| v.to_str().ok())
@@ -274,12 +296,14 @@ impl ServerClient {
             return;
         };
         let date = time::OffsetDateTime::from(date);
+        let received = Instant::now();
         *self
             .last_date
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ServerDate {
             date,
-            received: Instant::now(),
+            received,
+            round_trip: received.duration_since(sent),
         });
     }
 
@@ -294,12 +318,39 @@ impl ServerClient {
             .map_err(|e| ServerError::Url(e.to_string()))
     }
 
+    /// One exchange, timed: a debug event (target [`EXCHANGE_TARGET`]) says which route, how
+    /// it ended and how long it took, for diagnosis (`RUST_LOG=mask_agent::exchange=debug`) and
+    /// for the launch-day benchmark, which collects these into its latency figures.
     async fn send<T: DeserializeOwned>(
         &self,
+        route: &'static str,
         request: reqwest::RequestBuilder,
     ) -> Result<T, ServerError> {
+        let started = Instant::now();
+        let result = self.exchange(request, started).await;
+        let outcome = match &result {
+            Ok(_) => "ok".to_owned(),
+            Err(ServerError::Status { status, .. }) => status.to_string(),
+            Err(error) => error.kind_name().to_owned(),
+        };
+        tracing::debug!(
+            target: EXCHANGE_TARGET,
+            route,
+            server = self.base.as_str(),
+            outcome = outcome.as_str(),
+            micros = started.elapsed().as_micros() as u64,
+            "server exchange"
+        );
+        result
+    }
+
+    async fn exchange<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        sent: Instant,
+    ) -> Result<T, ServerError> {
         let response = request.send().await.map_err(ServerError::from_reqwest)?;
-        self.note_date(response.headers());
+        self.note_date(response.headers(), sent);
         let status = response.status();
         if status.is_redirection() {
             let location = response
@@ -325,7 +376,7 @@ impl ServerClient {
 
     async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
-        path: &str,
+        path: &'static str,
         body: &B,
         timeout: Option<Duration>,
     ) -> Result<T, ServerError> {
@@ -337,12 +388,19 @@ impl ServerClient {
         if let Some(timeout) = timeout {
             request = request.timeout(timeout);
         }
-        self.send(request).await
+        self.send(path, request).await
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ServerError> {
-        self.send(self.http.get(self.url(path)?).bearer_auth(&self.token))
-            .await
+    async fn get<T: DeserializeOwned>(
+        &self,
+        route: &'static str,
+        path: &str,
+    ) -> Result<T, ServerError> {
+        self.send(
+            route,
+            self.http.get(self.url(path)?).bearer_auth(&self.token),
+        )
+        .await
     }
 
     /// `POST /v1/eligibility`, answering within [`ELIGIBILITY_TIMEOUT`] or failing.
@@ -383,12 +441,12 @@ impl ServerClient {
 
     /// `GET /v1/policy`.
     pub async fn policy(&self) -> Result<PolicySet, ServerError> {
-        self.get("v1/policy").await
+        self.get("v1/policy", "v1/policy").await
     }
 
     /// `GET /v1/health`.
     pub async fn health(&self) -> Result<Health, ServerError> {
-        self.get("v1/health").await
+        self.get("v1/health", "v1/health").await
     }
 
     /// `GET /v1/inventory?date=` of the token's site (the server's opening stock of that day).
@@ -399,12 +457,12 @@ impl ServerClient {
             u8::from(day.month()),
             day.day()
         );
-        self.get(&path).await
+        self.get("v1/inventory", &path).await
     }
 
     /// `GET /v1/whoami`.
     pub async fn whoami(&self) -> Result<WhoAmI, ServerError> {
-        self.get("v1/whoami").await
+        self.get("v1/whoami", "v1/whoami").await
     }
 }
 
