@@ -117,6 +117,16 @@ pub fn read_journal(path: &Path) -> Result<JournalView, AccountingError> {
     .map_err(err)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(err)?;
+    read_journal_from(&conn, &what)
+}
+
+/// Reads an open journal (`what` names it in errors): a file, or the launch-day benchmark's
+/// in-memory journals.
+pub fn read_journal_from(conn: &Connection, what: &str) -> Result<JournalView, AccountingError> {
+    let err = |source| AccountingError::Sqlite {
+        what: what.to_owned(),
+        source,
+    };
     let mut stmt = conn
         .prepare(
             "SELECT id, id_no, id_masked, birth_date, quantity, sync_state, reject_reason
@@ -141,7 +151,7 @@ pub fn read_journal(path: &Path) -> Result<JournalView, AccountingError> {
         let (id, id_no, id_masked, birth, quantity, sync_state, reject_reason) =
             row.map_err(err)?;
         let id = Uuid::parse_str(&id).map_err(|e| AccountingError::BadRow {
-            what: what.clone(),
+            what: what.to_owned(),
             detail: format!("sale id: {e}"),
         })?;
         let birth_date = birth.and_then(|b| {

@@ -12,6 +12,20 @@ use super::schema::MIGRATIONS;
 use super::{Journal, Result, SyncState};
 
 impl Journal {
+    /// The journal's schema and code on a private in-memory database: for the launch-day
+    /// benchmark, which runs 6,500 pharmacies in one process (their journals live on 6,500
+    /// PCs' disks in life; here their files would need ~20,000 file descriptors). Nothing
+    /// survives the process.
+    pub fn open_in_memory() -> Result<Journal> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+        Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
+        Ok(Journal {
+            conn,
+            path: ":memory:".into(),
+        })
+    }
+
     /// [`Journal::open`] with only the first `version` migrations: an older agent's journal,
     /// for tests of what newer code does with one.
     pub fn open_at_version(path: &Path, version: usize) -> Result<Journal> {
