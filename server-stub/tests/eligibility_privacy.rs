@@ -64,7 +64,7 @@ async fn audit(s: &TestServer, token: &str, extra: &str) -> (StatusCode, Value) 
 }
 
 fn short_id(token: &str) -> String {
-    mask_server_stub::store::token_hash(token)[..12].to_owned()
+    mask_server_stub::token_hash(token)[..12].to_owned()
 }
 
 async fn every_answer_leaves_a_masked_audit_row(backend: Backend) {

@@ -11,7 +11,7 @@ const NOW: &str = "2020-03-13T12:00:00+08:00";
 async fn https_with_the_generated_certificate_pinned() {
     let mut cert_path = None;
     let s = TestServer::start(Backend::Sqlite, NOW, |c| {
-        let files = mask_server_stub::tls::ensure_self_signed(&c.data_dir).unwrap();
+        let files = mask_server_stub::ensure_self_signed(&c.data_dir).unwrap();
         cert_path = Some(files.cert.clone());
         c.tls = Some(files);
     })

@@ -374,6 +374,7 @@ pub struct ReportRows {
 
 /// Slot (0..8) of an instant given as unix milliseconds: Asia/Taipei hour / 3. Both stores
 /// compute the same in SQL; this is what their tests compare against.
+#[cfg(test)]
 pub fn slot_of_ms(ms: i64) -> u8 {
     const TAIPEI_MS: i64 = 8 * 3_600_000;
     const SLOT_MS: i64 = 3 * 3_600_000;
