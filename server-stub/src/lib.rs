@@ -37,7 +37,7 @@
 //! - `reports`: the agencies' sales report (roll-up by county, CSV, the page's SVG charts);
 //! - `person_key`, `content_hash`: what buyers are filed under and resends compared by;
 //! - `tls`: HTTPS listener and the self-signed certificate; `config`: [`ServerConfig`];
-//! - [`Clock`] (from `mask-api`): the (shiftable) server clock.
+//! - `mask_api::Clock`: the (shiftable) server clock.
 //!
 //! The rules themselves live in `mask_api::policy`, shared with the agent.
 #![forbid(unsafe_code)]
@@ -60,35 +60,36 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
 use axum::body::Bytes;
+use mask_api::Clock;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 // Configuration and running a server (the binary, tests of this and other crates, benches).
 pub use config::{DEFAULT_ELIGIBILITY_IDS_PER_MINUTE, Database, ServerConfig, TlsFiles};
-pub use mask_api::Clock;
-// Why a start or a token command failed (the error types `ServerError` wraps).
+pub use tls::ensure_self_signed;
+// What `ServerError`'s variants carry, so that callers can name and match them.
 pub use open_data::OpenDataError;
 pub use person_key::PersonKeyError;
 pub use store::StoreError;
-pub use tls::{TlsError, ensure_self_signed};
-// Tokens as the `token` commands and the tests see them (ids are hash prefixes).
+pub use tls::TlsError;
+// The store `open_store` returns and `issue_token_in` takes.
+pub use store::{DynStore, Store};
+// Tokens as the `token` commands and the tests see them (a token's id is a prefix of its hash).
 pub use store::{TOKEN_ID_LEN, TokenInfo, TokenSelector, token_hash};
-// Storage backends and the trait `open_store` returns.
-pub use store::{DynStore, PostgresStore, SqliteStore, Store};
 // How buyers and resends are hashed: the integrity tests brute-force stolen rows with these.
 pub use content_hash::{legacy_sale_hash, legacy_sale_tail, sale_canonical};
 pub use person_key::{PersonKeys, SECRET_FILE};
-// The open-data snapshot and the stock page it carries (the load bench times their rendering;
-// the page tests check the words of each level).
-pub use open_data::{Snapshot, StockRow, Variant};
+// The open-data snapshot and the stock page it carries: the load bench times their rendering,
+// the page tests check the word of each level.
+pub use open_data::{Snapshot, StockRow};
 pub use stock_page::{
-    Kind as MaskKind, Lang as PageLang, Level as StockLevel, Lookup, MissingPage, PageParams, Pages,
+    Kind as MaskKind, Lang as PageLang, Level as StockLevel, Lookup, PageParams, Pages,
 };
 
 use http::AppState;
 use sites::Registry;
-use store::{TokenRecord, TokenRole};
+use store::{PostgresStore, SqliteStore, TokenRecord, TokenRole};
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]

@@ -138,7 +138,7 @@ pub fn token_id(hash: &str) -> String {
 /// A stored token as `token list` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenInfo {
-    /// Short id ([`token_id`]).
+    /// Short id: the first [`TOKEN_ID_LEN`] hex digits of the token's hash.
     pub id: String,
     /// Site, role, expiry, revocation.
     pub record: TokenRecord,
