@@ -11,7 +11,6 @@ use crate::store::StoreError;
 /// An error answer: a problem plus an optional `Retry-After`.
 #[derive(Debug)]
 pub struct ApiError {
-    /// The body.
     pub problem: Problem,
     /// Seconds for `Retry-After` (429 / 503).
     pub retry_after: Option<u64>,
@@ -71,7 +70,6 @@ impl ApiError {
         )
     }
 
-    /// 405.
     pub fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
