@@ -314,12 +314,7 @@ async fn pages_are_cached_304_gzip_and_the_largest_county_is_under_100_kb() {
     let css_at = body.find("<link rel=\"stylesheet\" href=\"").unwrap() + 29;
     let css_path = &body[css_at..css_at + body[css_at..].find('"').unwrap()];
     assert!(css_path.starts_with("/style.css?v="));
-    let r = s
-        .http
-        .get(format!("{}{css_path}", s.base))
-        .send()
-        .await
-        .unwrap();
+    let r = s.get_public(css_path).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "text/css; charset=utf-8");
     assert!(r.headers().contains_key("etag"));

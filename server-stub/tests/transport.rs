@@ -60,12 +60,7 @@ async fn health_reports_the_shifted_server_clock() {
 #[tokio::test]
 async fn policy_is_served_as_the_builtin_records() {
     let s = TestServer::sqlite(NOW).await;
-    let r = s
-        .http
-        .get(format!("{}/v1/policy", s.base))
-        .send()
-        .await
-        .unwrap();
+    let r = s.get_public("/v1/policy").await;
     assert_eq!(r.status(), StatusCode::OK);
     let set: PolicySet = r.json().await.unwrap();
     assert_eq!(set, PolicySet::builtin());
