@@ -172,9 +172,9 @@ async fn every_server_fault_falls_back_to_offline_and_nothing_is_lost() {
 async fn only_the_pinned_ca_is_trusted() {
     // The server's own self-signed certificate is the CA; another one must be refused.
     let dir = crate::support::test_dir("tls-server");
-    let files_tls = mask_server_stub::tls::ensure_self_signed(dir.path()).unwrap();
+    let files_tls = mask_server_stub::ensure_self_signed(dir.path()).unwrap();
     let other = crate::support::test_dir("tls-other");
-    let other_ca = mask_server_stub::tls::ensure_self_signed(other.path()).unwrap();
+    let other_ca = mask_server_stub::ensure_self_signed(other.path()).unwrap();
     let mut config = crate::support::server_config(dir.path());
     config.tls = Some(files_tls.clone());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -433,8 +433,7 @@ fn run_backend(name: &str, database: Database, a: &Args, rows: &mut Vec<String>)
 /// What rendering every fixed view of the stock page at each refresh would cost, beside what a
 /// refresh costs now (the open-data snapshot, pages left to render on demand).
 fn stock_page_render_cost(rows: &mut Vec<String>) {
-    use mask_server_stub::open_data::{Snapshot, StockRow};
-    use mask_server_stub::stock_page::{Lookup, PageParams};
+    use mask_server_stub::{Lookup, PageLang, PageParams, Snapshot, StockRow};
     let registry = mask_server_stub::sites::Registry::embedded().unwrap();
     let stock: Vec<StockRow> = registry.all().iter().map(StockRow::opening).collect();
     let started = Instant::now();
@@ -453,10 +452,7 @@ fn stock_page_render_cost(rows: &mut Vec<String>) {
     }
     let started = Instant::now();
     let mut pages = 0;
-    for lang in [
-        mask_server_stub::stock_page::Lang::ZhTw,
-        mask_server_stub::stock_page::Lang::En,
-    ] {
+    for lang in [PageLang::ZhTw, PageLang::En] {
         for kind in ["adult", "child"] {
             for (county, district) in &views {
                 let params = PageParams {

@@ -18,56 +18,78 @@
 //! ```
 //!
 //! For HTTPS set `config.tls = Some(TlsFiles { cert, key })` (e.g. from
-//! [`tls::ensure_self_signed`]); [`ServerHandle::url`] then starts with `https://`.
+//! [`ensure_self_signed`]); [`ServerHandle::url`] then starts with `https://`.
 //! [`serve`] is the same with a caller-given shutdown future (what the binary uses), and
 //! [`issue_token`] issues a token on a data dir without a running server (what
 //! `mask-server-stub token issue` uses); [`list_tokens`], [`revoke_tokens`] and
 //! [`rotate_token`] are the other `token` commands (running servers see a revocation or rotation
-//! within about a second, see [`http::auth::TOKEN_POLL`]).
+//! within about a second, `http::auth::TOKEN_POLL`).
 //!
 //! # Layout
-//! - [`http`]: routes (`/v1/...`, `/maskdata.csv`), problem details, auth, OpenAPI;
-//! - [`store`]: the storage trait with SQLite and PostgreSQL backends;
-//! - [`stock_page`]: the public stock page (HTML, zh-TW and en) rendered from the snapshots;
-//! - [`open_data`]: the byte-exact `maskdata.csv` and its in-memory snapshots;
-//! - [`reports`]: the agencies' sales report (roll-up by county, CSV, the page's SVG charts);
-//! - [`sites`]: the embedded site registry; [`Clock`] (from `mask-api`): the (shiftable) server clock.
+//! The crate is a library for its own binary, tests and benches (and the agent's tests); its
+//! modules are private and what those use is re-exported here. Two modules stay public for
+//! benches that build on the registry: [`sites`] (the embedded site registry) and [`region`]
+//! (county and district of each site).
+//! - `http`: routes (`/v1/...`, `/maskdata.csv`), problem details, auth, OpenAPI;
+//! - `store`: the storage trait ([`Store`]) with SQLite and PostgreSQL backends;
+//! - `stock_page`: the public stock page (HTML, zh-TW and en) rendered from the snapshots;
+//! - `open_data`: the byte-exact `maskdata.csv` and its in-memory [`Snapshot`]s;
+//! - `reports`: the agencies' sales report (roll-up by county, CSV, the page's SVG charts);
+//! - `person_key`, `content_hash`: what buyers are filed under and resends compared by;
+//! - `tls`: HTTPS listener and the self-signed certificate; `config`: [`ServerConfig`];
+//! - `mask_api::Clock`: the (shiftable) server clock.
 //!
 //! The rules themselves live in `mask_api::policy`, shared with the agent.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 
-pub mod config;
-pub mod content_hash;
-pub mod http;
-pub mod open_data;
-pub mod person_key;
+mod config;
+mod content_hash;
+mod http;
+mod open_data;
+mod person_key;
 pub mod region;
-pub mod reports;
+mod reports;
 pub mod sites;
-pub mod stock_page;
-pub mod store;
-pub mod tls;
+mod stock_page;
+mod store;
+mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
 use axum::body::Bytes;
+use mask_api::Clock;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use config::{Database, ServerConfig, TlsFiles};
-pub use mask_api::Clock;
-pub use store::{
-    DynStore, PostgresStore, SqliteStore, Store, StoreError, TokenInfo, TokenSelector,
+// Configuration and running a server (the binary, tests of this and other crates, benches).
+pub use config::{DEFAULT_ELIGIBILITY_IDS_PER_MINUTE, Database, ServerConfig, TlsFiles};
+pub use tls::ensure_self_signed;
+// What `ServerError`'s variants carry, so that callers can name and match them.
+pub use open_data::OpenDataError;
+pub use person_key::PersonKeyError;
+pub use store::StoreError;
+pub use tls::TlsError;
+// The store `open_store` returns and `issue_token_in` takes.
+pub use store::{DynStore, Store};
+// Tokens as the `token` commands and the tests see them (a token's id is a prefix of its hash).
+pub use store::{TOKEN_ID_LEN, TokenInfo, TokenSelector, token_hash};
+// How buyers and resends are hashed: the integrity tests brute-force stolen rows with these.
+pub use content_hash::{legacy_sale_hash, legacy_sale_tail, sale_canonical};
+pub use person_key::{PersonKeys, SECRET_FILE};
+// The open-data snapshot and the stock page it carries: the load bench times their rendering,
+// the page tests check the word of each level.
+pub use open_data::{Snapshot, StockRow};
+pub use stock_page::{
+    Kind as MaskKind, Lang as PageLang, Level as StockLevel, Lookup, PageParams, Pages,
 };
 
 use http::AppState;
-use open_data::Snapshot;
 use sites::Registry;
-use store::{TokenRecord, TokenRole, token_hash};
+use store::{PostgresStore, SqliteStore, TokenRecord, TokenRole};
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -205,7 +227,7 @@ pub async fn list_tokens(config: &ServerConfig) -> Result<Vec<TokenInfo>, Server
 }
 
 /// Revokes tokens in the store `config` names: running servers on the same store refuse them
-/// within about a second ([`http::auth::TOKEN_POLL`]). Returns (tokens selected, revoked now).
+/// within about a second (`http::auth::TOKEN_POLL`). Returns (tokens selected, revoked now).
 pub async fn revoke_tokens(
     config: &ServerConfig,
     which: TokenSelector,

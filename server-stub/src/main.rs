@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use mask_cli::exit;
-use mask_server_stub::{Database, ServerConfig, ServerError, TlsFiles, tls};
+use mask_server_stub::{Database, ServerConfig, ServerError, TlsFiles, ensure_self_signed};
 use messages::{Lang, Msg, text};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -84,7 +84,7 @@ struct RunArgs {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     tls_handshake_timeout_secs: u64,
     /// Different ID numbers one token may ask eligibility about per minute (asking again about one counts once); beyond, 429 (0 = unlimited).
-    #[arg(long, default_value_t = mask_server_stub::config::DEFAULT_ELIGIBILITY_IDS_PER_MINUTE)]
+    #[arg(long, default_value_t = mask_server_stub::DEFAULT_ELIGIBILITY_IDS_PER_MINUTE)]
     eligibility_ids_per_minute: u32,
 }
 
@@ -174,10 +174,7 @@ async fn run(lang: Lang, args: RunArgs) -> Result<(), Failure> {
         (false, None, None) => {
             std::fs::create_dir_all(&args.data_dir)
                 .map_err(|e| Failure(exit::FAILURE, text(lang, &Msg::Server(&e.to_string()))))?;
-            Some(
-                tls::ensure_self_signed(&args.data_dir)
-                    .map_err(|e| server_failure(lang, &e.into()))?,
-            )
+            Some(ensure_self_signed(&args.data_dir).map_err(|e| server_failure(lang, &e.into()))?)
         }
         (false, _, _) => return Err(Failure(exit::USAGE, text(lang, &Msg::TlsPair))),
     };

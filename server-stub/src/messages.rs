@@ -14,13 +14,9 @@ pub enum Msg<'a> {
     PlainHttpNotLoopback(&'a str),
     /// `--tls-cert` without `--tls-key` or the reverse.
     TlsPair,
-    /// Bad `--database`.
     BadDatabase(&'a str),
-    /// Bad `--as-of`.
     BadAsOf(&'a str),
-    /// Cannot bind.
     Bind(&'a str, &'a str),
-    /// Server failed.
     Server(&'a str),
     /// Unknown site code for a token.
     UnknownSite(&'a str),

@@ -72,13 +72,9 @@ pub enum OpenDataError {
 /// One row of the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Row {
-    /// Site code.
     pub code: String,
-    /// Name.
     pub name: String,
-    /// Address.
     pub address: String,
-    /// Phone.
     pub phone: String,
     /// Adult masks remaining.
     pub adult: i64,
@@ -88,7 +84,6 @@ pub struct Row {
     pub data_time: PrimitiveDateTime,
 }
 
-/// A parsed file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpenDataFile {
     /// Rows in file order.
@@ -150,13 +145,9 @@ fn field(out: &mut String, value: &str) {
 /// One listed site and its remaining stock, as rendered.
 #[derive(Clone, Copy, Debug)]
 pub struct Listed<'a> {
-    /// Code.
     pub code: &'a str,
-    /// Name.
     pub name: &'a str,
-    /// Address.
     pub address: &'a str,
-    /// Phone.
     pub phone: &'a str,
     /// Adult masks remaining (shown as 0 when negative).
     pub adult: i64,

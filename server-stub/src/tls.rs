@@ -110,15 +110,6 @@ pub struct HandshakeLimits {
     pub timeout: Duration,
 }
 
-impl Default for HandshakeLimits {
-    fn default() -> Self {
-        Self {
-            max_in_flight: 256,
-            timeout: Duration::from_secs(10),
-        }
-    }
-}
-
 /// A listener yielding finished TLS connections. Handshakes run in their own tasks (bounded in
 /// time and number), so one slow client cannot hold up accepting others.
 pub struct TlsListener {
@@ -141,11 +132,6 @@ impl InFlight {
 }
 
 impl TlsListener {
-    /// Wraps a bound TCP listener, with default [`HandshakeLimits`].
-    pub fn new(tcp: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
-        Self::with_limits(tcp, config, HandshakeLimits::default())
-    }
-
     /// Wraps a bound TCP listener.
     pub fn with_limits(
         tcp: TcpListener,

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use mask_cli::exit;
-use mask_server_stub::store::TOKEN_ID_LEN;
-use mask_server_stub::{ServerConfig, TokenInfo, TokenSelector};
+use mask_server_stub::{ServerConfig, TOKEN_ID_LEN, TokenInfo, TokenSelector};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 

@@ -64,13 +64,7 @@ async fn a_token_over_its_rate_gets_429_with_retry_after() {
     let s = TestServer::start(Backend::Sqlite, NOW, |c| c.rate_limit_per_sec = 1).await;
     let mut statuses = Vec::new();
     for _ in 0..4 {
-        let r = s
-            .http
-            .get(format!("{}/v1/whoami", s.base))
-            .bearer_auth(&s.token)
-            .send()
-            .await
-            .unwrap();
+        let r = s.get_raw(&s.token, "/v1/whoami").await;
         statuses.push((r.status(), r.headers().get("retry-after").is_some()));
     }
     assert_eq!(statuses[0], (StatusCode::OK, false));

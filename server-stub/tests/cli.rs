@@ -3,6 +3,8 @@
 
 use std::process::{Command, Output};
 
+use crate::support::get_with;
+
 fn bin(lang: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mask-server-stub"))
         .args(args)
@@ -99,22 +101,17 @@ async fn an_audit_token_from_the_command_line_reads_the_audit_list() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = mask_server_stub::spawn(config, listener).await.unwrap();
     let http = reqwest::Client::new();
-    let audit = http
-        .get(format!(
+    let audit = get_with(
+        &http,
+        &format!(
             "{}/v1/audit/sales?from=2020-03-01&to=2020-03-31",
             server.url()
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        ),
+        &token,
+    )
+    .await;
     assert_eq!(audit.status(), reqwest::StatusCode::OK);
-    let pharmacy = http
-        .get(format!("{}/v1/whoami", server.url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let pharmacy = get_with(&http, &format!("{}/v1/whoami", server.url()), &token).await;
     assert_eq!(pharmacy.status(), reqwest::StatusCode::FORBIDDEN);
     server.shutdown().await.unwrap();
 }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::support::{SITE, sale, valid_id};
+use crate::support::{SITE, get_with, post_with, sale, valid_id};
 
 /// The server binary; killed (SIGKILL) when dropped.
 struct Server {
@@ -94,28 +94,23 @@ async fn kill_9_loses_no_acknowledged_sale() {
     assert!(!acked.is_empty());
 
     let server = start(&data).await;
-    let inv: Value = http
-        .get(format!("{}/v1/inventory?date=2020-03-13", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let inv: Value = get_with(
+        &http,
+        &format!("{}/v1/inventory?date=2020-03-13", server.base),
+        &token,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert!(
         inv["sold_adult"].as_u64().unwrap() >= acked.len() as u64,
         "{inv} vs {} acknowledged",
         acked.len()
     );
     for body in &acked {
-        let r: Value = http
-            .post(format!("{}/v1/sales", server.base))
-            .bearer_auth(&token)
-            .json(body)
-            .send()
+        let r: Value = post_with(&http, &format!("{}/v1/sales", server.base), &token, body)
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();

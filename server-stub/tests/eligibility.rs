@@ -127,13 +127,7 @@ on_both_backends!(
             all.push(one.clone());
             let body = json!({"sales": [one]});
             tasks.push(tokio::spawn(async move {
-                let r = http
-                    .post(url)
-                    .bearer_auth(token)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
+                let r = post_with(&http, &url, &token, &body).await;
                 let v = r.json::<serde_json::Value>().await.unwrap();
                 v["results"][0]["status"]
                     .as_str()

@@ -15,13 +15,8 @@ const DAY: &str = "from=2020-03-13&to=2020-03-13";
 /// One eligibility question: status, body, `Retry-After`.
 async fn ask(s: &TestServer, token: &str, id_no: &str) -> (StatusCode, Value, Option<u64>) {
     let r = s
-        .http
-        .post(format!("{}/v1/eligibility", s.base))
-        .bearer_auth(token)
-        .json(&json!({"id_no": id_no}))
-        .send()
-        .await
-        .unwrap();
+        .post_raw(token, "/v1/eligibility", &json!({"id_no": id_no}))
+        .await;
     let status = r.status();
     let retry = r
         .headers()
@@ -64,7 +59,7 @@ async fn audit(s: &TestServer, token: &str, extra: &str) -> (StatusCode, Value) 
 }
 
 fn short_id(token: &str) -> String {
-    mask_server_stub::store::token_hash(token)[..12].to_owned()
+    mask_server_stub::token_hash(token)[..12].to_owned()
 }
 
 async fn every_answer_leaves_a_masked_audit_row(backend: Backend) {
@@ -146,12 +141,8 @@ async fn every_answer_leaves_a_masked_audit_row(backend: Backend) {
     assert_eq!(before["asks"], json!([]));
     // CSV.
     let csv = s
-        .http
-        .get(format!("{}/v1/audit/eligibility?{DAY}&format=csv", s.base))
-        .bearer_auth(&auditor)
-        .send()
+        .get_raw(&auditor, &format!("/v1/audit/eligibility?{DAY}&format=csv"))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

@@ -10,7 +10,7 @@ async fn database_wal_shm_and_tls_files_are_private() {
 
     let mut data_dir = None;
     let s = TestServer::start(Backend::Sqlite, "2020-03-13T12:00:00+08:00", |c| {
-        c.tls = Some(mask_server_stub::tls::ensure_self_signed(&c.data_dir).unwrap());
+        c.tls = Some(mask_server_stub::ensure_self_signed(&c.data_dir).unwrap());
         data_dir = Some(c.data_dir.clone());
     })
     .await;

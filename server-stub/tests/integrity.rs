@@ -395,7 +395,7 @@ fn brute_force(
 
 #[tokio::test]
 async fn a_stolen_sale_row_cannot_be_brute_forced_without_the_secret() {
-    use mask_server_stub::content_hash::{legacy_sale_hash, legacy_sale_tail, sale_canonical};
+    use mask_server_stub::{legacy_sale_hash, legacy_sale_tail, sale_canonical};
     use sha2::{Digest, Sha256};
     let s = TestServer::sqlite(MARCH).await;
     let mut real = sale("A123456789", 2, "2020-03-13T11:00:00+08:00");
@@ -432,7 +432,7 @@ async fn a_stolen_sale_row_cannot_be_brute_forced_without_the_secret() {
     // buyer, and against a row of the old unkeyed scheme it finds the buyer without one.
     let secret_hex = std::fs::read_to_string(data.join("person-key.secret")).unwrap();
     let secret: [u8; 32] = hex::decode(secret_hex.trim()).unwrap().try_into().unwrap();
-    let keys = mask_server_stub::person_key::PersonKeys::keyed(&secret);
+    let keys = mask_server_stub::PersonKeys::keyed(&secret);
     let with_secret = brute_force(&row, |sale, id| {
         keys.content_hash(&sale_canonical(sale, id))
     });
@@ -452,7 +452,7 @@ async fn a_stolen_sale_row_cannot_be_brute_forced_without_the_secret() {
 
 #[tokio::test]
 async fn a_sale_recorded_under_the_old_hash_replays_after_the_upgrade() {
-    use mask_server_stub::content_hash::{legacy_sale_hash, legacy_sale_tail};
+    use mask_server_stub::{legacy_sale_hash, legacy_sale_tail};
     let s = TestServer::sqlite(MARCH).await;
     let old = sale("A123456789", 2, "2020-03-13T11:00:00+08:00");
     let old_sale: mask_api::Sale = serde_json::from_value(old.clone()).unwrap();

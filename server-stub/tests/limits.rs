@@ -66,7 +66,7 @@ async fn a_body_trickling_in_forever_is_cut_off_with_408() {
 async fn stalled_tls_handshakes_do_not_keep_other_clients_out() {
     let mut cert_path = None;
     let s = TestServer::start(Backend::Sqlite, NOW, |c| {
-        let files = mask_server_stub::tls::ensure_self_signed(&c.data_dir).unwrap();
+        let files = mask_server_stub::ensure_self_signed(&c.data_dir).unwrap();
         cert_path = Some(files.cert.clone());
         c.tls = Some(files);
         c.max_tls_handshakes = 4;

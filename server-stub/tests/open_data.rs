@@ -14,12 +14,7 @@ async fn fresh_server_serves_the_real_file_byte_for_byte_at_its_time() {
     // the published file itself.
     let s = TestServer::sqlite(NOW).await;
     let real = include_bytes!("../../fixtures/data/maskdata-2020-03-22.csv");
-    let r = s
-        .http
-        .get(format!("{}/maskdata.csv", s.base))
-        .send()
-        .await
-        .unwrap();
+    let r = s.get_public("/maskdata.csv").await;
     assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
     let body = r.bytes().await.unwrap();
     assert!(body.starts_with("\u{feff}醫事機構代碼,".as_bytes()));

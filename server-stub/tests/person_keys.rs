@@ -1,8 +1,9 @@
 //! What the server stores about buyers: keyed 16-byte hashes, never ID numbers or plain hashes,
 //! under a private secret that must not change under a database.
 
-use mask_server_stub::person_key::{PersonKeyError, PersonKeys, SECRET_FILE};
-use mask_server_stub::{Database, ServerConfig, ServerError, spawn};
+use mask_server_stub::{
+    Database, PersonKeyError, PersonKeys, SECRET_FILE, ServerConfig, ServerError, spawn,
+};
 use reqwest::StatusCode;
 use serde_json::json;
 

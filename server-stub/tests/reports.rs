@@ -283,12 +283,7 @@ on_both_backends!(
     |s: TestServer| async move {
         let audit = s.server.issue_audit_token(None).await.unwrap();
         let path = "/v1/reports/sales?from=2020-03-12&to=2020-03-13";
-        let r = s
-            .http
-            .get(format!("{}{path}", s.base))
-            .send()
-            .await
-            .unwrap();
+        let r = s.get_public(path).await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         let (status, body) = s.get(path).await;
         assert_eq!(
@@ -302,13 +297,7 @@ on_both_backends!(
             "from=2020-03-12&to=2020-03-13&format=xml",
             "from=2020-03-12",
         ] {
-            let r = s
-                .http
-                .get(format!("{}/v1/reports/sales?{bad}", s.base))
-                .bearer_auth(&audit)
-                .send()
-                .await
-                .unwrap();
+            let r = s.get_raw(&audit, &format!("/v1/reports/sales?{bad}")).await;
             assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
             assert_eq!(
                 r.headers()["content-type"].to_str().unwrap(),

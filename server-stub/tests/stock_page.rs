@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use mask_server_stub::sites::Registry;
-use mask_server_stub::stock_page::{Kind, Level};
+use mask_server_stub::{MaskKind, StockLevel};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::json;
@@ -132,9 +132,9 @@ async fn county_and_district_pages_list_exactly_their_sites_by_what_remains() {
     assert_eq!(sorted(&daan), codes_in(&registry, "臺北市", Some("大安區")));
     assert!(daan.len() > 10);
     for (kind, list) in [
-        (Kind::Adult, taipei),
+        (MaskKind::Adult, taipei),
         (
-            Kind::Child,
+            MaskKind::Child,
             shown(
                 &page(&s, "/", &[("county", "臺北市"), ("kind", "child")])
                     .await
@@ -150,13 +150,13 @@ async fn county_and_district_pages_list_exactly_their_sites_by_what_remains() {
             chosen.windows(2).all(|w| w[0] >= w[1]),
             "{kind:?}: sorted by what remains"
         );
-        // Every state word is the one Level gives for the figure.
+        // Every state word is the one StockLevel gives for the figure.
         for site in &list {
             let [(n, word), _] = site.figures.as_ref().unwrap();
-            let expected = match Level::of(kind, *n) {
-                Level::Plenty => "充足",
-                Level::Few => "少量",
-                Level::None => "已售完",
+            let expected = match StockLevel::of(kind, *n) {
+                StockLevel::Plenty => "充足",
+                StockLevel::Few => "少量",
+                StockLevel::None => "已售完",
             };
             assert_eq!(word, expected, "{} {n}", site.code);
         }
@@ -314,12 +314,7 @@ async fn pages_are_cached_304_gzip_and_the_largest_county_is_under_100_kb() {
     let css_at = body.find("<link rel=\"stylesheet\" href=\"").unwrap() + 29;
     let css_path = &body[css_at..css_at + body[css_at..].find('"').unwrap()];
     assert!(css_path.starts_with("/style.css?v="));
-    let r = s
-        .http
-        .get(format!("{}{css_path}", s.base))
-        .send()
-        .await
-        .unwrap();
+    let r = s.get_public(css_path).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "text/css; charset=utf-8");
     assert!(r.headers().contains_key("etag"));

@@ -46,7 +46,7 @@ async fn id_of(s: &TestServer, backend: &Backend, token: &str) -> String {
     assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
     assert!(!stdout(&list).contains(token), "token list printed a token");
     let rows: Vec<Value> = serde_json::from_str(&stdout(&list)).unwrap();
-    let hash = mask_server_stub::store::token_hash(token);
+    let hash = mask_server_stub::token_hash(token);
     rows.iter()
         .map(|r| r["id"].as_str().unwrap().to_owned())
         .find(|id| hash.starts_with(id.as_str()))
@@ -213,7 +213,7 @@ async fn token_list_shows_ids_roles_sites_and_revocations_but_never_a_token() {
     let rows: Vec<Value> = serde_json::from_str(&stdout(&list)).unwrap();
     assert_eq!(rows.len(), 4);
     let row = |token: &str| {
-        let hash = mask_server_stub::store::token_hash(token);
+        let hash = mask_server_stub::token_hash(token);
         rows.iter()
             .find(|r| hash.starts_with(r["id"].as_str().unwrap()))
             .unwrap()

@@ -11,7 +11,7 @@ const NOW: &str = "2020-03-13T12:00:00+08:00";
 async fn https_with_the_generated_certificate_pinned() {
     let mut cert_path = None;
     let s = TestServer::start(Backend::Sqlite, NOW, |c| {
-        let files = mask_server_stub::tls::ensure_self_signed(&c.data_dir).unwrap();
+        let files = mask_server_stub::ensure_self_signed(&c.data_dir).unwrap();
         cert_path = Some(files.cert.clone());
         c.tls = Some(files);
     })
@@ -60,12 +60,7 @@ async fn health_reports_the_shifted_server_clock() {
 #[tokio::test]
 async fn policy_is_served_as_the_builtin_records() {
     let s = TestServer::sqlite(NOW).await;
-    let r = s
-        .http
-        .get(format!("{}/v1/policy", s.base))
-        .send()
-        .await
-        .unwrap();
+    let r = s.get_public("/v1/policy").await;
     assert_eq!(r.status(), StatusCode::OK);
     let set: PolicySet = r.json().await.unwrap();
     assert_eq!(set, PolicySet::builtin());

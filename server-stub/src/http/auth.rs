@@ -40,7 +40,6 @@ pub fn new_token() -> String {
 pub struct Authed {
     /// Site code of the token.
     pub site: String,
-    /// Token expiry.
     pub expires_at: Option<OffsetDateTime>,
     /// The token's short id (`token list`).
     pub token_id: String,

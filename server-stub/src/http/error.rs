@@ -3,7 +3,7 @@
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mask_api::{ErrorCode, PROBLEM_CONTENT_TYPE, Problem, ProblemItem};
+use mask_api::{ErrorCode, PROBLEM_CONTENT_TYPE, Problem};
 use serde::de::DeserializeOwned;
 
 use crate::store::StoreError;
@@ -11,7 +11,6 @@ use crate::store::StoreError;
 /// An error answer: a problem plus an optional `Retry-After`.
 #[derive(Debug)]
 pub struct ApiError {
-    /// The body.
     pub problem: Problem,
     /// Seconds for `Retry-After` (429 / 503).
     pub retry_after: Option<u64>,
@@ -29,12 +28,6 @@ impl ApiError {
             problem: Problem::new(status.as_u16(), code, title).with_detail(detail),
             retry_after: None,
         }
-    }
-
-    /// Adds the concerned parts of the request.
-    pub fn with_items(mut self, items: Vec<ProblemItem>) -> Self {
-        self.problem = self.problem.with_errors(items);
-        self
     }
 
     /// 422 with one code.
@@ -77,7 +70,6 @@ impl ApiError {
         )
     }
 
-    /// 405.
     pub fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,

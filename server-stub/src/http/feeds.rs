@@ -149,7 +149,6 @@ pub async fn health(State(st): State<Arc<AppState>>) -> Json<Health> {
     })
 }
 
-/// This document.
 pub async fn openapi(State(st): State<Arc<AppState>>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],

@@ -33,25 +33,18 @@ use mask_api::Clock;
 
 /// Everything handlers share.
 pub struct AppState {
-    /// Storage.
     pub store: DynStore,
     /// How buyers are keyed in the store.
     pub person_keys: crate::person_key::PersonKeys,
-    /// Site registry.
     pub registry: Registry,
-    /// Rules.
     pub policies: Arc<PolicySet>,
     /// `GET /v1/policy` body, precomputed.
     pub policy_json: Bytes,
     /// `GET /v1/openapi.json` body, precomputed.
     pub openapi_json: Bytes,
-    /// Server clock.
     pub clock: Clock,
-    /// Current open-data snapshot.
     pub snapshot: RwLock<Arc<Snapshot>>,
-    /// Token lookups.
     pub tokens: auth::TokenCache,
-    /// Per-token rate limit.
     pub limiter: auth::RateLimiter,
     /// Per client address: unknown tokens sent.
     pub unknown_tokens: auth::RateLimiter,
@@ -59,7 +52,6 @@ pub struct AppState {
     pub distinct_ids: distinct_ids::DistinctIds,
     /// The audit of eligibility questions.
     pub asks: ask_log::AskLog,
-    /// Open-data refresh interval.
     pub refresh: Duration,
     /// Oldest sale/stock time accepted, relative to the clock.
     pub max_sale_age: time::Duration,
@@ -70,7 +62,6 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The current snapshot.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot
             .read()
@@ -78,7 +69,6 @@ impl AppState {
             .unwrap_or_else(|poisoned| Arc::clone(&poisoned.into_inner()))
     }
 
-    /// Replaces the snapshot.
     pub fn set_snapshot(&self, snap: Snapshot) {
         let snap = Arc::new(snap);
         match self.snapshot.write() {
@@ -161,7 +151,6 @@ async fn server_date(State(st): State<Arc<AppState>>, mut response: Response) ->
     response
 }
 
-/// The full router.
 pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
     Router::new()
         .route("/v1/eligibility", post(v1::eligibility))

@@ -266,9 +266,7 @@ pub async fn report_page(
 /// Form of `POST /reports/login`.
 #[derive(Debug, Deserialize)]
 pub struct LoginForm {
-    /// The audit token.
     token: String,
-    /// The page's language.
     lang: Option<String>,
 }
 

@@ -9,12 +9,10 @@ use mask_api::reports::SLOTS_PER_DAY;
 
 use super::svg::{self, Bar, Point, Series, esc};
 
-/// The page's language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
     /// 繁體中文 (default).
     ZhTw,
-    /// English.
     En,
 }
 

@@ -138,7 +138,7 @@ pub fn token_id(hash: &str) -> String {
 /// A stored token as `token list` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenInfo {
-    /// Short id ([`token_id`]).
+    /// Short id: the first [`TOKEN_ID_LEN`] hex digits of the token's hash.
     pub id: String,
     /// Site, role, expiry, revocation.
     pub record: TokenRecord,
@@ -374,6 +374,7 @@ pub struct ReportRows {
 
 /// Slot (0..8) of an instant given as unix milliseconds: Asia/Taipei hour / 3. Both stores
 /// compute the same in SQL; this is what their tests compare against.
+#[cfg(test)]
 pub fn slot_of_ms(ms: i64) -> u8 {
     const TAIPEI_MS: i64 = 8 * 3_600_000;
     const SLOT_MS: i64 = 3 * 3_600_000;

@@ -44,7 +44,6 @@ const MIGRATIONS: &[&str] = &[
 /// Advisory-lock key space of this server's migrations.
 const MIGRATION_LOCK: i64 = 0x6d61_736b_0001;
 
-/// The PostgreSQL store.
 pub struct PostgresStore {
     pool: Pool,
     sales: sales::GroupWriter,

@@ -108,7 +108,6 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 
-/// The SQLite store.
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
     readers: Arc<ReadPool>,

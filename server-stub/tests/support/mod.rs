@@ -101,16 +101,12 @@ impl TestServer {
     }
 
     pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        (status, r.json().await.unwrap_or(Value::Null))
+        status_and_json(self.post_raw(token, path, body).await).await
+    }
+
+    /// `POST path` with `token` and a JSON body: the whole response (headers, text).
+    pub async fn post_raw(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
+        post_with(&self.http, &format!("{}{path}", self.base), token, body).await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
@@ -122,15 +118,21 @@ impl TestServer {
     }
 
     pub async fn get_as(&self, token: &str, path: &str) -> (StatusCode, Value) {
-        let r = self
-            .http
+        status_and_json(self.get_raw(token, path).await).await
+    }
+
+    /// `GET path` without a token (public routes, or to be refused): the whole response.
+    pub async fn get_public(&self, path: &str) -> reqwest::Response {
+        self.http
             .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
             .send()
             .await
-            .unwrap();
-        let status = r.status();
-        (status, r.json().await.unwrap_or(Value::Null))
+            .unwrap()
+    }
+
+    /// `GET path` with `token`: the whole response (headers, text).
+    pub async fn get_raw(&self, token: &str, path: &str) -> reqwest::Response {
+        get_with(&self.http, &format!("{}{path}", self.base), token).await
     }
 
     pub async fn eligibility(&self, id_no: &str, birth: Option<&str>) -> Value {
@@ -155,16 +157,41 @@ impl TestServer {
     pub async fn maskdata(&self) -> String {
         self.server.refresh_open_data().await.unwrap();
         let bytes = self
-            .http
-            .get(format!("{}/maskdata.csv", self.base))
-            .send()
+            .get_public("/maskdata.csv")
             .await
-            .unwrap()
             .bytes()
             .await
             .unwrap();
         String::from_utf8(bytes.to_vec()).unwrap()
     }
+}
+
+/// `GET url` with `token` on `http` (any server, also one in another process): the whole
+/// response. Panics when the server does not answer.
+pub async fn get_with(http: &reqwest::Client, url: &str, token: &str) -> reqwest::Response {
+    http.get(url).bearer_auth(token).send().await.unwrap()
+}
+
+/// `POST url` with `token` and a JSON body on `http`: the whole response. Panics when the server
+/// does not answer.
+pub async fn post_with(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &Value,
+) -> reqwest::Response {
+    http.post(url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A response's status and JSON body (`Null` when the body is not JSON).
+pub async fn status_and_json(r: reqwest::Response) -> (StatusCode, Value) {
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 /// A sale JSON with a new UUIDv7.
