@@ -30,6 +30,27 @@ use crate::{Language, UnknownLanguage};
 /// here once and need no row. [`check`] lists rows that match nothing and texts that have no row.
 pub type ZhHelp = [(&'static str, &'static str)];
 
+/// The tables of one binary: each with the subcommand path it applies under (`""` for the
+/// binary itself), so that arguments flattened into two binaries (`nhi-read`'s and `mask-agent
+/// card read`'s) have their texts in one table: `&[("", ZH_HELP), ("card read", READ_ARGS)]`.
+pub type ZhTables = [(&'static str, &'static ZhHelp)];
+
+/// Every row of `tables` with its full key.
+fn rows(tables: &ZhTables) -> Vec<(String, &'static str)> {
+    let mut rows = Vec::new();
+    for (prefix, table) in tables {
+        for (key, text) in table.iter() {
+            let key = match (prefix.is_empty(), key.is_empty() || key.starts_with(':')) {
+                (true, _) => (*key).to_owned(),
+                (false, true) => format!("{prefix}{key}"),
+                (false, false) => format!("{prefix} {key}"),
+            };
+            rows.push((key, *text));
+        }
+    }
+    rows
+}
+
 /// A value a command-line argument refuses, worded in both languages, for a clap
 /// `value_parser`: the English text is what clap prints in English (its `Display`), the zh-TW
 /// text what [`Usage`] prints in zh-TW.
@@ -80,13 +101,13 @@ where
 /// text of `zh` put in place and clap's own texts (headings, the help and version flags, the
 /// `help` subcommand) translated. The command comes back built (`Command::build`). A row of
 /// `zh` that names nothing is skipped here and reported by [`check`].
-pub fn localize(mut cmd: Command, language: Language, zh: &ZhHelp) -> Command {
+pub fn localize(mut cmd: Command, language: Language, zh: &ZhTables) -> Command {
     if language == Language::En {
         cmd.build();
         return cmd;
     }
-    for (key, text) in zh {
-        cmd = apply(cmd, key, text);
+    for (key, text) in rows(zh) {
+        cmd = apply(cmd, &key, text);
     }
     // Built after the table so that global arguments reach the subcommands translated, and
     // before clap's own texts, which the build adds.
@@ -189,11 +210,12 @@ fn translate_arg(arg: Arg) -> Arg {
 /// Rows of `zh` that name no subcommand or argument of `cmd`, then each about and argument help
 /// of `cmd` (clap's own excepted) that has no row: for a unit test of each binary's table,
 /// which must find none.
-pub fn check(cmd: &Command, zh: &ZhHelp) -> Vec<String> {
+pub fn check(cmd: &Command, zh: &ZhTables) -> Vec<String> {
+    let zh = rows(zh);
     let mut problems = Vec::new();
     let mut keys = Vec::new();
     collect_keys(cmd, "", true, &mut keys);
-    for (key, _) in zh {
+    for (key, _) in &zh {
         if !keys.iter().any(|(k, _)| k == key) {
             problems.push(format!("the row {key:?} names nothing"));
         }
@@ -208,13 +230,17 @@ pub fn check(cmd: &Command, zh: &ZhHelp) -> Vec<String> {
 
 /// Every key `cmd` offers, and whether it has a text to translate.
 fn collect_keys(cmd: &Command, path: &str, root: bool, keys: &mut Vec<(String, bool)>) {
-    keys.push((path.to_owned(), root || cmd.get_about().is_some()));
+    let shown = !cmd.is_hide_set();
+    keys.push((
+        path.to_owned(),
+        root || (shown && cmd.get_about().is_some()),
+    ));
     for arg in cmd.get_arguments() {
         let id = arg.get_id().as_str();
         if matches!(id, "help" | "version") {
             continue;
         }
-        let has_text = !arg.is_hide_set() && arg.get_help().is_some();
+        let has_text = shown && !arg.is_hide_set() && arg.get_help().is_some();
         keys.push((format!("{path}:{id}"), has_text));
     }
     for sub in cmd.get_subcommands() {
@@ -239,15 +265,21 @@ pub struct Usage {
     pub to_stderr: bool,
     /// The exit code: [`crate::exit::USAGE`] for an error, 0 for help and version.
     pub code: u8,
+    /// Whether `text` is our zh-TW rendering rather than clap's own.
+    ours: bool,
     error: clap::Error,
 }
 
 impl Usage {
     fn new(error: clap::Error, language: Language) -> Usage {
         let to_stderr = error.use_stderr();
-        let text = match (language, to_stderr) {
-            (Language::ZhTw, true) => zh_error(&error),
-            _ => error.to_string(),
+        // The help clap shows for a missing subcommand is already in the command's language.
+        let help = error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
+        let ours = language == Language::ZhTw && to_stderr && !help;
+        let text = if ours {
+            zh_error(&error)
+        } else {
+            error.to_string()
         };
         let code = if to_stderr { crate::exit::USAGE } else { 0 };
         Usage {
@@ -255,6 +287,7 @@ impl Usage {
             text,
             to_stderr,
             code,
+            ours,
             error,
         }
     }
@@ -267,7 +300,7 @@ impl Usage {
     /// Prints the text where it belongs (clap's colours kept where the text is clap's own) and
     /// returns the exit code for `main` to return.
     pub fn print(&self) -> ExitCode {
-        if self.to_stderr && self.language == Language::ZhTw {
+        if self.ours {
             eprint!("{}", self.text);
         } else {
             let _ = self.error.print();
@@ -279,12 +312,12 @@ impl Usage {
 /// Parses this process's command line into `P` with help and errors in the detected language
 /// (argv's `--lang`, else the environment, by [`Language::detect`]). The language is returned
 /// beside the parsed command line so that the binary need not detect it again.
-pub fn parse<P: clap::Parser>(zh: &ZhHelp) -> Result<(P, Language), Usage> {
+pub fn parse<P: clap::Parser>(zh: &ZhTables) -> Result<(P, Language), Usage> {
     parse_from(std::env::args_os(), zh)
 }
 
 /// [`parse`] over given arguments (the first is the program's name).
-pub fn parse_from<P, I, S>(args: I, zh: &ZhHelp) -> Result<(P, Language), Usage>
+pub fn parse_from<P, I, S>(args: I, zh: &ZhTables) -> Result<(P, Language), Usage>
 where
     P: clap::Parser,
     I: IntoIterator<Item = S>,
@@ -386,13 +419,13 @@ fn zh_message(error: &clap::Error) -> Option<String> {
             text
         }
         ErrorKind::MissingSubcommand => format!(
-            "'{}' 需要一個子命令，但沒有給",
+            "'{}' 後面需要一個子命令",
             context_str(error, ContextKind::InvalidSubcommand)?
         ),
         ErrorKind::InvalidValue => {
             let (arg, value) = (arg()?, value()?);
             let mut text = if value.is_empty() {
-                format!("'{arg}' 需要一個值，但沒有給")
+                format!("'{arg}' 後面需要一個值")
             } else {
                 format!("'{arg}' 的值 '{value}' 無效")
             };
@@ -428,8 +461,8 @@ fn zh_message(error: &clap::Error) -> Option<String> {
 fn zh_source(source: &(dyn std::error::Error + 'static)) -> String {
     if let Some(bad) = source.downcast_ref::<BadValue>() {
         bad.zh.clone()
-    } else if let Some(UnknownLanguage(text)) = source.downcast_ref::<UnknownLanguage>() {
-        format!("不支援的語言 {text:?}：請用 zh-TW 或 en")
+    } else if source.downcast_ref::<UnknownLanguage>().is_some() {
+        "請用 zh-TW 或 en".to_owned()
     } else {
         source.to_string()
     }
@@ -471,13 +504,10 @@ mod tests {
         })
     }
 
-    const ZH: &ZhHelp = &[
-        ("", "示範"),
-        (":lang", "訊息語言"),
-        ("sell", "賣一盒"),
-        ("sell:id", "買方的身分證號"),
-        ("sell:quantity", "盒數"),
-    ];
+    const ZH: &ZhTables = &[("", TOP), ("sell", SELL)];
+    const TOP: &ZhHelp = &[("", "示範"), (":lang", "訊息語言"), ("sell", "賣一盒")];
+    /// A table for a subcommand, keyed from it.
+    const SELL: &ZhHelp = &[(":id", "買方的身分證號"), (":quantity", "盒數")];
 
     fn run(args: &[&str]) -> Result<(Cli, Language), Usage> {
         parse_from(std::iter::once("demo-bin").chain(args.iter().copied()), ZH)
@@ -486,7 +516,7 @@ mod tests {
     #[test]
     fn the_table_covers_the_command() {
         assert_eq!(check(&Cli::command(), ZH), Vec::<String>::new());
-        let partial: &ZhHelp = &[("", "示範"), ("sell:nobody", "x")];
+        let partial: &ZhTables = &[("", &[("", "示範")]), ("sell", &[(":nobody", "x")])];
         assert_eq!(
             check(&Cli::command(), partial),
             [
