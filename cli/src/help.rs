@@ -171,8 +171,8 @@ fn translate_clap_texts(cmd: &mut Command) {
 
 const HELP_ABOUT: &str = "顯示這份說明，或指定子命令的說明";
 
-/// An argument's heading (clap's "Arguments" and "Options") and, for clap's own arguments,
-/// its help.
+/// An argument's heading (clap's "Arguments" and "Options"), the default and possible values
+/// clap appends to its help, and, for clap's own arguments, its help.
 fn translate_arg(arg: Arg) -> Arg {
     let heading = if arg.is_positional() {
         "引數"
@@ -184,6 +184,7 @@ fn translate_arg(arg: Arg) -> Arg {
     } else {
         arg
     };
+    let arg = translate_annotations(arg);
     let clap_text = |text: Option<&clap::builder::StyledStr>| {
         let text = text?.to_string();
         Some(match text.as_str() {
@@ -205,6 +206,44 @@ fn translate_arg(arg: Arg) -> Arg {
         Some(long_help) => arg.long_help(long_help),
         None => arg,
     }
+}
+
+/// clap's `[default: …]` and `[possible values: …]` after an argument's help, written by us in
+/// zh-TW (clap's own are hidden): shown when clap would show them, for an argument that takes a
+/// value. (`[env: …]` stays clap's: it shows the variable's current value.)
+fn translate_annotations(arg: Arg) -> Arg {
+    if !arg.get_action().takes_values() {
+        return arg;
+    }
+    let mut notes = Vec::new();
+    if !arg.is_hide_possible_values_set() {
+        let values: Vec<String> = arg
+            .get_possible_values()
+            .iter()
+            .filter(|value| !value.is_hide_set())
+            .map(|value| value.get_name().to_owned())
+            .collect();
+        if !values.is_empty() {
+            notes.push(format!("[可用的值：{}]", values.join(", ")));
+        }
+    }
+    if !arg.is_hide_default_value_set() && !arg.get_default_values().is_empty() {
+        let values: Vec<String> = arg
+            .get_default_values()
+            .iter()
+            .map(|value| value.to_string_lossy().into_owned())
+            .collect();
+        notes.push(format!("[預設：{}]", values.join(", ")));
+    }
+    let Some(help) = arg.get_help().map(ToString::to_string) else {
+        return arg;
+    };
+    if notes.is_empty() {
+        return arg;
+    }
+    arg.help(format!("{help} {}", notes.join(" ")))
+        .hide_default_value(true)
+        .hide_possible_values(true)
 }
 
 /// Rows of `zh` that name no subcommand or argument of `cmd`, then each about and argument help
@@ -494,6 +533,9 @@ mod tests {
             /// How many.
             #[arg(long, value_parser = boxes)]
             quantity: Option<u8>,
+            /// Where.
+            #[arg(long, default_value = "counter")]
+            till: String,
         },
     }
 
@@ -507,7 +549,11 @@ mod tests {
     const ZH: &ZhTables = &[("", TOP), ("sell", SELL)];
     const TOP: &ZhHelp = &[("", "示範"), (":lang", "訊息語言"), ("sell", "賣一盒")];
     /// A table for a subcommand, keyed from it.
-    const SELL: &ZhHelp = &[(":id", "買方的身分證號"), (":quantity", "盒數")];
+    const SELL: &ZhHelp = &[
+        (":id", "買方的身分證號"),
+        (":quantity", "盒數"),
+        (":till", "哪個櫃台"),
+    ];
 
     fn run(args: &[&str]) -> Result<(Cli, Language), Usage> {
         parse_from(std::iter::once("demo-bin").chain(args.iter().copied()), ZH)
@@ -525,6 +571,7 @@ mod tests {
                 "\"sell\" has no zh-TW text",
                 "\"sell:id\" has no zh-TW text",
                 "\"sell:quantity\" has no zh-TW text",
+                "\"sell:till\" has no zh-TW text",
             ]
         );
     }
@@ -550,7 +597,8 @@ mod tests {
         assert_eq!(
             help.text,
             "賣一盒\n\n用法：demo-bin sell [OPTIONS] <ID>\n\n引數:\n  <ID>  買方的身分證號\n\n\
-             選項:\n      --lang <LANG>          訊息語言\n      --quantity <QUANTITY>  盒數\n  \
+             選項:\n      --lang <LANG>          訊息語言\n      --quantity <QUANTITY>  盒數\n      \
+             --till <TILL>          哪個櫃台 [預設：counter]\n  \
              -h, --help                 顯示說明\n"
         );
         let top = run(&["--lang", "zh-TW", "help"]).unwrap_err();
