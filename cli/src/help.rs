@@ -496,12 +496,19 @@ fn zh_message(error: &clap::Error) -> Option<String> {
 }
 
 /// A value parser's refusal in zh-TW: ours are worded in both languages ([`BadValue`],
-/// [`UnknownLanguage`]); clap's and the standard library's stay as they are.
+/// [`UnknownLanguage`]); the standard library's number and address errors are worded here;
+/// clap's own (a number out of range) stay English.
 fn zh_source(source: &(dyn std::error::Error + 'static)) -> String {
     if let Some(bad) = source.downcast_ref::<BadValue>() {
         bad.zh.clone()
     } else if source.downcast_ref::<UnknownLanguage>().is_some() {
         "請用 zh-TW 或 en".to_owned()
+    } else if source.is::<std::num::ParseIntError>() {
+        "請填整數".to_owned()
+    } else if source.is::<std::num::ParseFloatError>() {
+        "請填數字".to_owned()
+    } else if source.is::<std::net::AddrParseError>() {
+        "請填 IP 位址（例如 127.0.0.1 或 127.0.0.1:8443）".to_owned()
     } else {
         source.to_string()
     }
