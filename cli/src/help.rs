@@ -267,6 +267,14 @@ pub fn check(cmd: &Command, zh: &ZhTables) -> Vec<String> {
     problems
 }
 
+/// Panics with [`check`]'s list unless it is empty: the body of each binary's unit test of its
+/// table (`mask_cli::help::assert_complete::<Cli>(ZH_TABLES)`).
+#[track_caller]
+pub fn assert_complete<P: clap::CommandFactory>(zh: &ZhTables) {
+    let problems = check(&P::command(), zh);
+    assert!(problems.is_empty(), "the zh-TW help table: {problems:#?}");
+}
+
 /// Every key `cmd` offers, and whether it has a text to translate.
 fn collect_keys(cmd: &Command, path: &str, root: bool, keys: &mut Vec<(String, bool)>) {
     let shown = !cmd.is_hide_set();
@@ -581,6 +589,12 @@ mod tests {
                 "\"sell:till\" has no zh-TW text",
             ]
         );
+    }
+
+    #[test]
+    #[should_panic(expected = "sell:till")]
+    fn a_missing_row_fails_the_binary_s_test() {
+        assert_complete::<Cli>(&[("", TOP), ("sell", &SELL[..2])]);
     }
 
     #[test]
