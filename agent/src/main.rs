@@ -4,7 +4,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use mask_agent::cli::{CardCommand, Cli, Command, GlobalArgs, JournalCommand};
 use mask_agent::commands;
 use mask_agent::config::{Config, ProcessEnv};
@@ -12,8 +11,12 @@ use mask_agent::messages::{Language, Msg};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    ExitCode::from(dispatch(cli))
+    // The help and usage errors in the language of --lang or the environment (the config's
+    // `language` is not read yet: the config file is named on this very command line).
+    match mask_cli::help::parse::<Cli>(Cli::ZH_HELP) {
+        Ok((cli, language)) => ExitCode::from(dispatch(cli, language)),
+        Err(usage) => usage.print(),
+    }
 }
 
 fn load_config(global: &GlobalArgs) -> Result<Config, u8> {
@@ -24,11 +27,12 @@ fn load_config(global: &GlobalArgs) -> Result<Config, u8> {
     })
 }
 
-fn dispatch(cli: Cli) -> u8 {
+/// `language` is the one the command line and the environment ask for (the config's
+/// `language` not considered).
+fn dispatch(cli: Cli, language: Language) -> u8 {
     if let Command::Card(CardCommand::Read(read)) = &cli.command {
         // The same command as `nhi-read` (one implementation, `nhi_card::read_report`).
-        let lang = Language::detect(cli.global.lang.as_deref().and_then(Language::parse));
-        return read.run(lang);
+        return read.run(language);
     }
     if let Command::Service(command) = &cli.command {
         // Loads the config itself: under the Windows service manager even a config error must

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use mask_cli::Language;
 use mask_cli::exit;
+use mask_cli::help::{BadValue, ZhHelp};
 
 use crate::{CardErrorKind, Identity, ReadError, ReadOnceOptions, Sex, read_once};
 
@@ -87,12 +88,30 @@ fn run(options: &ReadOnceOptions, format: Format, lang: Language) -> u8 {
 }
 
 /// Parses `--timeout`: seconds, fractions allowed.
-fn parse_secs(text: &str) -> Result<Duration, String> {
+fn parse_secs(text: &str) -> Result<Duration, BadValue> {
     text.parse::<f64>()
         .ok()
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .ok_or_else(|| format!("not a number of seconds: {text}"))
+        .ok_or_else(|| BadValue {
+            en: format!("not a number of seconds: {text}"),
+            zh: "請填秒數，例如 30".to_owned(),
+        })
 }
+
+/// [`ReadArgs`]' help in zh-TW (the English is on the fields), for `nhi-read` and
+/// `mask-agent card read` ([`mask_cli::help`]).
+pub const READ_ARGS_ZH: &ZhHelp = &[
+    (":json", "輸出一個 JSON 物件，而不是易讀的摘要"),
+    (
+        ":show_pii",
+        "顯示完整的卡號、姓名、身分證號與出生日期（預設遮蔽）",
+    ),
+    (
+        ":reader",
+        "只使用這台讀卡機（完整名稱，或名稱中的一段文字）",
+    ),
+    (":timeout", "等這麼多秒仍沒有插卡就放棄（預設：一直等）"),
+];
 
 /// A message in both languages.
 struct Text {
@@ -322,16 +341,6 @@ fn other_failure(lang: Language, err: &ReadError) -> (String, &'static str) {
             .pick(lang),
         ),
     }
-}
-
-/// A command-line mistake of `nhi-read`: clap's own text, then where to find the usage.
-pub fn usage_error(lang: Language, detail: &str) -> String {
-    let hint = text!(
-        "請執行 nhi-read --help 查看用法。",
-        "Run nhi-read --help for usage."
-    )
-    .pick(lang);
-    format!("{detail}\n{hint}")
 }
 
 /// Writing the result failed (e.g. stdout closed).

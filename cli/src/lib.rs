@@ -4,11 +4,15 @@
 //! - [`Language`], the one language type, and [`Language::detect`], the one rule that picks it:
 //!   `--lang` > `MASK_LANG` > `LC_ALL` > `LC_MESSAGES` > `LANG` > zh-TW.
 //! - [`exit`], the one exit-code table.
+//! - [`help`], `--help` and usage errors in that language: clap's derive texts in English, one
+//!   zh-TW table per binary, the language detected from argv and the environment before clap
+//!   parses.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod exit;
+pub mod help;
 mod language;
 
 pub use language::{LOCALE_VARS, Language, UnknownLanguage, parse_lang};

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use mask_cli::help::{self, ZhHelp};
 use mask_terminal::Lang;
 
 #[cfg(unix)]
@@ -43,9 +44,36 @@ struct Cli {
     as_of: Option<String>,
 }
 
+/// The help in zh-TW (the English is on `Cli`).
+const ZH_HELP: &ZhHelp = &[
+    (
+        "",
+        "一個命令啟動的示範系統：在同一台電腦上執行伺服器替身、代理程式、含虛擬卡片的 PC/SC 與櫃檯畫面（不會安裝到藥局）",
+    ),
+    (
+        ":lang",
+        "語言：zh-TW 或 en（預設依序看 MASK_LANG、LC_ALL、LC_MESSAGES、LANG，都沒有則為 zh-TW）",
+    ),
+    (
+        ":state_file",
+        "把示範系統的連接埠、路徑與 pid 以 JSON 寫到這個檔案（供測試與效能量測）",
+    ),
+    (
+        ":cards",
+        "輪流使用的卡片設定檔（以逗號分隔的 fixture 名稱，例如 adult,adult-3）",
+    ),
+    (
+        ":as_of",
+        "伺服器與代理程式時鐘的起點（RFC 3339；預設 2020-03-09T10:00:00+08:00）",
+    ),
+];
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let lang = Lang::detect(cli.lang);
+    let (cli, lang) = match help::parse::<Cli>(&[("", ZH_HELP)]) {
+        Ok(parsed) => parsed,
+        // --help, --version, or a usage error (exit code 2) in the detected language.
+        Err(usage) => return usage.print(),
+    };
     let trace = std::env::var_os("MASK_TERMINAL_TRACE").map(PathBuf::from);
     demo(cli, lang, trace)
 }
@@ -88,4 +116,10 @@ fn demo(cli: Cli, lang: Lang, _trace: Option<PathBuf>) -> ExitCode {
     let _ = (cli.state_file, cli.cards, cli.as_of);
     eprintln!("{}", messages::unix_only(lang));
     ExitCode::from(mask_cli::exit::USAGE)
+}
+
+#[cfg(test)]
+#[test]
+fn every_help_text_has_a_zh_tw_row() {
+    mask_cli::help::assert_complete::<Cli>(&[("", ZH_HELP)]);
 }

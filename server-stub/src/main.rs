@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use mask_cli::exit;
+use mask_cli::help::{self, ZhHelp, ZhTables};
 use mask_server_stub::{Database, ServerConfig, ServerError, TlsFiles, ensure_self_signed};
 use messages::{Lang, Msg, text};
 use time::OffsetDateTime;
@@ -88,6 +89,72 @@ struct RunArgs {
     eligibility_ids_per_minute: u32,
 }
 
+/// The help in zh-TW (the English is on the fields): this table, and the token commands' in
+/// token_command.rs.
+const ZH_HELP: &ZhHelp = &[
+    (
+        "",
+        "2020 年口罩實名制的中央額度 API 與開放資料（健保署系統的替身）",
+    ),
+    (":listen", "監聽的位址，例如 127.0.0.1:8443"),
+    (
+        ":data_dir",
+        "資料目錄（不存在時建立）：資料庫、買方識別碼的密鑰、產生的憑證",
+    ),
+    (
+        ":plain_http",
+        "以明文 HTTP 取代 HTTPS（只限 loopback 位址）",
+    ),
+    (
+        ":as_of",
+        "伺服器時鐘從這個 RFC 3339 時刻開始（之後照常走），例如 2020-03-12T09:00:00+08:00",
+    ),
+    (":refresh_secs", "開放資料的更新間隔（秒）"),
+    (
+        ":database",
+        "`sqlite`（預設，放在資料目錄）或 postgres:// 網址",
+    ),
+    (
+        ":tls_cert",
+        "HTTPS 憑證鏈（PEM）；預設：自簽憑證，產生在 DATA_DIR/tls",
+    ),
+    (":tls_key", "HTTPS 私鑰（PEM）"),
+    (":rate_limit", "每個 token 每秒可送的請求數（0 = 不限）"),
+    (":body_limit", "請求內容的上限（位元組）"),
+    (
+        ":request_timeout_secs",
+        "一個請求最長可花的時間，含讀取內容（超過回 408）",
+    ),
+    (
+        ":max_concurrent_requests",
+        "同時處理的請求數；其餘的排隊等空位",
+    ),
+    (
+        ":max_tls_handshakes",
+        "同時進行中的 TLS 交握數；超過時丟棄最舊的",
+    ),
+    (
+        ":unknown_token_rate",
+        "每個用戶端位址每秒可送的未知 token 數；超過時在查詢資料庫前就回 429（0 = 不限）",
+    ),
+    (":tls_handshake_timeout_secs", "TLS 交握最長的秒數"),
+    (
+        ":eligibility_ids_per_minute",
+        "一個 token 每分鐘可查詢購買資格的不同身分證號數（同一個號碼再查只算一次）；超過回 429（0 = 不限）",
+    ),
+    ("token", "Bearer token：核發、列出、撤銷、輪替"),
+];
+
+/// Every zh-TW table of this binary.
+const ZH_TABLES: &ZhTables = &[
+    ("", ZH_HELP),
+    ("", token_command::ZH_HELP),
+    ("token issue", token_command::STORE_ARGS_ZH),
+    ("token list", token_command::STORE_ARGS_ZH),
+    ("token revoke", token_command::STORE_ARGS_ZH),
+    ("token rotate", token_command::STORE_ARGS_ZH),
+];
+
 /// A failure with its exit code (`mask_cli::exit`: `USAGE` or `FAILURE`).
 struct Failure(u8, String);
 
@@ -100,7 +167,11 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = match help::parse::<Cli>(ZH_TABLES) {
+        Ok((cli, _)) => cli,
+        // --help, --version, or a usage error (exit code 2) in the detected language.
+        Err(usage) => return usage.print(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -220,4 +291,10 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+#[cfg(test)]
+#[test]
+fn every_help_text_has_a_zh_tw_row() {
+    mask_cli::help::assert_complete::<Cli>(ZH_TABLES);
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use mask_cli::exit;
+use mask_cli::help::{BadValue, ZhHelp};
 use mask_server_stub::{ServerConfig, TOKEN_ID_LEN, TokenInfo, TokenSelector};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -15,6 +16,59 @@ use crate::messages::{Lang, Msg, text};
 
 /// Longest overlap of a rotation: a year.
 const MAX_OVERLAP_HOURS: f64 = 8_760.0;
+
+/// The token commands' help in zh-TW (the English is on the fields); keys from the top.
+pub const ZH_HELP: &ZhHelp = &[
+    (
+        "token issue",
+        "為一個藥局（或加 --audit 為中央稽核）核發新的 bearer token 並印出（只存雜湊值）",
+    ),
+    (
+        "token issue:site",
+        "藥局代碼（10 個字元，例如 0145080011 或 592202A296）",
+    ),
+    (
+        "token issue:audit",
+        "中央稽核人員的唯讀 token（只能用稽核與報表路徑），不是藥局的",
+    ),
+    ("token issue:expires_days", "幾天後到期（預設：永不到期）"),
+    (
+        "token list",
+        "列出已存的 token：短代號、角色、藥局、核發、到期、撤銷（不會印出 token 本身）",
+    ),
+    ("token list:json", "輸出一個 JSON 陣列，而不是表格"),
+    (
+        "token revoke",
+        "依短代號（見 `token list`）撤銷一個 token，或撤銷一個藥局的全部 token。使用同一資料庫的執行中伺服器幾秒內就會拒絕它們",
+    ),
+    (
+        "token revoke:id",
+        "token 的短代號（12 個十六進位數字，見 `token list`）",
+    ),
+    ("token revoke:site", "改為撤銷這個藥局的全部 token"),
+    (
+        "token rotate",
+        "為一個藥局核發新 token 並印出；該藥局較舊的 token 在 --overlap-hours 內仍有效，之後失效（留時間換上新的）",
+    ),
+    ("token rotate:site", "藥局代碼"),
+    (
+        "token rotate:overlap_hours",
+        "舊 token 仍有效的時數（0 = 立即失效；可用小數，最多 8760）",
+    ),
+    (
+        "token rotate:expires_days",
+        "新 token 幾天後到期（預設：永不到期）",
+    ),
+];
+
+/// [`StoreArgs`]' help in zh-TW, for each token command.
+pub const STORE_ARGS_ZH: &ZhHelp = &[
+    (":data_dir", "伺服器的資料目錄"),
+    (
+        ":database",
+        "`sqlite`（預設，放在資料目錄）或 postgres:// 網址",
+    ),
+];
 
 #[derive(Args, Debug)]
 pub struct StoreArgs {
@@ -80,10 +134,13 @@ pub enum TokenAction {
     },
 }
 
-fn overlap_hours(arg: &str) -> Result<f64, String> {
+fn overlap_hours(arg: &str) -> Result<f64, BadValue> {
     match arg.parse::<f64>() {
         Ok(h) if (0.0..=MAX_OVERLAP_HOURS).contains(&h) => Ok(h),
-        _ => Err(format!("a number of hours from 0 to {MAX_OVERLAP_HOURS}")),
+        _ => Err(BadValue {
+            en: format!("a number of hours from 0 to {MAX_OVERLAP_HOURS}"),
+            zh: format!("請填 0 到 {MAX_OVERLAP_HOURS} 的時數"),
+        }),
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use mask_cli::help::{self, ZhHelp};
 use mask_terminal::{Lang, demo_moved};
 use mask_terminal::{RunOptions, exit_status, run};
 
@@ -36,9 +37,28 @@ struct Cli {
     old_demo_options: Vec<String>,
 }
 
+/// The help in zh-TW (the English is on `Cli`).
+const ZH_HELP: &ZhHelp = &[
+    (
+        "",
+        "藥師的櫃檯畫面（只用鍵盤操作的文字介面）；示範系統在 mask-demo",
+    ),
+    (
+        ":lang",
+        "語言：zh-TW 或 en（預設依序看 MASK_LANG、LC_ALL、LC_MESSAGES、LANG，都沒有則為 zh-TW）",
+    ),
+    (
+        ":socket",
+        "代理程式的本機 socket（預設：環境變數 MASK_AGENT_SOCKET，其次代理程式的預設值，Linux 上為 /run/mask-agent/agent.sock）。不會讀取代理程式的設定檔：裡面有藥局的 token",
+    ),
+];
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let lang = Lang::detect(cli.lang);
+    let (cli, lang) = match help::parse::<Cli>(&[("", ZH_HELP)]) {
+        Ok(parsed) => parsed,
+        // --help, --version, or a usage error (exit code 2) in the detected language.
+        Err(usage) => return usage.print(),
+    };
     if cli.demo || !cli.old_demo_options.is_empty() {
         eprintln!("{}", demo_moved(lang));
         return ExitCode::from(mask_cli::exit::USAGE);
@@ -50,4 +70,10 @@ fn main() -> ExitCode {
         trace: std::env::var_os("MASK_TERMINAL_TRACE").map(PathBuf::from),
     };
     exit_status(lang, run(opts))
+}
+
+#[cfg(test)]
+#[test]
+fn every_help_text_has_a_zh_tw_row() {
+    mask_cli::help::assert_complete::<Cli>(&[("", ZH_HELP)]);
 }

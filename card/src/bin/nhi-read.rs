@@ -13,8 +13,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use mask_cli::{Language, exit};
-use nhi_card::read_report::{self, ReadArgs};
+use mask_cli::Language;
+use mask_cli::help::{self, ZhHelp};
+use nhi_card::read_report::{READ_ARGS_ZH, ReadArgs};
 
 /// Read one NHI card (健保卡) and print the card holder.
 #[derive(Debug, Parser)]
@@ -27,21 +28,28 @@ struct Cli {
     lang: Option<Language>,
 }
 
+/// The help in zh-TW (the English is on `Cli`); the card-read flags' texts are `READ_ARGS_ZH`,
+/// shared with `mask-agent card read`.
+const ZH_HELP: &ZhHelp = &[
+    ("", "讀取一張健保卡並顯示持卡人"),
+    (
+        ":lang",
+        "訊息語言：zh-TW 或 en（預設依序看 MASK_LANG、LC_ALL、LC_MESSAGES、LANG，都沒有則為 zh-TW）",
+    ),
+];
+
+const ZH_TABLES: &help::ZhTables = &[("", ZH_HELP), ("", READ_ARGS_ZH)];
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) if !err.use_stderr() => {
-            // --help / --version
-            let _ = err.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(err) => {
-            eprintln!(
-                "{}",
-                read_report::usage_error(Language::detect(None), err.to_string().trim_end())
-            );
-            return ExitCode::from(exit::USAGE);
-        }
-    };
-    ExitCode::from(cli.read.run(Language::detect(cli.lang)))
+    match help::parse::<Cli>(ZH_TABLES) {
+        Ok((cli, language)) => ExitCode::from(cli.read.run(language)),
+        // --help, --version, or a usage error (exit code 2) in the detected language.
+        Err(usage) => usage.print(),
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn every_help_text_has_a_zh_tw_row() {
+    mask_cli::help::assert_complete::<Cli>(ZH_TABLES);
 }
