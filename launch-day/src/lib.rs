@@ -39,9 +39,10 @@ use report::{Accounting, DayReport};
 use stats::{ExchangeLayer, Stats};
 use timeline::Timeline;
 
-/// Real seconds between switching the sites' PCs on and the first simulated instant played:
-/// time to build 6,500 sites and start the server, and for the agents to say good morning.
-const LEAD: Duration = Duration::from_secs(45);
+/// Real seconds between switching the sites' PCs on and the first simulated instant played
+/// (the default of [`RunOptions::lead`]): time to build 6,500 sites and start the server, and
+/// for the agents to say good morning.
+pub const LEAD: Duration = Duration::from_secs(45);
 
 /// How one run is set up.
 #[derive(Clone, Debug)]
@@ -60,6 +61,9 @@ pub struct RunOptions {
     pub exe: PathBuf,
     /// Scratch space (the server's data directory).
     pub work_dir: PathBuf,
+    /// Real time between switching the PCs on and the first instant played ([`LEAD`]; a
+    /// test's few dozen sites need seconds).
+    pub lead: Duration,
 }
 
 /// What the figures need to know while the day runs (the exchange layer is installed before).
@@ -119,7 +123,7 @@ pub async fn run_day(options: &RunOptions, live: Arc<Live>) -> anyhow::Result<Da
     };
     let speed = options.speed.max(1);
     let listen = mask_chaos::procs::free_port()?;
-    let lead_sim = time::Duration::try_from(LEAD * speed)?;
+    let lead_sim = time::Duration::try_from(options.lead * speed)?;
     let mut args = ServeArgs {
         data_dir: options.work_dir.join("server"),
         database: database.clone(),
@@ -133,7 +137,7 @@ pub async fn run_day(options: &RunOptions, live: Arc<Live>) -> anyhow::Result<Da
 
     // Everything below runs on the day's clock from here.
     let clock = mask_api::Clock::replaying(args.as_of, speed);
-    let started = tokio::time::Instant::now() + LEAD;
+    let started = tokio::time::Instant::now() + options.lead;
     let timeline = Timeline {
         from: options.from,
         to: options.to,
@@ -148,7 +152,9 @@ pub async fn run_day(options: &RunOptions, live: Arc<Live>) -> anyhow::Result<Da
     for (i, day) in plan.sites.iter().enumerate() {
         // PCs are switched on over the first two thirds of the lead.
         let switched_on = tokio::time::Instant::now()
-            + LEAD.mul_f64(0.2 + 0.5 * f64::from(i as u32) / f64::from(n));
+            + options
+                .lead
+                .mul_f64(0.2 + 0.5 * f64::from(i as u32) / f64::from(n));
         let token = tokens.get(&day.code).context("no token")?;
         let pharmacy =
             Pharmacy::start(i, day, listen, token, clock, switched_on, &shutdown).await?;
@@ -168,10 +174,11 @@ pub async fn run_day(options: &RunOptions, live: Arc<Live>) -> anyhow::Result<Da
     let base = format!("http://{listen}");
 
     // Outages.
+    let mut outages = tokio::task::JoinSet::new();
     for (pharmacy, day) in pharmacies.iter().zip(&plan.sites) {
         if let Some((at, length)) = day.outage {
             let pharmacy = Arc::clone(pharmacy);
-            tokio::spawn(async move {
+            outages.spawn(async move {
                 timeline.sleep_until(at).await;
                 if let Some(proxy) = &pharmacy.proxy {
                     proxy.set_down(true);
@@ -236,6 +243,14 @@ pub async fn run_day(options: &RunOptions, live: Arc<Live>) -> anyhow::Result<Da
         result?;
     }
     timeline.sleep_until(options.to).await;
+    // The played part is over: outages still running (or planned later in the day) end now,
+    // so that every backlog drains.
+    outages.abort_all();
+    for pharmacy in &pharmacies {
+        if let Some(proxy) = &pharmacy.proxy {
+            proxy.set_down(false);
+        }
+    }
     let real_secs = timeline
         .real(options.to)
         .duration_since(started)

@@ -185,6 +185,8 @@ async fn bench(cli: &Cli) -> anyhow::Result<bool> {
         seed: cli.seed,
         sites: cli.sites,
         buyers: cli.buyers,
+        page_views_per_minute: cli.page_views_per_minute,
+        apps: cli.apps,
         ..DayShape::default()
     };
     let speeds = if cli.headroom.is_empty() {
@@ -207,6 +209,7 @@ async fn bench(cli: &Cli) -> anyhow::Result<bool> {
                 to: at(&cli.to)?,
                 exe: std::env::current_exe()?,
                 work_dir: work.path().to_owned(),
+                lead: mask_launch_day::LEAD,
             };
             let report = run_day(&options, Arc::clone(&live)).await?;
             write(cli, &report)?;
