@@ -43,8 +43,6 @@ mod stock;
 mod testing;
 
 pub use cache::{META_CLOCK_OFFSET, META_CREATED, META_LAST_CONTACT, META_SITE_NAME};
-pub use export::ExportRow;
-pub use listing::{ListingChange, NoteChange};
 pub use outbox::AttentionGroup;
 pub use quota::{Movements, Opening};
 pub use read_only::Schema;

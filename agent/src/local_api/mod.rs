@@ -12,7 +12,9 @@ mod unix;
 mod windows;
 
 pub use client::{ClientError, LocalClient};
-pub use connection::{refuse_connection, serve_connection};
+#[cfg(unix)]
+pub use connection::refuse_connection;
+pub use connection::serve_connection;
 
 use std::path::Path;
 use std::sync::Arc;
