@@ -77,9 +77,7 @@ pub enum Internal {
     /// A file could not be created or written.
     #[error("{}: {source}", path.display())]
     File {
-        /// The file.
         path: std::path::PathBuf,
-        /// The cause.
         source: std::io::Error,
     },
     /// Output could not be written.

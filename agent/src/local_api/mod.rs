@@ -38,7 +38,6 @@ pub enum ListenError {
         crate::messages::holder_en(holder.as_ref())
     )]
     PipeTaken {
-        /// The pipe name.
         name: String,
         /// The process holding it, when it could be found.
         holder: Option<mask_pipe_guard::NotTheAgent>,
@@ -46,9 +45,7 @@ pub enum ListenError {
     /// The endpoint could not be created.
     #[error("cannot listen on {path}: {source}")]
     Io {
-        /// The endpoint.
         path: String,
-        /// The cause.
         source: std::io::Error,
     },
 }

@@ -102,7 +102,6 @@ pub enum ServiceError {
     Windows {
         /// What was being done.
         action: &'static str,
-        /// The cause.
         source: windows_service::Error,
     },
     /// An external tool (systemctl, launchctl, icacls, …) failed.
@@ -111,9 +110,7 @@ pub enum ServiceError {
     /// A file could not be written or read.
     #[error("{path}: {source}")]
     Io {
-        /// The file.
         path: PathBuf,
-        /// The cause.
         source: std::io::Error,
     },
     /// This platform has no service manager the agent can use (e.g. systemd is not PID 1).
