@@ -7,10 +7,7 @@
 
 use std::time::Instant;
 
-use mask_agent::core::{Core, CoreSettings};
-use mask_agent::journal::{Journal, NewSale};
-use mask_agent::messages::Language;
-use mask_agent::server::ServerClient;
+use mask_agent::{Core, CoreSettings, Journal, Language, NewSale, ServerClient};
 use mask_api::Clock;
 use mask_api::{BuyerKind, SaleSource};
 use time::macros::datetime;
@@ -83,7 +80,7 @@ async fn run(n: usize, letter: char) -> (f64, u64) {
     };
     let core = Core::new(settings, journal, Some(client));
     let started = Instant::now();
-    let report = mask_agent::sync::drain(&core).await.unwrap();
+    let report = mask_agent::drain_outbox(&core).await.unwrap();
     let elapsed = started.elapsed();
     assert_eq!(report.sales + report.rejected, n, "{report:?}");
     assert_eq!(report.rejected, 0, "{report:?}");
@@ -105,7 +102,7 @@ fn main() {
         .unwrap();
     println!(
         "drain queued sales to an in-process server stub (SQLite, loopback, batches of {})",
-        mask_agent::sync::BATCH_SIZE
+        mask_agent::SYNC_BATCH_SIZE
     );
     let sizes = [max / 4, max / 2, max];
     for (size, letter) in sizes.into_iter().zip(['C', 'D', 'E']) {

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use mask_agent::journal::{Journal, NewSale, PRAGMAS};
+use mask_agent::{JOURNAL_PRAGMAS, Journal, NewSale};
 use mask_api::{BuyerKind, SaleSource};
 use rusqlite::{Connection, params};
 use time::OffsetDateTime;
@@ -61,7 +61,7 @@ fn raw_insert(conn: &mut Connection, i: usize) {
 
 fn raw_db(path: &Path) -> Connection {
     let conn = Connection::open(path).unwrap();
-    conn.execute_batch(PRAGMAS).unwrap();
+    conn.execute_batch(JOURNAL_PRAGMAS).unwrap();
     conn.execute_batch(
         "CREATE TABLE sales (id TEXT PRIMARY KEY NOT NULL, id_no TEXT, id_masked TEXT NOT NULL, birth_date TEXT, \
          kind TEXT NOT NULL, quantity INTEGER NOT NULL, sold_at_ms INTEGER NOT NULL, sold_day TEXT NOT NULL, \

@@ -14,9 +14,9 @@ use crate::local_api::{ClientError, LocalClient};
 use crate::messages::{Internal, Language, Msg, ProtocolProblem};
 use crate::runtime::RunError;
 
-pub use mask_cli::exit::{
-    CONFIG as EXIT_CONFIG, FAILURE as EXIT_FAILED, JOURNAL as EXIT_JOURNAL, SUCCESS as EXIT_OK,
-    UNAVAILABLE as EXIT_UNAVAILABLE,
+pub use mask_cli::exit::{CONFIG as EXIT_CONFIG, FAILURE as EXIT_FAILED};
+use mask_cli::exit::{
+    JOURNAL as EXIT_JOURNAL, SUCCESS as EXIT_OK, UNAVAILABLE as EXIT_UNAVAILABLE,
 };
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
@@ -160,7 +160,7 @@ fn rfc3339(at: Option<time::OffsetDateTime>) -> Option<String> {
 }
 
 /// The script-friendly JSON of `status --json`.
-pub fn status_json(status: &StatusReport) -> serde_json::Value {
+fn status_json(status: &StatusReport) -> serde_json::Value {
     json!({
         "running": true,
         "agent_version": status.agent_version,

@@ -71,7 +71,6 @@ pub enum Source {
     Default,
     /// The config file, at this line (when known).
     File {
-        /// The file.
         path: PathBuf,
         /// The 1-based line of the value.
         line: Option<usize>,
@@ -100,9 +99,7 @@ impl fmt::Display for Source {
 /// A value and where it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sourced<T> {
-    /// The value.
     pub value: T,
-    /// Its origin.
     pub source: Source,
 }
 
@@ -144,35 +141,27 @@ pub enum ConfigError {
     /// The config file could not be read.
     #[error("cannot read config file {path}: {source}")]
     Read {
-        /// The file.
         path: PathBuf,
-        /// The cause.
         source: std::io::Error,
     },
     /// The config file is not valid TOML of the expected shape.
     #[error("config file {path} is invalid: {source}")]
     Parse {
-        /// The file.
         path: PathBuf,
-        /// The cause.
         source: Box<toml::de::Error>,
     },
     /// A value is invalid.
     #[error("{key} = {value:?} ({origin}) is invalid: {reason}")]
     Invalid {
-        /// The key.
         key: &'static str,
         /// The offending value (never a token).
         value: String,
-        /// Where it came from.
         origin: Source,
-        /// What is wrong.
         reason: String,
     },
     /// A required value is missing.
     #[error("{key} is not set (config file key `{key}` or env {env})")]
     Missing {
-        /// The key.
         key: &'static str,
         /// Its environment variable.
         env: &'static str,

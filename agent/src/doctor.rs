@@ -27,7 +27,6 @@ pub enum Verdict {
 pub struct Check {
     /// Stable name.
     pub name: &'static str,
-    /// Outcome.
     pub verdict: Verdict,
     /// What was found.
     pub detail: String,

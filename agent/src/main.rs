@@ -4,10 +4,10 @@
 
 use std::process::ExitCode;
 
-use mask_agent::cli::{CardCommand, Cli, Command, GlobalArgs, JournalCommand};
-use mask_agent::commands;
-use mask_agent::config::{Config, ProcessEnv};
-use mask_agent::messages::{Language, Msg};
+use mask_agent::{
+    CardCommand, Cli, Command, Config, GlobalArgs, JournalCommand, Language, Msg, ProcessEnv,
+    commands,
+};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
@@ -37,7 +37,7 @@ fn dispatch(cli: Cli, language: Language) -> u8 {
     if let Command::Service(command) = &cli.command {
         // Loads the config itself: under the Windows service manager even a config error must
         // be reported through the dispatcher (Stopped with an error), not by exiting early.
-        return mask_agent::service::dispatch(
+        return mask_agent::dispatch_service(
             command,
             &cli.global.overrides(),
             |config, shutdown| commands::run_service(config, shutdown, false),
@@ -48,7 +48,7 @@ fn dispatch(cli: Cli, language: Language) -> u8 {
         Err(code) => return code,
     };
     if !matches!(cli.command, Command::Run) {
-        let _logs = mask_agent::logging::init_command();
+        let _logs = mask_agent::init_command_logging();
     }
     match cli.command {
         Command::Run => commands::run_service(&config, CancellationToken::new(), true),

@@ -1,8 +1,6 @@
 //! Every user-facing sentence of `mask-agent`, in Traditional Chinese (default) and English.
 //! One place, keyed by [`Msg`]: a message says what is wrong and then what to do.
 
-use std::fmt;
-
 use mask_api::RefusalReason;
 use mask_pipe_guard::NotTheAgent;
 use nhi_card::IdError;
@@ -79,9 +77,7 @@ pub enum Internal {
     /// A file could not be created or written.
     #[error("{}: {source}", path.display())]
     File {
-        /// The file.
         path: std::path::PathBuf,
-        /// The cause.
         source: std::io::Error,
     },
     /// Output could not be written.
@@ -492,15 +488,6 @@ pub fn status_report(status: &mask_protocol::StatusReport, lang: Language) -> St
         }
     }
     out
-}
-
-/// A message bound to a language, for `Display`.
-pub struct Localized<'a>(pub &'a Msg, pub Language);
-
-impl fmt::Display for Localized<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.text(self.1))
-    }
 }
 
 #[cfg(test)]

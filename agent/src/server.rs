@@ -403,7 +403,7 @@ impl ServerClient {
         .await
     }
 
-    /// `POST /v1/eligibility`, answering within [`ELIGIBILITY_TIMEOUT`] or failing.
+    /// `POST /v1/eligibility`, answering within `ELIGIBILITY_TIMEOUT` or failing.
     pub async fn eligibility(
         &self,
         request: &EligibilityRequest,

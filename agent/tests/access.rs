@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use mask_agent::local_api::LocalClient;
+use mask_agent::LocalClient;
 
 use crate::support::{AgentFiles, ChildAgent, TestServer, agent_bin, agent_cmd};
 

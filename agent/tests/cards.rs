@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mask_agent::cards::CardSource;
+use mask_agent::CardSource;
 use mask_protocol::{
     CardProblem, CounterState, ErrorCode, Event, RequestBody, ResponseBody, SaleSource, SellBuyer,
     SellOutcome,
@@ -36,7 +36,7 @@ fn insert_fixture(agent: &InProcessAgent, profile: &str) {
 }
 
 /// Waits for a counter state that is not "checking".
-async fn next_counter(client: &mut mask_agent::local_api::LocalClient) -> CounterState {
+async fn next_counter(client: &mut mask_agent::LocalClient) -> CounterState {
     loop {
         let event = tokio::time::timeout(Duration::from_secs(10), client.next_event())
             .await
@@ -58,7 +58,7 @@ struct PcscAgent {
     _server: TestServer,
     _files: AgentFiles,
     agent: InProcessAgent,
-    events: mask_agent::local_api::LocalClient,
+    events: mask_agent::LocalClient,
 }
 
 async fn pcsc_agent(name: &str) -> Option<PcscAgent> {

@@ -224,7 +224,7 @@ async fn only_the_pinned_ca_is_trusted() {
 
 #[test]
 fn plain_http_is_refused_beyond_loopback_and_https_needs_a_ca() {
-    use mask_agent::server::{ServerClient, ServerError};
+    use mask_agent::{ServerClient, ServerError};
     assert!(matches!(
         ServerClient::new("http://192.0.2.1:8080", "t", None),
         Err(ServerError::Url(_))

@@ -4,8 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use mask_agent::journal::{META_CREATED, META_LAST_CONTACT};
-use mask_agent::local_api::LocalClient;
+use mask_agent::{JOURNAL_META_CREATED, JOURNAL_META_LAST_CONTACT, LocalClient};
 use mask_protocol::{
     Connectivity, DecisionSource, RefusalReason, SellBuyer, SellOutcome, StatusReport,
 };
@@ -178,7 +177,7 @@ async fn the_server_adds_this_pharmacys_unsynced_sales_to_its_history() {
     let files = AgentFiles::new("one-history", &server.url(), &server.token);
     let mut journal = files.journal();
     journal
-        .record_sale(&mask_agent::journal::NewSale {
+        .record_sale(&mask_agent::NewSale {
             id: uuid::Uuid::now_v7(),
             id_no: buyer.clone(),
             birth_date: None,
@@ -382,15 +381,15 @@ async fn the_status_follows_the_server_without_a_sale_and_cards_decide_at_once_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_decisions_stop_after_the_offline_hours() {
-    for key in [META_CREATED, META_LAST_CONTACT] {
+    for key in [JOURNAL_META_CREATED, JOURNAL_META_LAST_CONTACT] {
         let files = AgentFiles::new("offline-hours", &dead_url().await, "token");
         let mut journal = files.journal();
         journal
-            .set_meta_time(META_CREATED, AS_OF - time::Duration::hours(30))
+            .set_meta_time(JOURNAL_META_CREATED, AS_OF - time::Duration::hours(30))
             .unwrap();
-        if key == META_LAST_CONTACT {
+        if key == JOURNAL_META_LAST_CONTACT {
             journal
-                .set_meta_time(META_LAST_CONTACT, AS_OF - time::Duration::hours(25))
+                .set_meta_time(JOURNAL_META_LAST_CONTACT, AS_OF - time::Duration::hours(25))
                 .unwrap();
         }
         drop(journal);
@@ -412,7 +411,7 @@ async fn local_decisions_stop_after_the_offline_hours() {
     let files = AgentFiles::new("offline-hours-ok", &dead_url().await, "token");
     let mut journal = files.journal();
     journal
-        .set_meta_time(META_LAST_CONTACT, AS_OF - time::Duration::hours(23))
+        .set_meta_time(JOURNAL_META_LAST_CONTACT, AS_OF - time::Duration::hours(23))
         .unwrap();
     drop(journal);
     let agent = InProcessAgent::start(&files).await;

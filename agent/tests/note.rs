@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use mask_agent::local_api::LocalClient;
+use mask_agent::LocalClient;
 use mask_protocol::{ErrorCode, NoteState, RequestBody, ResponseBody, SellBuyer, SellOutcome};
 use serde_json::Value;
 

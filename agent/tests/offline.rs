@@ -107,12 +107,12 @@ async fn two_pharmacies_selling_offline_to_one_person_yield_a_kept_overrun() {
     assert_eq!(status.overruns, 1);
     assert_eq!(
         files_state(&here, receipt.sale_id),
-        Some(mask_agent::journal::SyncState::Overrun)
+        Some(mask_agent::SyncState::Overrun)
     );
     agent.stop().await;
 }
 
-fn files_state(files: &AgentFiles, id: uuid::Uuid) -> Option<mask_agent::journal::SyncState> {
+fn files_state(files: &AgentFiles, id: uuid::Uuid) -> Option<mask_agent::SyncState> {
     files.journal().sale_state(id).unwrap()
 }
 
@@ -152,7 +152,7 @@ const SITE_NAME: &str = "衛生福利部花蓮醫院豐濱原住民分院";
 
 /// The pharmacy's name as the agent reports it, waiting for the server's answer if needed:
 /// the subscription's snapshot, else the `site_name` event (no polling).
-async fn site_name_from_the_server(client: &mut mask_agent::local_api::LocalClient) -> String {
+async fn site_name_from_the_server(client: &mut mask_agent::LocalClient) -> String {
     let ResponseBody::Subscribed(snapshot) = client.request(RequestBody::Subscribe).await.unwrap()
     else {
         panic!("expected the subscription snapshot")

@@ -168,7 +168,7 @@ async fn a_low_stock_is_warned_without_a_delivery_today() {
     server.stop().await;
     let mut journal = files.journal();
     journal
-        .store_opening(mask_agent::journal::Opening {
+        .store_opening(mask_agent::OpeningStock {
             day: time::macros::date!(2020 - 03 - 12),
             adult: 10,
             child: 45,

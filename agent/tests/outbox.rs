@@ -6,8 +6,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use mask_agent::journal::{NewSale, SyncState};
-use mask_agent::local_api::LocalClient;
+use mask_agent::{LocalClient, NewSale, SyncState};
 use mask_api::{BuyerKind, SaleBatch, SaleSource};
 use mask_protocol::{
     DecisionSource, RequestBody, ResponseBody, SellOutcome, StockInForm, SyncStatus,
@@ -163,7 +162,7 @@ async fn a_sale_the_server_refuses_needs_attention_never_blocks_and_still_counts
     let mut server = TestServer::start().await;
     // The server already holds sale X (one mask for one buyer)…
     let reused = uuid::Uuid::now_v7();
-    let direct = mask_agent::server::ServerClient::new(&server.url(), &server.token, None).unwrap();
+    let direct = mask_agent::ServerClient::new(&server.url(), &server.token, None).unwrap();
     let sold_at = NewSale::truncate_time(AS_OF - time::Duration::minutes(40));
     direct
         .post_sales(&SaleBatch {
@@ -377,7 +376,7 @@ async fn a_refused_token_stops_the_round_and_sets_nothing_aside() {
     let files = AgentFiles::new("outbox-token", &server.url(), "not-a-token");
     files.prefill(3, 750_000);
     let agent = InProcessAgent::start(&files).await;
-    let error = mask_agent::sync::drain(agent.core()).await.unwrap_err();
+    let error = mask_agent::drain_outbox(agent.core()).await.unwrap_err();
     assert!(error.is_token_refused(), "{error:?}");
     let journal = files.journal();
     assert_eq!(journal.sale_states().unwrap(), (3, 0, 0, 0));

@@ -99,15 +99,12 @@ async fn the_socket_is_private_and_speaks_versioned_ndjson() {
     assert!(lines.next_line().await.map(|l| l.is_none()).unwrap_or(true));
 
     // A second agent on the same data dir refuses to start.
-    let again = mask_agent::runtime::start(
+    let again = mask_agent::start_agent(
         &files.config(),
-        mask_agent::cards::CardSource::None,
+        mask_agent::CardSource::None,
         tokio_util::sync::CancellationToken::new(),
     )
     .await;
-    assert!(matches!(
-        again,
-        Err(mask_agent::runtime::RunError::Listen(_))
-    ));
+    assert!(matches!(again, Err(mask_agent::RunError::Listen(_))));
     agent.stop().await;
 }

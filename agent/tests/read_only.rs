@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant, SystemTime};
 
-use mask_agent::journal::{Journal, NewSale};
+use mask_agent::{Journal, NewSale};
 use serde_json::Value;
 
 use crate::support::{AS_OF, AgentFiles, agent_cmd, ids};

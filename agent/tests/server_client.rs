@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::body::{Body, Bytes};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
-use mask_agent::server::{MAX_ANSWER_BYTES, ServerClient, ServerError};
+use mask_agent::{MAX_ANSWER_BYTES, ServerClient, ServerError};
 use mask_api::{BuyerKind, Sale, SaleBatch, SaleSource};
 
 async fn serve(app: axum::Router) -> String {

@@ -154,7 +154,7 @@ async fn bench(cli: &Cli) -> anyhow::Result<bool> {
     let live = Arc::new(Live::default());
     tracing_subscriber::registry()
         .with(live.layer().with_filter(
-            Targets::new().with_target(mask_agent::server::EXCHANGE_TARGET, LevelFilter::DEBUG),
+            Targets::new().with_target(mask_agent::EXCHANGE_TARGET, LevelFilter::DEBUG),
         ))
         .with(
             tracing_subscriber::fmt::layer()

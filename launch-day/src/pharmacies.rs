@@ -1,4 +1,4 @@
-//! The selling sites: each is the agent's own core ([`mask_agent::core::Core`]) with its journal,
+//! The selling sites: each is the agent's own core ([`mask_agent::Core`]) with its journal,
 //! its client of the server, and the agent's own sync and probe loops, driven by its planned
 //! day. The counter does what the pharmacist does: enter the delivery, sell (the core checks
 //! eligibility with the server first, else locally), delist and post a note when sold out.
@@ -7,10 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use mask_agent::core::{Core, CoreSettings};
-use mask_agent::journal::Journal;
-use mask_agent::messages::Language;
-use mask_agent::server::ServerClient;
+use mask_agent::{Core, CoreSettings, Journal, Language, ServerClient};
 use mask_api::Clock;
 use mask_chaos::FaultProxy;
 use mask_chaos::accounting::{Acked, JournalView, read_journal_from};
@@ -109,8 +106,8 @@ impl Pharmacy {
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             tokio::time::sleep_until(switched_on).await;
-            tokio::spawn(mask_agent::probe::run(probe, shutdown.clone()));
-            mask_agent::sync::run(sync, shutdown).await;
+            tokio::spawn(mask_agent::run_probe(probe, shutdown.clone()));
+            mask_agent::run_sync(sync, shutdown).await;
         });
         Ok(Pharmacy {
             index,

@@ -153,7 +153,7 @@ impl Visit for Exchange {
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ExchangeLayer {
     fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
-        if event.metadata().target() != mask_agent::server::EXCHANGE_TARGET {
+        if event.metadata().target() != mask_agent::EXCHANGE_TARGET {
             return;
         }
         let mut exchange = Exchange::default();
@@ -200,7 +200,7 @@ mod tests {
                 ("http://127.0.0.1:8/", "connect", 7),
             ] {
                 tracing::debug!(
-                    target: mask_agent::server::EXCHANGE_TARGET,
+                    target: mask_agent::EXCHANGE_TARGET,
                     route = "v1/sales",
                     server,
                     outcome,

@@ -8,11 +8,9 @@ use super::{Journal, Result};
 /// One line of `journal export`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ExportRow {
-    /// Sale id.
     pub sale_id: String,
     /// Local time (Asia/Taipei), RFC 3339.
     pub sold_at: String,
-    /// Masked ID.
     pub id_masked: String,
     /// adult / child.
     pub kind: String,

@@ -15,9 +15,7 @@ use super::{Journal, NewSale, Result};
 pub struct ListingChange {
     /// Journal sequence.
     pub seq: i64,
-    /// Listed or not.
     pub listed: bool,
-    /// When.
     pub changed_at: OffsetDateTime,
     /// Acknowledged by the server.
     pub synced: bool,
@@ -43,7 +41,6 @@ pub struct NoteChange {
     pub id: Uuid,
     /// The note; `None` clears it.
     pub note: Option<String>,
-    /// When it was set.
     pub set_at: OffsetDateTime,
     /// `queued`, `synced`, `superseded` or `rejected`.
     pub state: String,

@@ -43,8 +43,6 @@ mod stock;
 mod testing;
 
 pub use cache::{META_CLOCK_OFFSET, META_CREATED, META_LAST_CONTACT, META_SITE_NAME};
-pub use export::ExportRow;
-pub use listing::{ListingChange, NoteChange};
 pub use outbox::AttentionGroup;
 pub use quota::{Movements, Opening};
 pub use read_only::Schema;
@@ -67,9 +65,7 @@ pub enum JournalError {
     /// The data directory or journal file could not be created or secured.
     #[error("cannot prepare {path}: {source}")]
     Io {
-        /// The path.
         path: PathBuf,
-        /// The cause.
         source: std::io::Error,
     },
     /// SQLite failed.
@@ -80,10 +76,7 @@ pub enum JournalError {
     Migration(#[from] rusqlite_migration::Error),
     /// There is no journal at this path (only the service creates one).
     #[error("no journal at {path}")]
-    Missing {
-        /// The path.
-        path: PathBuf,
-    },
+    Missing { path: PathBuf },
     /// The journal's schema is not this build's (see [`Schema`]).
     #[error("{}", schema_detail(.0))]
     Schema(Schema),
@@ -96,7 +89,6 @@ pub enum JournalError {
     Corrupt {
         /// Which value.
         what: &'static str,
-        /// What is wrong.
         detail: String,
     },
 }

@@ -28,7 +28,6 @@ pub struct AttentionGroup {
     pub kind: &'static str,
     /// The server's problem code (or HTTP status) it gave.
     pub reason: String,
-    /// How many.
     pub count: u64,
 }
 

@@ -25,11 +25,8 @@ pub struct Opening {
 /// Local movements of one kind over a span of days.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Movements {
-    /// Received.
     pub received: i64,
-    /// Damaged.
     pub damaged: i64,
-    /// Sold.
     pub sold: i64,
     /// Sales (records, one per buyer served).
     pub sales: i64,

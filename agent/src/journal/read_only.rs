@@ -101,7 +101,7 @@ impl OnDisk {
 impl Journal {
     /// Runs `read` on a read-only view of the journal at `path`, in one read transaction (one
     /// consistent snapshot even while the service writes). Creates, migrates and changes
-    /// nothing; a missing journal is [`JournalError::Missing`]. `read` may run more than once
+    /// nothing; a missing journal is `JournalError::Missing`. `read` may run more than once
     /// (when the file changed under an `immutable` read), so it must only read.
     pub fn read_only<T>(path: &Path, mut read: impl FnMut(&Journal) -> Result<T>) -> Result<T> {
         for _ in 0..IMMUTABLE_ATTEMPTS {

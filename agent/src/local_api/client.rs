@@ -23,16 +23,13 @@ pub enum ClientError {
     /// The agent is not running (or the endpoint is not reachable).
     #[error("cannot connect to {endpoint}: {source}")]
     Connect {
-        /// The endpoint.
         endpoint: String,
-        /// The cause.
         source: std::io::Error,
     },
     /// This account may not use the local API: the socket's permissions refused the connect,
     /// or the agent refused the peer at the handshake.
     #[error("{endpoint}: {}", .denied.en())]
     AccessDenied {
-        /// The endpoint.
         endpoint: String,
         /// The group that grants access.
         denied: AccessDenied,

@@ -138,6 +138,7 @@ pub async fn serve_connection<R, W>(
 
 /// Answers a peer the access rule refused: reads its hello (so it is not cut off mid-write),
 /// answers `accepted: false` with the refusal, and closes. Nothing about the pharmacy is sent.
+#[cfg_attr(not(unix), allow(dead_code))] // only the Unix socket has an access rule that refuses
 pub async fn refuse_connection<R, W>(read: R, mut write: W, refusal: AccessRefusal)
 where
     R: AsyncRead + Unpin + Send + 'static,

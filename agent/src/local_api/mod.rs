@@ -12,7 +12,9 @@ mod unix;
 mod windows;
 
 pub use client::{ClientError, LocalClient};
-pub use connection::{refuse_connection, serve_connection};
+#[cfg(unix)]
+pub use connection::refuse_connection;
+pub use connection::serve_connection;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -36,7 +38,6 @@ pub enum ListenError {
         crate::messages::holder_en(holder.as_ref())
     )]
     PipeTaken {
-        /// The pipe name.
         name: String,
         /// The process holding it, when it could be found.
         holder: Option<mask_pipe_guard::NotTheAgent>,
@@ -44,9 +45,7 @@ pub enum ListenError {
     /// The endpoint could not be created.
     #[error("cannot listen on {path}: {source}")]
     Io {
-        /// The endpoint.
         path: String,
-        /// The cause.
         source: std::io::Error,
     },
 }

@@ -10,17 +10,13 @@ pub enum CommandError {
     /// The program could not be started (not installed, not on PATH).
     #[error("cannot start `{command}`: {source}")]
     Spawn {
-        /// The command line.
         command: String,
-        /// The cause.
         source: std::io::Error,
     },
     /// The program ran and reported failure.
     #[error("`{command}` failed ({status}): {stderr}")]
     Failed {
-        /// The command line.
         command: String,
-        /// Its exit status.
         status: std::process::ExitStatus,
         /// What it printed on stderr (trimmed).
         stderr: String,

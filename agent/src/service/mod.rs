@@ -30,6 +30,7 @@ mod windows;
 pub use command::CommandError;
 
 /// Name of the service (Windows service name, systemd unit stem).
+#[cfg_attr(not(windows), allow(dead_code))] // used by the Windows service manager code only
 pub const SERVICE_NAME: &str = if cfg!(windows) {
     // One home: the screen asks the service manager about this name (mask-pipe-guard).
     mask_pipe_guard::WINDOWS_SERVICE_NAME
@@ -38,14 +39,17 @@ pub const SERVICE_NAME: &str = if cfg!(windows) {
 };
 
 /// Name shown in the Windows service list.
+#[cfg_attr(not(windows), allow(dead_code))]
 pub const DISPLAY_NAME: &str = "Mask Rationing Pharmacy Agent";
 
 /// Description registered with the service manager (zh-TW first, then English).
+#[cfg_attr(not(windows), allow(dead_code))]
 pub const DESCRIPTION: &str = "口罩實名制藥局代理程式：讀取健保卡（唯讀）、記錄販售並同步至中央系統。\
      Mask rationing pharmacy agent: reads NHI cards (read-only), keeps the sale journal and syncs it \
      to the central API.";
 
 /// launchd label of the macOS daemon.
+#[cfg_attr(not(any(target_os = "macos", all(test, unix))), allow(dead_code))]
 pub const LAUNCHD_LABEL: &str = "tw.mask-rationing.mask-agent";
 
 /// An error of the agent itself, as the service runner reports it.
@@ -98,7 +102,6 @@ pub enum ServiceError {
     Windows {
         /// What was being done.
         action: &'static str,
-        /// The cause.
         source: windows_service::Error,
     },
     /// An external tool (systemctl, launchctl, icacls, …) failed.
@@ -107,9 +110,7 @@ pub enum ServiceError {
     /// A file could not be written or read.
     #[error("{path}: {source}")]
     Io {
-        /// The file.
         path: PathBuf,
-        /// The cause.
         source: std::io::Error,
     },
     /// This platform has no service manager the agent can use (e.g. systemd is not PID 1).

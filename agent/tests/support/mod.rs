@@ -12,11 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mask_agent::cards::{CardFeed, CardSource};
-use mask_agent::config::{Config, Env, FlagOverrides};
-use mask_agent::journal::{Journal, NewSale};
-use mask_agent::local_api::LocalClient;
-use mask_agent::runtime::{self, Started};
+use mask_agent::{
+    CardFeed, CardSource, Config, ConfigEnv, FlagOverrides, Journal, LocalClient, NewSale,
+    StartedAgent,
+};
 use mask_api::{BuyerKind, SaleSource};
 use mask_protocol::{RequestBody, ResponseBody, SyncStatus};
 use mask_server_stub::{ServerConfig, ServerHandle};
@@ -133,7 +132,7 @@ impl TestServer {
 
 /// An environment without any `MASK_AGENT_*` variables.
 pub struct NoEnv;
-impl Env for NoEnv {
+impl ConfigEnv for NoEnv {
     fn var(&self, _: &str) -> Option<String> {
         None
     }
@@ -227,7 +226,7 @@ impl AgentFiles {
 
 /// The agent in this process, with an injectable card feed.
 pub struct InProcessAgent {
-    pub started: Option<Started>,
+    pub started: Option<StartedAgent>,
     pub shutdown: CancellationToken,
     pub feed: CardFeed,
     pub config: Config,
@@ -245,7 +244,7 @@ impl InProcessAgent {
 
     pub async fn start_with(config: Config, source: CardSource, feed: CardFeed) -> InProcessAgent {
         let shutdown = CancellationToken::new();
-        let started = runtime::start(&config, source, shutdown.clone())
+        let started = mask_agent::start_agent(&config, source, shutdown.clone())
             .await
             .unwrap();
         InProcessAgent {
@@ -256,7 +255,7 @@ impl InProcessAgent {
         }
     }
 
-    pub fn core(&self) -> &std::sync::Arc<mask_agent::core::Core> {
+    pub fn core(&self) -> &std::sync::Arc<mask_agent::Core> {
         &self.started.as_ref().unwrap().core
     }
 

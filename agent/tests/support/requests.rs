@@ -1,7 +1,7 @@
 //! One request to the running agent each, unwrapped to the answer the test expects (a test
 //! that gets another answer panics with it).
 
-use mask_agent::local_api::LocalClient;
+use mask_agent::LocalClient;
 use mask_protocol::{
     EligibilityView, Inventory, RequestBody, ResponseBody, SellBuyer, SellOutcome, StatusReport,
 };
