@@ -34,6 +34,8 @@ struct Args {
     open_data: bool,
     /// Only this backend (`--backend sqlite|postgres`).
     backend: Option<String>,
+    /// Only the page render cost (`--render-only`), for comparing encoders.
+    render_only: bool,
 }
 
 fn args() -> Args {
@@ -43,6 +45,7 @@ fn args() -> Args {
         nginx: true,
         open_data: true,
         backend: None,
+        render_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -52,6 +55,7 @@ fn args() -> Args {
             "--no-nginx" => a.nginx = false,
             "--quota-only" => a.open_data = false,
             "--backend" => a.backend = it.next(),
+            "--render-only" => a.render_only = true,
             _ => {} // `--bench` from cargo
         }
     }
@@ -452,6 +456,7 @@ fn stock_page_render_cost(rows: &mut Vec<String>) {
     }
     let started = Instant::now();
     let mut pages = 0;
+    let (mut plain_bytes, mut gzip_bytes) = (0, 0);
     for lang in [PageLang::ZhTw, PageLang::En] {
         for kind in ["adult", "child"] {
             for (county, district) in &views {
@@ -462,7 +467,9 @@ fn stock_page_render_cost(rows: &mut Vec<String>) {
                     kind: Some(kind.to_owned()),
                 };
                 if let Lookup::Miss(m) = snap.pages.lookup(lang, &params) {
-                    snap.pages.render(&registry, m, 30);
+                    let page = snap.pages.render(&registry, m, 30);
+                    plain_bytes += page.plain.len();
+                    gzip_bytes += page.gzip.len();
                     pages += 1;
                 }
             }
@@ -474,8 +481,10 @@ fn stock_page_render_cost(rows: &mut Vec<String>) {
         build.as_secs_f64() * 1000.0
     ));
     rows.push(format!(
-        "| — | rendering all {pages} fixed page views once (with gzip) | {:.0} ms | | | | | what rendering all at each refresh would add |",
-        all.as_secs_f64() * 1000.0
+        "| — | rendering all {pages} fixed page views once (with gzip) | {:.0} ms | | | | | what rendering all at each refresh would add; {} MB of HTML, {} MB gzip |",
+        all.as_secs_f64() * 1000.0,
+        plain_bytes / 1_000_000,
+        gzip_bytes / 1_000_000,
     ));
 }
 
@@ -483,6 +492,12 @@ fn main() {
     let a = args();
     let mut rows = Vec::new();
     stock_page_render_cost(&mut rows);
+    if a.render_only {
+        for row in &rows {
+            println!("{row}");
+        }
+        return;
+    }
     println!(
         "mask-server-stub load bench: {} s per measurement, {} connections, {} CPUs",
         a.secs,
