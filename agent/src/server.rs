@@ -333,11 +333,14 @@ impl ServerClient {
             Err(ServerError::Status { status, .. }) => status.to_string(),
             Err(error) => error.kind_name().to_owned(),
         };
+        // The error's own words (no buyer data: identities travel in bodies, never in URLs).
+        let error = result.as_ref().err().map(ToString::to_string);
         tracing::debug!(
             target: EXCHANGE_TARGET,
             route,
             server = self.base.as_str(),
             outcome = outcome.as_str(),
+            error = error.as_deref(),
             micros = started.elapsed().as_micros() as u64,
             "server exchange"
         );

@@ -34,6 +34,8 @@ pub struct KindRow {
     pub errors: BTreeMap<String, u64>,
     /// Failures caused by the injected outages.
     pub injected: u64,
+    /// The first words of each failure outcome.
+    pub examples: BTreeMap<String, String>,
 }
 
 /// One simulated 15 minutes.
@@ -119,6 +121,7 @@ pub fn kind_rows(stats: &BTreeMap<String, KindStats>, real_secs: f64) -> Vec<Kin
             max_ms: ms(s.all.max()),
             errors: s.errors.clone(),
             injected: s.injected,
+            examples: s.examples.clone(),
         })
         .collect()
 }
@@ -213,6 +216,18 @@ impl DayReport {
                 "| {} | {} | {:.1} | {:.2} | {:.2} | {:.1} | {} | {} |",
                 k.kind, k.requests, k.rate, k.p50_ms, k.p99_ms, k.max_ms, errors, k.injected
             );
+        }
+        let examples: Vec<String> = self
+            .kinds
+            .iter()
+            .flat_map(|k| {
+                k.examples
+                    .iter()
+                    .map(move |(outcome, words)| format!("- {} {outcome}: {words}", k.kind))
+            })
+            .collect();
+        if !examples.is_empty() {
+            let _ = writeln!(out, "\nFirst error of each kind:\n{}", examples.join("\n"));
         }
         let peak = self.slots.iter().max_by(|a, b| a.rate.total_cmp(&b.rate));
         let cpu_max = self

@@ -34,6 +34,8 @@ pub struct KindStats {
     pub errors: BTreeMap<String, u64>,
     /// Failures the benchmark caused on purpose (an outage site's network is down).
     pub injected: u64,
+    /// The first words seen of each failure outcome, for the report.
+    pub examples: BTreeMap<String, String>,
 }
 
 impl Default for KindStats {
@@ -43,6 +45,7 @@ impl Default for KindStats {
             slots: BTreeMap::new(),
             errors: BTreeMap::new(),
             injected: 0,
+            examples: BTreeMap::new(),
         }
     }
 }
@@ -73,6 +76,18 @@ impl Stats {
 
     /// Records one request of `kind` in `slot` (None: before the day, not in a slot).
     pub fn record(&self, kind: &str, slot: Option<usize>, latency: Duration, outcome: Outcome<'_>) {
+        self.record_with(kind, slot, latency, outcome, None);
+    }
+
+    /// [`Stats::record`], keeping `words` as the example of a failure outcome not seen before.
+    pub fn record_with(
+        &self,
+        kind: &str,
+        slot: Option<usize>,
+        latency: Duration,
+        outcome: Outcome<'_>,
+        words: Option<&str>,
+    ) {
         let micros = (latency.as_micros() as u64).clamp(1, MAX_MICROS);
         let mut all = self.lock();
         let stats = match all.get_mut(kind) {
@@ -85,7 +100,14 @@ impl Stats {
                 stats.injected += 1;
                 return;
             }
-            Outcome::Failed(what) => *stats.errors.entry(what.to_owned()).or_default() += 1,
+            Outcome::Failed(what) => {
+                *stats.errors.entry(what.to_owned()).or_default() += 1;
+                if let Some(words) = words
+                    && !stats.examples.contains_key(what)
+                {
+                    stats.examples.insert(what.to_owned(), words.to_owned());
+                }
+            }
         }
         let _ = stats.all.record(micros);
         if let Some(slot) = slot {
@@ -129,6 +151,7 @@ struct Exchange {
     route: String,
     server: String,
     outcome: String,
+    error: Option<String>,
     micros: u64,
 }
 
@@ -138,6 +161,7 @@ impl Visit for Exchange {
             "route" => self.route = value.to_owned(),
             "server" => self.server = value.to_owned(),
             "outcome" => self.outcome = value.to_owned(),
+            "error" => self.error = Some(value.to_owned()),
             _ => {}
         }
     }
@@ -167,11 +191,12 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ExchangeLayer {
         } else {
             Outcome::Failed(&exchange.outcome)
         };
-        self.stats.record(
+        self.stats.record_with(
             &exchange.route,
             (self.slot)(),
             Duration::from_micros(exchange.micros),
             outcome,
+            exchange.error.as_deref(),
         );
     }
 }
@@ -204,6 +229,7 @@ mod tests {
                     route = "v1/sales",
                     server,
                     outcome,
+                    error = (outcome != "ok").then_some("connection refused"),
                     micros,
                     "server exchange"
                 );
@@ -220,6 +246,7 @@ mod tests {
         assert_eq!(sales.injected, 1);
         assert_eq!(sales.errors["503"], 1);
         assert_eq!(sales.errors["connect"], 1);
+        assert_eq!(sales.examples["connect"], "connection refused");
         assert_eq!(sales.slots[&3].len(), 4);
         assert!(sales.all.max() >= 2_990 && sales.all.max() <= 3_010);
         assert_eq!(all.len(), 1);

@@ -328,25 +328,34 @@ fn spawn_refresher(state: &Arc<AppState>) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             let Some(state) = weak.upgrade() else { return };
-            match state.store.stock_rows().await {
-                Ok(rows) => {
-                    let registry = state.registry.clone();
-                    let now = state.clock.now();
-                    match tokio::task::spawn_blocking(move || {
-                        Snapshot::build(&registry, &rows, now)
-                    })
-                    .await
-                    {
-                        Ok(snap) => state.set_snapshot(snap),
-                        Err(e) => tracing::error!(error = %e, "open-data rebuild failed"),
-                    }
-                }
-                Err(e) => {
+            match rebuild_snapshot(&state).await {
+                Ok(()) => {}
+                Err(ServerError::Store(e)) => {
                     tracing::error!(error = %e, "open-data rebuild: store unavailable; serving the previous snapshot")
                 }
+                Err(e) => tracing::error!(error = %e, "open-data rebuild failed"),
             }
         }
     })
+}
+
+/// Builds the next open-data snapshot from the store and publishes it, with the stock pages
+/// the current one was asked for already rendered ([`stock_page::Pages::warm_from`]).
+async fn rebuild_snapshot(state: &Arc<AppState>) -> Result<(), ServerError> {
+    let rows = state.store.stock_rows().await?;
+    let building = Arc::clone(state);
+    let snap = tokio::task::spawn_blocking(move || {
+        let snap = Snapshot::build(&building.registry, &rows, building.clock.now());
+        let previous = building.snapshot();
+        let refresh_secs = building.refresh.as_secs();
+        snap.pages
+            .warm_from(&previous.pages, &building.registry, refresh_secs);
+        snap
+    })
+    .await
+    .map_err(|e| ServerError::Task(e.to_string()))?;
+    state.set_snapshot(snap);
+    Ok(())
 }
 
 /// Serves until `shutdown` resolves (in-flight requests are finished first).
@@ -465,14 +474,7 @@ impl ServerHandle {
 
     /// Rebuilds the open-data snapshot now (tests need not wait for the refresh interval).
     pub async fn refresh_open_data(&self) -> Result<(), ServerError> {
-        let rows = self.state.store.stock_rows().await?;
-        let registry = self.state.registry.clone();
-        let now = self.state.clock.now();
-        let snap = tokio::task::spawn_blocking(move || Snapshot::build(&registry, &rows, now))
-            .await
-            .map_err(|e| ServerError::Task(e.to_string()))?;
-        self.state.set_snapshot(snap);
-        Ok(())
+        rebuild_snapshot(&self.state).await
     }
 
     /// Stops accepting, finishes in-flight requests and returns.

@@ -44,6 +44,8 @@ pub const SEARCH_CACHE: usize = 256;
 pub const LANDING_LIMIT: usize = 20;
 /// Longest search text kept (characters); the rest is ignored.
 pub const QUERY_MAX_CHARS: usize = 40;
+/// Searches of the previous snapshot rendered ahead in the next (the most recent ones).
+pub const WARM_SEARCHES: usize = 64;
 
 /// Page language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -342,6 +344,9 @@ pub struct Pages {
     sites: Vec<Option<SiteNow>>,
     data_time: OffsetDateTime,
     fixed: Vec<OnceLock<Arc<Variant>>>,
+    /// The fixed views rendered in this snapshot, in the order they were first asked for (what
+    /// the next snapshot renders ahead, [`Pages::warm_from`]).
+    asked: Mutex<Vec<View>>,
     searches: Mutex<lru::LruCache<View, Arc<Variant>>>,
 }
 
@@ -383,6 +388,7 @@ impl Pages {
             sites,
             data_time,
             fixed,
+            asked: Mutex::new(Vec::new()),
             searches: Mutex::new(lru::LruCache::new(
                 NonZeroUsize::new(SEARCH_CACHE).unwrap_or(NonZeroUsize::MIN),
             )),
@@ -456,13 +462,51 @@ impl Pages {
         let view = missing.0;
         let render = || Arc::new(render::page(self, registry, &view, refresh_secs));
         if let Some(slot) = view.fixed_index(&self.dir).and_then(|i| self.fixed.get(i)) {
-            return Arc::clone(slot.get_or_init(render));
+            return Arc::clone(slot.get_or_init(|| {
+                if let Ok(mut asked) = self.asked.lock() {
+                    asked.push(view.clone());
+                }
+                render()
+            }));
         }
         let page = render();
         if let Ok(mut lru) = self.searches.lock() {
             lru.put(view, Arc::clone(&page));
         }
         page
+    }
+
+    /// Renders now, before this snapshot is published, the pages `previous` was asked for: its
+    /// fixed views and its [`WARM_SEARCHES`] most recent searches. Returns how many.
+    ///
+    /// Without it every refresh emptied the page cache at once, the next requests all missed,
+    /// and a hundred renders on as many blocking threads starved the server's async workers:
+    /// on launch day that was the p99 of every cheap request (BENCHMARKS.md). Rendered here,
+    /// on the refresher's one thread, the work is the same but nobody waits for it.
+    pub fn warm_from(&self, previous: &Pages, registry: &Registry, refresh_secs: u64) -> usize {
+        // Views are indices into the directory: only the same registry's views carry over.
+        if previous.fixed.len() != self.fixed.len() || previous.sites.len() != self.sites.len() {
+            return 0;
+        }
+        let mut views: Vec<View> = previous
+            .asked
+            .lock()
+            .map(|asked| asked.clone())
+            .unwrap_or_default();
+        if let Ok(searches) = previous.searches.lock() {
+            // Most recent first; rendered oldest first so that the LRU keeps the same order.
+            let recent: Vec<View> = searches
+                .iter()
+                .take(WARM_SEARCHES)
+                .map(|(view, _)| view.clone())
+                .collect();
+            views.extend(recent.into_iter().rev());
+        }
+        let count = views.len();
+        for view in views {
+            self.render(registry, MissingPage(view), refresh_secs);
+        }
+        count
     }
 
     /// The small "no such county" page.

@@ -263,3 +263,36 @@ fn a_page_is_rendered_once_per_snapshot_and_searches_are_bounded() {
     }
     assert_eq!(pages.searches.lock().unwrap().len(), SEARCH_CACHE);
 }
+
+#[test]
+fn the_next_snapshot_renders_ahead_what_the_last_one_was_asked_for() {
+    let (reg, old) = pages(SMALL);
+    let asked = [
+        (Lang::ZhTw, params("臺北市", "", "", "")),
+        (Lang::En, params("臺北市", "", "", "child")),
+        (Lang::ZhTw, params("", "", "藥局", "")),
+    ];
+    for (lang, p) in &asked {
+        html(&reg, &old, *lang, p.clone());
+    }
+    let (_, next) = pages(SMALL);
+    assert!(matches!(
+        next.lookup(Lang::ZhTw, &asked[0].1),
+        Lookup::Miss(_)
+    ));
+    assert_eq!(next.warm_from(&old, &reg, 30), asked.len());
+    for (lang, p) in &asked {
+        assert!(
+            matches!(next.lookup(*lang, p), Lookup::Hit(_)),
+            "{p:?} not rendered ahead"
+        );
+    }
+    // What nobody asked for stays unrendered.
+    assert!(matches!(
+        next.lookup(Lang::ZhTw, &PageParams::default()),
+        Lookup::Miss(_)
+    ));
+    // Another registry's views are not carried over.
+    let (other_reg, other) = pages(&SMALL[..1]);
+    assert_eq!(other.warm_from(&old, &other_reg, 30), 0);
+}
