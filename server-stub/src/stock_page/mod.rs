@@ -26,6 +26,7 @@ mod render;
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use time::OffsetDateTime;
@@ -44,8 +45,6 @@ pub const SEARCH_CACHE: usize = 256;
 pub const LANDING_LIMIT: usize = 20;
 /// Longest search text kept (characters); the rest is ignored.
 pub const QUERY_MAX_CHARS: usize = 40;
-/// Searches of the previous snapshot rendered ahead in the next (the most recent ones).
-pub const WARM_SEARCHES: usize = 64;
 
 /// Page language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -316,6 +315,42 @@ impl View {
     }
 }
 
+impl View {
+    /// The fixed view at `index` ([`View::fixed_index`] read backwards).
+    fn of_fixed_index(dir: &Directory, index: usize) -> Option<View> {
+        let per_kind = fixed_slots(dir) / 4;
+        let (lang, kind) = match index / per_kind {
+            0 => (Lang::ZhTw, Kind::Adult),
+            1 => (Lang::ZhTw, Kind::Child),
+            2 => (Lang::En, Kind::Adult),
+            3 => (Lang::En, Kind::Child),
+            _ => return None,
+        };
+        let mut slot = index % per_kind;
+        let (mut county, mut district) = (None, None);
+        if slot > 0 {
+            slot -= 1;
+            for (c, entry) in dir.counties.iter().enumerate() {
+                if slot <= entry.districts.len() {
+                    county = Some(u16::try_from(c).ok()?);
+                    district = slot.checked_sub(1).and_then(|d| u16::try_from(d).ok());
+                    break;
+                }
+                slot -= 1 + entry.districts.len();
+            }
+            county?;
+        }
+        Some(View {
+            lang,
+            kind,
+            county,
+            district,
+            query: None,
+            typed: String::new(),
+        })
+    }
+}
+
 fn fixed_slots(dir: &Directory) -> usize {
     4 * (1 + dir
         .counties
@@ -344,9 +379,10 @@ pub struct Pages {
     sites: Vec<Option<SiteNow>>,
     data_time: OffsetDateTime,
     fixed: Vec<OnceLock<Arc<Variant>>>,
-    /// The fixed views rendered in this snapshot, in the order they were first asked for (what
-    /// the next snapshot renders ahead, [`Pages::warm_from`]).
-    asked: Mutex<Vec<View>>,
+    /// Per fixed view: whether a request asked for it in this snapshot (what the next snapshot
+    /// renders ahead, [`Pages::warm_from`]). Set by requests only, so a view nobody asks for
+    /// any more stops being rendered after one refresh.
+    asked: Vec<AtomicBool>,
     searches: Mutex<lru::LruCache<View, Arc<Variant>>>,
 }
 
@@ -383,12 +419,15 @@ impl Pages {
             })
             .collect();
         let fixed = (0..fixed_slots(&dir)).map(|_| OnceLock::new()).collect();
+        let asked = (0..fixed_slots(&dir))
+            .map(|_| AtomicBool::new(false))
+            .collect();
         Self {
             dir,
             sites,
             data_time,
             fixed,
-            asked: Mutex::new(Vec::new()),
+            asked,
             searches: Mutex::new(lru::LruCache::new(
                 NonZeroUsize::new(SEARCH_CACHE).unwrap_or(NonZeroUsize::MIN),
             )),
@@ -437,7 +476,13 @@ impl Pages {
             Ok(v) => v,
             Err(county) => return Lookup::UnknownCounty(county),
         };
-        let cached = match view.fixed_index(&self.dir).and_then(|i| self.fixed.get(i)) {
+        let fixed = view.fixed_index(&self.dir);
+        if let Some(asked) = fixed.and_then(|i| self.asked.get(i))
+            && !asked.load(Ordering::Relaxed)
+        {
+            asked.store(true, Ordering::Relaxed);
+        }
+        let cached = match fixed.and_then(|i| self.fixed.get(i)) {
             Some(slot) => slot.get().cloned(),
             None => self
                 .searches
@@ -462,12 +507,7 @@ impl Pages {
         let view = missing.0;
         let render = || Arc::new(render::page(self, registry, &view, refresh_secs));
         if let Some(slot) = view.fixed_index(&self.dir).and_then(|i| self.fixed.get(i)) {
-            return Arc::clone(slot.get_or_init(|| {
-                if let Ok(mut asked) = self.asked.lock() {
-                    asked.push(view.clone());
-                }
-                render()
-            }));
+            return Arc::clone(slot.get_or_init(render));
         }
         let page = render();
         if let Ok(mut lru) = self.searches.lock() {
@@ -476,35 +516,29 @@ impl Pages {
         page
     }
 
-    /// Renders now, before this snapshot is published, the pages `previous` was asked for: its
-    /// fixed views and its [`WARM_SEARCHES`] most recent searches. Returns how many.
+    /// Renders now, before this snapshot is published, the fixed views requests asked
+    /// `previous` for. Returns how many.
     ///
     /// Without it every refresh emptied the page cache at once, the next requests all missed,
     /// and a hundred renders on as many blocking threads starved the server's async workers:
     /// on launch day that was the p99 of every cheap request (BENCHMARKS.md). Rendered here,
-    /// on the refresher's one thread, the work is the same but nobody waits for it.
+    /// on the refresher's one thread, the work is the same but nobody waits for it. Searches
+    /// are not carried over: each is small (at most [`SEARCH_LIMIT`] sites) and rarely asked
+    /// twice.
     pub fn warm_from(&self, previous: &Pages, registry: &Registry, refresh_secs: u64) -> usize {
         // Views are indices into the directory: only the same registry's views carry over.
         if previous.fixed.len() != self.fixed.len() || previous.sites.len() != self.sites.len() {
             return 0;
         }
-        let mut views: Vec<View> = previous
-            .asked
-            .lock()
-            .map(|asked| asked.clone())
-            .unwrap_or_default();
-        if let Ok(searches) = previous.searches.lock() {
-            // Most recent first; rendered oldest first so that the LRU keeps the same order.
-            let recent: Vec<View> = searches
-                .iter()
-                .take(WARM_SEARCHES)
-                .map(|(view, _)| view.clone())
-                .collect();
-            views.extend(recent.into_iter().rev());
-        }
-        let count = views.len();
-        for view in views {
-            self.render(registry, MissingPage(view), refresh_secs);
+        let mut count = 0;
+        for (index, asked) in previous.asked.iter().enumerate() {
+            if !asked.load(Ordering::Relaxed) {
+                continue;
+            }
+            if let Some(view) = View::of_fixed_index(&self.dir, index) {
+                self.render(registry, MissingPage(view), refresh_secs);
+                count += 1;
+            }
         }
         count
     }

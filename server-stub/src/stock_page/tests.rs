@@ -237,10 +237,12 @@ fn every_fixed_view_of_the_real_registry_has_its_own_slot() {
                 let i = view.fixed_index(&pages.dir).unwrap();
                 assert!(i < pages.fixed.len());
                 assert!(seen.insert(i), "slot {i} twice");
+                assert_eq!(View::of_fixed_index(&pages.dir, i), Some(view), "slot {i}");
             }
         }
     }
     assert_eq!(seen.len(), pages.fixed.len());
+    assert_eq!(View::of_fixed_index(&pages.dir, pages.fixed.len()), None);
 }
 
 #[test]
@@ -265,21 +267,24 @@ fn a_page_is_rendered_once_per_snapshot_and_searches_are_bounded() {
 }
 
 #[test]
-fn the_next_snapshot_renders_ahead_what_the_last_one_was_asked_for() {
+fn the_next_snapshot_renders_ahead_what_requests_asked_the_last_one_for() {
     let (reg, old) = pages(SMALL);
     let asked = [
         (Lang::ZhTw, params("臺北市", "", "", "")),
         (Lang::En, params("臺北市", "", "", "child")),
-        (Lang::ZhTw, params("", "", "藥局", "")),
+        (Lang::ZhTw, params("臺北市", "大安區", "", "")),
     ];
     for (lang, p) in &asked {
         html(&reg, &old, *lang, p.clone());
     }
-    let (_, next) = pages(SMALL);
+    // A search is not carried over.
+    html(&reg, &old, Lang::ZhTw, params("", "", "藥局", ""));
+    let (_, unwarmed) = pages(SMALL);
     assert!(matches!(
-        next.lookup(Lang::ZhTw, &asked[0].1),
+        unwarmed.lookup(Lang::ZhTw, &asked[0].1),
         Lookup::Miss(_)
     ));
+    let (_, next) = pages(SMALL);
     assert_eq!(next.warm_from(&old, &reg, 30), asked.len());
     for (lang, p) in &asked {
         assert!(
@@ -287,11 +292,22 @@ fn the_next_snapshot_renders_ahead_what_the_last_one_was_asked_for() {
             "{p:?} not rendered ahead"
         );
     }
-    // What nobody asked for stays unrendered.
-    assert!(matches!(
-        next.lookup(Lang::ZhTw, &PageParams::default()),
-        Lookup::Miss(_)
-    ));
+    for (lang, p) in [
+        (Lang::ZhTw, PageParams::default()),
+        (Lang::ZhTw, params("", "", "藥局", "")),
+    ] {
+        assert!(matches!(next.lookup(lang, &p), Lookup::Miss(_)), "{p:?}");
+    }
+    // Rendered ahead but not asked for again: the snapshot after does not render it.
+    let (_, quiet) = pages(SMALL);
+    quiet.warm_from(&old, &reg, 30);
+    html(&reg, &quiet, Lang::ZhTw, asked[0].1.clone());
+    let (_, third) = pages(SMALL);
+    assert_eq!(
+        third.warm_from(&quiet, &reg, 30),
+        1,
+        "only the view asked again"
+    );
     // Another registry's views are not carried over.
     let (other_reg, other) = pages(&SMALL[..1]);
     assert_eq!(other.warm_from(&old, &other_reg, 30), 0);
