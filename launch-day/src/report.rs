@@ -341,21 +341,25 @@ impl DayReport {
             "maskdata.csv",
             "v1/whoami",
         ];
-        let series: Vec<Series> = kinds
+        let mut series: Vec<Series> = kinds
             .iter()
             .map(|kind| Series {
-                name: format!("p99 {kind} (µs)"),
+                name: format!("p99 {kind}"),
                 values: self
                     .slots
                     .iter()
-                    .map(|s| (s.p99_ms.get(*kind).copied().unwrap_or(0.0) * 1000.0).round() as i64)
+                    .map(|s| s.p99_ms.get(*kind).copied().unwrap_or(0.0).ceil() as i64)
                     .collect(),
             })
             .collect();
+        series.push(Series {
+            name: format!("target {P99_TARGET_MS} ms"),
+            values: vec![P99_TARGET_MS as i64; self.slots.len()],
+        });
         let bottom = line_chart(
             "p99",
             &format!(
-                "{} at {}×: p99 latency (µs; target 50,000)",
+                "{} at {}×: p99 latency (ms; target {P99_TARGET_MS})",
                 self.backend, self.speed
             ),
             "p99 latency per request kind, per simulated 15 minutes",
