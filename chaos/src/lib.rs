@@ -18,3 +18,9 @@ pub mod procs;
 pub mod proxy;
 
 pub use proxy::{Fault, FaultCounts, FaultProxy, FaultRates};
+
+/// A free port on 127.0.0.1, for a server started next (the suite's server must come back on
+/// the same one after a restart; the launch-day benchmark's runs on it).
+pub fn free_port() -> std::io::Result<std::net::SocketAddr> {
+    std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()
+}

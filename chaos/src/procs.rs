@@ -94,12 +94,6 @@ fn log_file(path: &Path) -> Result<(File, File), ProcError> {
     Ok((file, err))
 }
 
-/// A free port on 127.0.0.1 (the server must come back on the same one after a restart).
-pub fn free_port() -> Result<SocketAddr, ProcError> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(io("bind a free port"))?;
-    listener.local_addr().map_err(io("bind a free port"))
-}
-
 /// `mask-server-stub` as a child process.
 pub struct ServerProc {
     bin: PathBuf,
@@ -120,7 +114,7 @@ impl ServerProc {
         std::fs::create_dir_all(&data_dir).map_err(io("create the server data dir"))?;
         Ok(ServerProc {
             bin: bin_dir.join("mask-server-stub"),
-            addr: free_port()?,
+            addr: crate::free_port().map_err(io("bind a free port"))?,
             data_dir,
             database,
             log: dir.join("server.log"),

@@ -122,7 +122,7 @@ pub async fn run_day(options: &RunOptions, live: Arc<Live>) -> anyhow::Result<Da
         "sqlite".to_owned()
     };
     let speed = options.speed.max(1);
-    let listen = mask_chaos::procs::free_port()?;
+    let listen = mask_chaos::free_port()?;
     let lead_sim = time::Duration::try_from(options.lead * speed)?;
     let mut args = ServeArgs {
         data_dir: options.work_dir.join("server"),
