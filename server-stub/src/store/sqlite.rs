@@ -79,6 +79,31 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The connection's settings and the schema.
+fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "PRAGMA busy_timeout = 30000;
+         PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;",
+    )?;
+    migrate(conn)
+}
+
+/// SQLite's "busy" and "locked": another connection holds what this one needs.
+fn is_busy(error: &StoreError) -> bool {
+    let sqlite = match error {
+        StoreError::Sqlite(e) => Some(e),
+        StoreError::SqliteMigration(rusqlite_migration::Error::RusqliteError { err, .. }) => {
+            Some(err)
+        }
+        _ => None,
+    };
+    matches!(
+        sqlite.and_then(rusqlite::Error::sqlite_error_code),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 /// Migrates to the latest schema, also when another process (`token issue` beside a first
 /// start) migrates the same new file at the same moment. rusqlite_migration reads the version
 /// before it begins its transaction; with IMMEDIATE transactions the second process waits for
@@ -155,12 +180,19 @@ impl SqliteStore {
         // opening it at the same moment instead of failing. Generous, because the other
         // process may be seeding the whole site registry in one transaction on a loaded
         // machine (a first start racing `token issue` failed on "database is locked" at 5 s).
-        conn.execute_batch(
-            "PRAGMA busy_timeout = 30000;
-             PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;",
-        )?;
-        migrate(&mut conn)?;
+        // Some of these steps can still answer "busy" at once, without waiting (a journal
+        // mode switch racing the other process's), so the whole preparation is retried until
+        // the same deadline: CI saw one such failure in 20 races on a loaded machine.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match prepare(&mut conn) {
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    tracing::debug!(error = %e, "the new database is busy; preparing it again");
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => break other?,
+            }
+        }
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -402,6 +434,20 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::person_key::{PersonKeys, SCHEME_KEYED, SCHEME_LEGACY};
+
+    #[test]
+    fn busy_and_locked_are_retried_at_open_and_nothing_else() {
+        let failure = |code: i32| {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            ))
+        };
+        assert!(super::is_busy(&failure(rusqlite::ffi::SQLITE_BUSY)));
+        assert!(super::is_busy(&failure(rusqlite::ffi::SQLITE_LOCKED)));
+        assert!(!super::is_busy(&failure(rusqlite::ffi::SQLITE_CORRUPT)));
+        assert!(!super::is_busy(&StoreError::WorkerGone));
+    }
 
     #[tokio::test]
     async fn a_schema_1_database_keeps_its_purchase_histories_after_the_upgrade() {
