@@ -21,7 +21,7 @@ pub mod report;
 pub mod stats;
 pub mod timeline;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -340,40 +340,8 @@ pub async fn run_day(options: &RunOptions, live: Arc<Live>) -> anyhow::Result<Da
 
     let stats = live.stats.snapshot();
     let slot_secs = (stats::SLOT_MINUTES * 60) as f64 / f64::from(speed);
-    let counters = BTreeMap::from([
-        (
-            "recorded".to_owned(),
-            counters.recorded.load(Ordering::Relaxed),
-        ),
-        (
-            "turned_away".to_owned(),
-            counters.turned_away.load(Ordering::Relaxed),
-        ),
-        (
-            "second_recorded".to_owned(),
-            counters.second_recorded.load(Ordering::Relaxed),
-        ),
-        (
-            "second_refused".to_owned(),
-            counters.second_refused.load(Ordering::Relaxed),
-        ),
-        (
-            "refused_unexpected".to_owned(),
-            counters.refused_unexpected.load(Ordering::Relaxed),
-        ),
-        (
-            "sell_errors".to_owned(),
-            counters.sell_errors.load(Ordering::Relaxed),
-        ),
-        (
-            "other_errors".to_owned(),
-            counters.other_errors.load(Ordering::Relaxed),
-        ),
-        (
-            "delisted".to_owned(),
-            counters.delisted.load(Ordering::Relaxed),
-        ),
-        ("notes".to_owned(), counters.notes.load(Ordering::Relaxed)),
+    let mut counters = counters.figures();
+    counters.extend([
         ("buyers_planned".to_owned(), plan.buyers() as u64),
         (
             "second_tries_planned".to_owned(),

@@ -41,6 +41,26 @@ pub struct Counters {
     pub notes: AtomicU64,
 }
 
+impl Counters {
+    /// Each count by its name, as the report keeps them.
+    pub fn figures(&self) -> std::collections::BTreeMap<String, u64> {
+        [
+            ("recorded", &self.recorded),
+            ("turned_away", &self.turned_away),
+            ("second_recorded", &self.second_recorded),
+            ("second_refused", &self.second_refused),
+            ("refused_unexpected", &self.refused_unexpected),
+            ("sell_errors", &self.sell_errors),
+            ("other_errors", &self.other_errors),
+            ("delisted", &self.delisted),
+            ("notes", &self.notes),
+        ]
+        .into_iter()
+        .map(|(name, count)| (name.to_owned(), count.load(Ordering::Relaxed)))
+        .collect()
+    }
+}
+
 fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }

@@ -230,21 +230,11 @@ impl DayReport {
             let _ = writeln!(out, "\nFirst error of each kind:\n{}", examples.join("\n"));
         }
         let peak = self.slots.iter().max_by(|a, b| a.rate.total_cmp(&b.rate));
-        let cpu_max = self
-            .slots
-            .iter()
-            .map(|s| s.usage.server_cores)
-            .fold(0.0, f64::max);
-        let pg_max = self
-            .slots
-            .iter()
-            .map(|s| s.usage.postgres_cores)
-            .fold(0.0, f64::max);
-        let gen_max = self
-            .slots
-            .iter()
-            .map(|s| s.usage.generator_cores)
-            .fold(0.0, f64::max);
+        let peak_of =
+            |of: fn(&Usage) -> f64| self.slots.iter().map(|s| of(&s.usage)).fold(0.0, f64::max);
+        let cpu_max = peak_of(|u| u.server_cores);
+        let pg_max = peak_of(|u| u.postgres_cores);
+        let gen_max = peak_of(|u| u.generator_cores);
         let rss_max = self
             .slots
             .iter()
