@@ -145,6 +145,15 @@ pub async fn run_day(options: &RunOptions, live: Arc<Live>) -> anyhow::Result<Da
         speed,
     };
     live.begin(timeline);
+    // The server listens before the sites are built: their fault proxies bind ports of their
+    // own, which could otherwise take the one chosen for the server, and their agents start
+    // probing during the lead.
+    args.as_of = clock.now();
+    eprintln!(
+        "launch day: starting the server ({database_kind})",
+        database_kind = if postgres { "PostgreSQL" } else { "SQLite" }
+    );
+    let central = Central::start(&options.exe, &args).await?;
     let shutdown = CancellationToken::new();
     eprintln!("launch day: building {} sites", plan.sites.len());
     let mut pharmacies = Vec::with_capacity(plan.sites.len());
@@ -165,12 +174,6 @@ pub async fn run_day(options: &RunOptions, live: Arc<Live>) -> anyhow::Result<Da
         }
         pharmacies.push(Arc::new(pharmacy));
     }
-    args.as_of = clock.now();
-    eprintln!(
-        "launch day: starting the server ({database_kind})",
-        database_kind = if postgres { "PostgreSQL" } else { "SQLite" }
-    );
-    let central = Central::start(&options.exe, &args).await?;
     let base = format!("http://{listen}");
 
     // Outages.

@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
 use super::convert::{corrupt, from_ms, ms};
-use super::{Journal, Result};
+use super::{Journal, Result, cached_execute, cached_row};
 
 /// `meta` key: the server's clock minus the PC's, in milliseconds.
 pub const META_CLOCK_OFFSET: &str = "clock_offset_ms";
@@ -23,7 +23,8 @@ impl Journal {
     /// Stores the policy set fetched from the server.
     pub fn store_policy(&mut self, policy: &PolicySet, fetched_at: OffsetDateTime) -> Result<()> {
         let json = serde_json::to_string(policy).map_err(|e| corrupt("policy", e))?;
-        self.conn.execute(
+        cached_execute(
+            &self.conn,
             "INSERT INTO policy_cache (singleton, policy_json, fetched_at_ms) VALUES (1, ?1, ?2) \
              ON CONFLICT (singleton) DO UPDATE SET policy_json = excluded.policy_json, \
              fetched_at_ms = excluded.fetched_at_ms",
@@ -34,23 +35,24 @@ impl Journal {
 
     /// The cached policy set and when it was fetched.
     pub fn cached_policy(&self) -> Result<Option<(PolicySet, OffsetDateTime)>> {
-        self.conn
-            .query_row(
-                "SELECT policy_json, fetched_at_ms FROM policy_cache WHERE singleton = 1",
-                [],
-                |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
-            )
-            .optional()?
-            .map(|(json, at)| {
-                let policy = PolicySet::from_json(&json).map_err(|e| corrupt("policy_cache", e))?;
-                Ok((policy, from_ms(at)?))
-            })
-            .transpose()
+        cached_row(
+            &self.conn,
+            "SELECT policy_json, fetched_at_ms FROM policy_cache WHERE singleton = 1",
+            [],
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
+        )
+        .optional()?
+        .map(|(json, at)| {
+            let policy = PolicySet::from_json(&json).map_err(|e| corrupt("policy_cache", e))?;
+            Ok((policy, from_ms(at)?))
+        })
+        .transpose()
     }
 
     /// Stores a small value.
     pub fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
-        self.conn.execute(
+        cached_execute(
+            &self.conn,
             "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             params![key, value],
         )?;
@@ -59,12 +61,13 @@ impl Journal {
 
     /// Reads a small value.
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
-                row.get(0)
-            })
-            .optional()?)
+        Ok(cached_row(
+            &self.conn,
+            "SELECT value FROM meta WHERE key = ?1",
+            [key],
+            |row| row.get(0),
+        )
+        .optional()?)
     }
 
     /// A time kept in `meta` (unix ms).

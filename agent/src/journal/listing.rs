@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::convert::{from_ms, ms, parse_uuid};
 use super::outbox::Sent;
-use super::{Journal, NewSale, Result};
+use super::{Journal, NewSale, Result, cached_execute, cached_row};
 
 /// A listing change as journaled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,11 +61,13 @@ impl Journal {
     /// matters to the open data).
     pub fn record_listing(&mut self, listed: bool, at: OffsetDateTime) -> Result<ListingChange> {
         let tx = self.conn.transaction()?;
-        tx.execute(
+        cached_execute(
+            &tx,
             "UPDATE listing_changes SET sync_state = 'superseded' WHERE sync_state = 'queued'",
             [],
         )?;
-        tx.execute(
+        cached_execute(
+            &tx,
             "INSERT INTO listing_changes (listed, changed_at_ms) VALUES (?1, ?2)",
             params![listed, ms(at)],
         )?;
@@ -81,8 +83,7 @@ impl Journal {
 
     /// The latest listing change (None: never changed, listed by default).
     pub fn latest_listing(&self) -> Result<Option<ListingChange>> {
-        self.conn
-            .query_row(
+        cached_row(&self.conn,
                 "SELECT seq, listed, changed_at_ms, sync_state FROM listing_changes ORDER BY seq DESC LIMIT 1",
                 [],
                 |row| {
@@ -123,7 +124,8 @@ impl Journal {
     }
 
     fn listing_state_of(&self, seq: i64) -> Result<String> {
-        Ok(self.conn.query_row(
+        Ok(cached_row(
+            &self.conn,
             "SELECT sync_state FROM listing_changes WHERE seq = ?1",
             [seq],
             |row| row.get(0),
@@ -139,11 +141,13 @@ impl Journal {
         at: OffsetDateTime,
     ) -> Result<NoteChange> {
         let tx = self.conn.transaction()?;
-        tx.execute(
+        cached_execute(
+            &tx,
             "UPDATE public_notes SET sync_state = 'superseded' WHERE sync_state = 'queued'",
             [],
         )?;
-        tx.execute(
+        cached_execute(
+            &tx,
             "INSERT INTO public_notes (id, note, set_at_ms) VALUES (?1, ?2, ?3)",
             params![id.to_string(), note, ms(at)],
         )?;
@@ -160,32 +164,32 @@ impl Journal {
 
     /// The latest public note (None: never set).
     pub fn latest_note(&self) -> Result<Option<NoteChange>> {
-        self.conn
-            .query_row(
-                "SELECT seq, id, note, set_at_ms, sync_state FROM public_notes \
+        cached_row(
+            &self.conn,
+            "SELECT seq, id, note, set_at_ms, sync_state FROM public_notes \
                  ORDER BY seq DESC LIMIT 1",
-                [],
-                |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, Option<String>>(2)?,
-                        row.get::<_, i64>(3)?,
-                        row.get::<_, String>(4)?,
-                    ))
-                },
-            )
-            .optional()?
-            .map(|(seq, id, note, at, state)| {
-                Ok(NoteChange {
-                    seq,
-                    id: parse_uuid(&id)?,
-                    note,
-                    set_at: from_ms(at)?,
-                    state,
-                })
+            [],
+            |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, Option<String>>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, String>(4)?,
+                ))
+            },
+        )
+        .optional()?
+        .map(|(seq, id, note, at, state)| {
+            Ok(NoteChange {
+                seq,
+                id: parse_uuid(&id)?,
+                note,
+                set_at: from_ms(at)?,
+                state,
             })
-            .transpose()
+        })
+        .transpose()
     }
 
     /// The queued public note, if any (only the latest can be queued).

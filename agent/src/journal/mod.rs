@@ -24,7 +24,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Params, Row};
 use rusqlite_migration::Migrations;
 
 use mask_private_file as private_file;
@@ -54,6 +54,27 @@ use schema::MIGRATIONS;
 /// The pragmas every connection gets (also used by the raw-insert baseline of the benchmark).
 pub const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                            PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
+/// Statements kept prepared per connection. A sale, the status bar after each exchange and the
+/// inventory run the same few dozen statements again and again; preparing each anew (as
+/// rusqlite's `Connection::query_row` and `execute` do) was 16 % of the agents' CPU in the
+/// launch-day benchmark (BENCHMARKS.md).
+const STATEMENT_CACHE: usize = 64;
+
+/// `conn.query_row` through the statement cache.
+fn cached_row<T, P: Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
+/// `conn.execute` through the statement cache.
+fn cached_execute<P: Params>(conn: &Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
 
 /// A journal failure.
 #[derive(Debug, thiserror::Error)]
@@ -181,6 +202,7 @@ impl Journal {
             source,
         })?;
         let mut conn = Connection::open(path)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.execute_batch(PRAGMAS)?;
         migrations.to_latest(&mut conn)?;
         // The -wal and -shm files now exist; make sure they are private even if an older

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::convert::{from_ms, ms};
 use super::listing::{listing_needs_attention, note_needs_attention};
-use super::{Journal, Result};
+use super::{Journal, Result, cached_execute, cached_row};
 
 /// A stock-in or listing change that was sent to the server.
 #[derive(Clone, Copy, Debug)]
@@ -34,7 +34,8 @@ pub struct AttentionGroup {
 impl Journal {
     /// Stock-ins and listing changes not yet acknowledged.
     pub fn queued_other_count(&self) -> Result<u64> {
-        Ok(self.conn.query_row(
+        Ok(cached_row(
+            &self.conn,
             "SELECT (SELECT COUNT(*) FROM stock_ins WHERE sync_state = 'queued') + \
                     (SELECT COUNT(*) FROM listing_changes WHERE sync_state = 'queued') + \
                     (SELECT COUNT(*) FROM public_notes WHERE sync_state = 'queued')",
@@ -147,17 +148,20 @@ impl Journal {
             "synced"
         };
         match sent {
-            Sent::StockIn(id) => self.conn.execute(
+            Sent::StockIn(id) => cached_execute(
+                &self.conn,
                 "UPDATE stock_ins SET sync_state = ?2, reject_reason = ?4, synced_at_ms = ?3 \
                  WHERE id = ?1 AND sync_state = 'queued'",
                 params![id.to_string(), state, ms(now), refused],
             ),
-            Sent::Listing(seq) => self.conn.execute(
+            Sent::Listing(seq) => cached_execute(
+                &self.conn,
                 "UPDATE listing_changes SET sync_state = ?2, reject_reason = ?4, synced_at_ms = ?3 \
                  WHERE seq = ?1 AND sync_state = 'queued'",
                 params![seq, state, ms(now), refused],
             ),
-            Sent::Note(seq) => self.conn.execute(
+            Sent::Note(seq) => cached_execute(
+                &self.conn,
                 "UPDATE public_notes SET sync_state = ?2, reject_reason = ?4, synced_at_ms = ?3 \
                  WHERE seq = ?1 AND sync_state = 'queued'",
                 params![seq, state, ms(now), refused],

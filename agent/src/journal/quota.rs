@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, params};
 use time::{Date, OffsetDateTime};
 
 use super::convert::{corrupt, from_ms, iso, kind_code, ms};
-use super::{Journal, Result};
+use super::{Journal, Result, cached_row};
 
 const OPENING_PREFIX: &str = "opening:";
 
@@ -70,7 +70,8 @@ impl Journal {
 
     /// Masks of `kind` sold on local decisions on `day`.
     pub fn sold_offline_on(&self, day: Date, kind: BuyerKind) -> Result<u32> {
-        let sold: i64 = self.conn.query_row(
+        let sold: i64 = cached_row(
+            &self.conn,
             "SELECT COALESCE(SUM(quantity), 0) FROM sales WHERE sold_day = ?1 AND kind = ?2 \
              AND offline = 1",
             params![iso(day), kind_code(kind)],
@@ -89,15 +90,14 @@ impl Journal {
 
     /// The latest opening stock known for a day on or before `day`.
     pub fn opening_on_or_before(&self, day: Date) -> Result<Option<Opening>> {
-        let found: Option<(String, String)> = self
-            .conn
-            .query_row(
-                "SELECT key, value FROM meta WHERE key LIKE 'opening:%' AND key <= ?1 \
+        let found: Option<(String, String)> = cached_row(
+            &self.conn,
+            "SELECT key, value FROM meta WHERE key LIKE 'opening:%' AND key <= ?1 \
                  ORDER BY key DESC LIMIT 1",
-                [format!("{OPENING_PREFIX}{}", iso(day))],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
+            [format!("{OPENING_PREFIX}{}", iso(day))],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
         let Some((key, value)) = found else {
             return Ok(None);
         };
@@ -122,7 +122,8 @@ impl Journal {
         };
         let from = from.map_or_else(|| "0000-00-00".to_owned(), iso);
         let to = iso(to);
-        let (received, damaged, stock_ins): (i64, i64, i64) = self.conn.query_row(
+        let (received, damaged, stock_ins): (i64, i64, i64) = cached_row(
+            &self.conn,
             &format!(
                 "SELECT COALESCE(SUM({received_col}), 0), COALESCE(SUM({damaged_col}), 0), \
                  COUNT(*) FROM stock_ins WHERE day >= ?1 AND day <= ?2"
@@ -130,7 +131,8 @@ impl Journal {
             params![from, to],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )?;
-        let (sold, sales): (i64, i64) = self.conn.query_row(
+        let (sold, sales): (i64, i64) = cached_row(
+            &self.conn,
             "SELECT COALESCE(SUM(quantity), 0), COUNT(*) FROM sales \
              WHERE sold_day >= ?1 AND sold_day <= ?2 AND kind = ?3",
             params![from, to, kind_code(kind)],

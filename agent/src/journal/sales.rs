@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::convert::{
     from_ms, iso, kind_code, ms, parse_iso, parse_kind, parse_source, parse_uuid, source_code,
 };
-use super::{Journal, JournalError, Result};
+use super::{Journal, JournalError, Result, cached_execute, cached_row};
 
 /// A sale about to be recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -206,7 +206,8 @@ impl Journal {
 
     /// Sales not yet acknowledged.
     pub fn queued_sale_count(&self) -> Result<u64> {
-        Ok(self.conn.query_row(
+        Ok(cached_row(
+            &self.conn,
             "SELECT COUNT(*) FROM sales WHERE sync_state = 'queued'",
             [],
             |row| row.get(0),
@@ -215,7 +216,8 @@ impl Journal {
 
     /// Sales flagged overrun by the server (all time).
     pub fn overrun_count(&self) -> Result<u64> {
-        Ok(self.conn.query_row(
+        Ok(cached_row(
+            &self.conn,
             "SELECT COUNT(*) FROM sale_flags WHERE flag = 'overrun'",
             [],
             |row| row.get(0),
@@ -224,9 +226,12 @@ impl Journal {
 
     /// All sales in the journal (for tests and doctor).
     pub fn sale_count(&self) -> Result<u64> {
-        Ok(self
-            .conn
-            .query_row("SELECT COUNT(*) FROM sales", [], |row| row.get(0))?)
+        Ok(cached_row(
+            &self.conn,
+            "SELECT COUNT(*) FROM sales",
+            [],
+            |row| row.get(0),
+        )?)
     }
 
     /// Purges the personal data (ID number, birth date) of sales the server has acknowledged and
@@ -237,7 +242,8 @@ impl Journal {
         now: OffsetDateTime,
     ) -> Result<usize> {
         let tx = self.conn.transaction()?;
-        let n = tx.execute(
+        let n = cached_execute(
+            &tx,
             "UPDATE sales SET id_no = NULL, birth_date = NULL, purged_at_ms = ?2 \
              WHERE id_no IS NOT NULL AND sync_state != 'queued' AND sold_at_ms < ?1",
             params![ms(before), ms(now)],

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::convert::{from_ms, iso, ms, parse_uuid};
 use super::outbox::Sent;
-use super::{Journal, Result};
+use super::{Journal, Result, cached_execute};
 
 /// A stock-in waiting for the server.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,7 +23,8 @@ impl Journal {
     /// Records a stock-in.
     pub fn record_stock_in(&mut self, stock: &QueuedStockIn) -> Result<()> {
         let tx = self.conn.transaction()?;
-        tx.execute(
+        cached_execute(
+            &tx,
             "INSERT INTO stock_ins (id, received_adult, received_child, damaged_adult, damaged_child, \
              recorded_at_ms, day) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![

@@ -18,6 +18,7 @@ impl Journal {
     /// survives the process.
     pub fn open_in_memory() -> Result<Journal> {
         let mut conn = Connection::open_in_memory()?;
+        conn.set_prepared_statement_cache_capacity(super::STATEMENT_CACHE);
         conn.execute_batch("PRAGMA foreign_keys = ON;")?;
         Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
         Ok(Journal {
