@@ -34,6 +34,7 @@
 //! - `store`: the storage trait ([`Store`]) with SQLite and PostgreSQL backends;
 //! - `stock_page`: the public stock page (HTML, zh-TW and en) rendered from the snapshots;
 //! - `open_data`: the byte-exact `maskdata.csv` and its in-memory [`Snapshot`]s;
+//! - `background`: the one thread where snapshots are rebuilt and their pages rendered;
 //! - `reports`: the agencies' sales report (roll-up by county, CSV, the page's SVG charts);
 //! - `person_key`, `content_hash`: what buyers are filed under and resends compared by;
 //! - `tls`: HTTPS listener and the self-signed certificate; `config`: [`ServerConfig`];
@@ -43,6 +44,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::unwrap_used)]
 
+mod background;
 mod config;
 mod content_hash;
 mod http;
@@ -314,6 +316,8 @@ async fn build_state(config: &ServerConfig) -> Result<Arc<AppState>, ServerError
         max_sale_age: config.max_sale_age,
         max_clock_ahead: config.max_clock_ahead,
         sessions: http::reports::Sessions::new(config.tls.is_some()),
+        background: background::Background::start()
+            .map_err(|e| ServerError::Task(e.to_string()))?,
     }))
 }
 
@@ -340,20 +344,23 @@ fn spawn_refresher(state: &Arc<AppState>) -> tokio::task::JoinHandle<()> {
 }
 
 /// Builds the next open-data snapshot from the store and publishes it, with the stock pages
-/// the current one was asked for already rendered ([`stock_page::Pages::warm_from`]).
+/// the current one was asked for already rendered ([`stock_page::Pages::warm_from`]), on the
+/// background thread (`background`).
 async fn rebuild_snapshot(state: &Arc<AppState>) -> Result<(), ServerError> {
     let rows = state.store.stock_rows().await?;
     let building = Arc::clone(state);
-    let snap = tokio::task::spawn_blocking(move || {
-        let snap = Snapshot::build(&building.registry, &rows, building.clock.now());
-        let previous = building.snapshot();
-        let refresh_secs = building.refresh.as_secs();
-        snap.pages
-            .warm_from(&previous.pages, &building.registry, refresh_secs);
-        snap
-    })
-    .await
-    .map_err(|e| ServerError::Task(e.to_string()))?;
+    let snap = state
+        .background
+        .run(move || {
+            let snap = Snapshot::build(&building.registry, &rows, building.clock.now());
+            let previous = building.snapshot();
+            let refresh_secs = building.refresh.as_secs();
+            snap.pages
+                .warm_from(&previous.pages, &building.registry, refresh_secs);
+            snap
+        })
+        .await
+        .map_err(|e| ServerError::Task(e.to_string()))?;
     state.set_snapshot(snap);
     Ok(())
 }

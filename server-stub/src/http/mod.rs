@@ -59,6 +59,8 @@ pub struct AppState {
     pub max_clock_ahead: time::Duration,
     /// The report page's sessions.
     pub sessions: reports::Sessions,
+    /// The thread where snapshots are rebuilt.
+    pub background: crate::background::Background,
 }
 
 impl AppState {
