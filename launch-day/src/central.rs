@@ -12,10 +12,11 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use mask_server_stub::{Database, ServerConfig};
 use time::OffsetDateTime;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
 use tokio_util::sync::CancellationToken;
 
+use crate::lag::{Lag, LagFigures};
 use crate::timeline::Timeline;
 
 /// What the server process is started with.
@@ -76,16 +77,24 @@ impl ServeArgs {
 }
 
 /// The `serve` mode: serves (printing `listening <addr>` once the port is open) until standard
-/// input closes.
+/// input closes. A `lag` line on standard input is answered with `lag <json>`: the runtime lag
+/// since the last one ([`crate::lag`]).
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     let server = mask_server_stub::spawn_on(config, args.listen).await?;
+    let lag = Lag::default();
+    let stop_lag = CancellationToken::new();
+    tokio::spawn(crate::lag::probe(lag.clone(), stop_lag.clone()));
     println!("listening {}", server.addr());
     let mut stdin = BufReader::new(tokio::io::stdin());
     let mut line = String::new();
     while stdin.read_line(&mut line).await.unwrap_or(0) > 0 {
+        if line.trim() == "lag" {
+            println!("lag {}", serde_json::to_string(&lag.take())?);
+        }
         line.clear();
     }
+    stop_lag.cancel();
     server.shutdown().await?;
     Ok(())
 }
@@ -107,6 +116,7 @@ pub async fn issue_tokens(args: &ServeArgs) -> anyhow::Result<BTreeMap<String, S
 /// The running server process.
 pub struct Central {
     child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
     /// Where it listens.
     pub addr: std::net::SocketAddr,
     /// Its process id.
@@ -138,7 +148,32 @@ impl Central {
                 break addr.parse()?;
             }
         };
-        Ok(Central { child, addr, pid })
+        Ok(Central {
+            child,
+            lines,
+            addr,
+            pid,
+        })
+    }
+
+    /// The server's runtime lag since the last call (the first call only starts the count).
+    pub async fn lag(&mut self) -> anyhow::Result<LagFigures> {
+        let stdin = self
+            .child
+            .stdin
+            .as_mut()
+            .ok_or_else(|| anyhow!("the server's input is closed"))?;
+        stdin.write_all(b"lag\n").await?;
+        stdin.flush().await?;
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(60), self.lines.next_line())
+                .await
+                .context("the server did not answer `lag` within a minute")??
+                .ok_or_else(|| anyhow!("the server process ended"))?;
+            if let Some(json) = line.strip_prefix("lag ") {
+                return Ok(serde_json::from_str(json)?);
+            }
+        }
     }
 
     /// Stops the server cleanly (closes its standard input) and waits for it.

@@ -5,6 +5,7 @@
 //! - [`pharmacies`]: each site is the agent's own core, journal, sync and probe loops.
 //! - [`public`]: people on the stock page and apps polling the open data.
 //! - [`central`]: the server in its own process, its tokens, its CPU and memory.
+//! - [`lag`]: how late each side's runtime wakes (whose tail a p99 is).
 //! - [`stats`]: latencies per request kind (the agents' own client times its exchanges).
 //! - [`report`]: figures, accounting and the chart.
 //!
@@ -14,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod central;
+pub mod lag;
 pub mod pharmacies;
 pub mod plan;
 pub mod public;
@@ -21,7 +23,7 @@ pub mod report;
 pub mod stats;
 pub mod timeline;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -153,7 +155,7 @@ pub async fn run_day(options: &RunOptions, live: Arc<Live>) -> anyhow::Result<Da
         "launch day: starting the server ({database_kind})",
         database_kind = if postgres { "PostgreSQL" } else { "SQLite" }
     );
-    let central = Central::start(&options.exe, &args).await?;
+    let mut central = Central::start(&options.exe, &args).await?;
     let shutdown = CancellationToken::new();
     eprintln!("launch day: building {} sites", plan.sites.len());
     let mut pharmacies = Vec::with_capacity(plan.sites.len());
@@ -208,6 +210,11 @@ pub async fn run_day(options: &RunOptions, live: Arc<Live>) -> anyhow::Result<Da
         (options.to - options.from).as_seconds_f64() / f64::from(speed)
     );
     tokio::time::sleep_until(started).await;
+    // Runtime lag over the played part only: the server's is reset now, the generator's
+    // probe starts now.
+    central.lag().await?;
+    let generator_lag = lag::Lag::default();
+    let lag_task = tokio::spawn(lag::probe(generator_lag.clone(), public_stop.clone()));
     let page_task = tokio::spawn(public::page_views(
         base.clone(),
         Arc::clone(&plan),
@@ -258,9 +265,14 @@ pub async fn run_day(options: &RunOptions, live: Arc<Live>) -> anyhow::Result<Da
         .real(options.to)
         .duration_since(started)
         .as_secs_f64();
+    let runtime_lag = BTreeMap::from([
+        ("generator".to_owned(), generator_lag.take()),
+        ("server".to_owned(), central.lag().await?),
+    ]);
     public_stop.cancel();
     let _ = page_task.await;
     let _ = apps_task.await;
+    let _ = lag_task.await;
     let usage = monitor.await?;
     eprintln!("launch day: played; waiting for every outbox to drain");
 
@@ -371,6 +383,7 @@ pub async fn run_day(options: &RunOptions, live: Arc<Live>) -> anyhow::Result<Da
         slots: report::slot_rows(&stats, &usage, slot_secs),
         counters,
         accounting,
+        runtime_lag,
     })
 }
 

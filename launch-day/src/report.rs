@@ -9,6 +9,7 @@ use mask_server_stub::charts::{Point, Series, line_chart};
 use serde::Serialize;
 
 use crate::central::Usage;
+use crate::lag::LagFigures;
 use crate::stats::KindStats;
 use crate::timeline::slot_label;
 
@@ -102,6 +103,9 @@ pub struct DayReport {
     pub counters: BTreeMap<String, u64>,
     /// The accounting.
     pub accounting: Accounting,
+    /// How late a 10 ms timer fired over the played part, on the generator's and on the
+    /// server's runtime ([`crate::lag`]).
+    pub runtime_lag: BTreeMap<String, LagFigures>,
 }
 
 fn ms(micros: u64) -> f64 {
@@ -255,6 +259,23 @@ impl DayReport {
                 pg_max,
                 gen_max,
                 rss_max as f64 / 1_048_576.0
+            );
+        }
+        if !self.runtime_lag.is_empty() {
+            let lags: Vec<String> = self
+                .runtime_lag
+                .iter()
+                .map(|(side, l)| {
+                    format!(
+                        "{side} p50 {:.2} / p99 {:.2} / max {:.1} ms",
+                        l.p50_ms, l.p99_ms, l.max_ms
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "\nRuntime lag (how late a 10 ms timer fired; every request on that side waits about as long): {}.",
+                lags.join("; ")
             );
         }
         let a = &self.accounting;

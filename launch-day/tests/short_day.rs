@@ -66,6 +66,15 @@ async fn play(live: &Arc<Live>, database: String) {
     }
     assert!(!report.slots.is_empty());
     assert!(report.chart().starts_with("<svg"));
+    // Both runtimes' lag was measured over the played part (a 10 ms timer: ~100 a second).
+    for side in ["generator", "server"] {
+        let lag = report.runtime_lag.get(side);
+        assert!(
+            lag.is_some_and(|l| l.samples >= 50),
+            "{side} lag {lag:?}\n{said}"
+        );
+    }
+    assert!(said.contains("Runtime lag"), "{said}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

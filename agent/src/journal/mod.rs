@@ -5,6 +5,8 @@
 //! SQLite in WAL mode with `synchronous=FULL` (a commit returns after the WAL is fsync'd),
 //! foreign keys on, schema migrations by `rusqlite_migration`. Files are created 0600 in a 0700
 //! directory before SQLite opens them (SQLite gives its -wal/-shm files the database file's mode).
+//! Statements are prepared once per connection and kept (`cached_row`, `cached_execute`, or
+//! `prepare_cached` for several rows): a counter runs the same few dozen again and again.
 //!
 //! One [`Journal`] type, its methods kept by concern:
 //!
