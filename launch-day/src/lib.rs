@@ -99,7 +99,8 @@ impl Live {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// A lock whose holder's panic does not stop the figures.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -323,7 +324,7 @@ pub async fn run_day(options: &RunOptions, live: Arc<Live>) -> anyhow::Result<Da
     drop(store);
     let mut accounting = Accounting {
         verdict,
-        second_tries_recorded: counters.second_recorded.load(Ordering::Relaxed),
+        second_tries_recorded: counters.second_after_first.load(Ordering::Relaxed),
         ..Accounting::default()
     };
     for pharmacy in &pharmacies {

@@ -3,6 +3,7 @@
 //! day. The counter does what the pharmacist does: enter the delivery, sell (the core checks
 //! eligibility with the server first, else locally), delist and post a note when sold out.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -14,6 +15,7 @@ use mask_chaos::accounting::{Acked, JournalView, read_journal_from};
 use mask_protocol::{SellBuyer, SellOutcome};
 use tokio_util::sync::CancellationToken;
 
+use crate::lock;
 use crate::plan::{Action, SOLD_OUT_NOTE, SiteDay};
 use crate::stats::{Outcome, Stats};
 use crate::timeline::Timeline;
@@ -25,8 +27,14 @@ pub struct Counters {
     pub recorded: AtomicU64,
     /// Buyers turned away: the site had no masks of their kind left, or had delisted.
     pub turned_away: AtomicU64,
-    /// Second tries recorded (at a site that could not ask the server: overruns to come).
+    /// Second tries recorded, whatever became of the first (a buyer turned away at a sold-out
+    /// first pharmacy may buy at the second).
     pub second_recorded: AtomicU64,
+    /// Second tries recorded after the buyer's first try was recorded too: each is an overrun
+    /// (the first took the whole week's quota) that the server must flag once both arrive.
+    pub second_after_first: AtomicU64,
+    /// Buyers who will try again and whose first try was recorded.
+    pub first_sold: Mutex<HashSet<String>>,
     /// Second tries refused (the server knew of the first sale).
     pub second_refused: AtomicU64,
     /// First tries refused: never expected on this day.
@@ -48,6 +56,7 @@ impl Counters {
             ("recorded", &self.recorded),
             ("turned_away", &self.turned_away),
             ("second_recorded", &self.second_recorded),
+            ("second_after_first", &self.second_after_first),
             ("second_refused", &self.second_refused),
             ("refused_unexpected", &self.refused_unexpected),
             ("sell_errors", &self.sell_errors),
@@ -198,6 +207,11 @@ impl Pharmacy {
                             bump(&counters.recorded);
                             if second {
                                 bump(&counters.second_recorded);
+                                if lock(&counters.first_sold).contains(&buyer.id_no) {
+                                    bump(&counters.second_after_first);
+                                }
+                            } else if buyer.tries_again {
+                                lock(&counters.first_sold).insert(buyer.id_no.clone());
                             }
                             acked
                                 .lock()

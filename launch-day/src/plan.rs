@@ -84,6 +84,8 @@ pub struct Buyer {
     pub child: bool,
     /// Masks asked for.
     pub quantity: u32,
+    /// Will try a second pharmacy later in the day.
+    pub tries_again: bool,
 }
 
 /// What happens at a site.
@@ -315,11 +317,12 @@ pub fn plan(shape: &DayShape) -> Result<Plan, mask_server_stub::OpenDataError> {
             } else {
                 date!(1940 - 01 - 01) + Duration::days(rng.random_range(0..23_000))
             };
-            let buyer = Buyer {
+            let mut buyer = Buyer {
                 id_no: buyer_id(&mut next_id),
                 birth_date,
                 child,
                 quantity: if rng.random_bool(0.9) { 2 } else { 1 },
+                tries_again: false,
             };
             let hour = profile_hour(&mut rng);
             let at = time_in_hour(&mut rng, hour).max(delivered + Duration::seconds(30));
@@ -330,6 +333,7 @@ pub fn plan(shape: &DayShape) -> Result<Plan, mask_server_stub::OpenDataError> {
                     && other != i
                     && later < day_end
                 {
+                    buyer.tries_again = true;
                     second_tries.push((other, later, buyer.clone()));
                 }
             }

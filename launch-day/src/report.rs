@@ -57,7 +57,9 @@ pub struct SlotRow {
 pub struct Accounting {
     /// Acknowledged sales against the server's rows, overruns implied against flagged.
     pub verdict: Verdict,
-    /// Second tries that the counter recorded (each must be flagged, here or on the first sale).
+    /// Second tries that the counter recorded after the buyer's first try was recorded (each
+    /// must be flagged, here or on the first sale). A second try after a sold-out first
+    /// pharmacy turned the buyer away is an ordinary sale and not counted here.
     pub second_tries_recorded: u64,
     /// Sites whose stock on the server is not received − damaged − sold.
     pub stock_mismatches: u64,
@@ -283,7 +285,7 @@ impl DayReport {
         let _ = writeln!(
             out,
             "\nAccounting ({}): {} sales acknowledged, {} on the server, {} lost, {} twice, {} stuck, {} needing attention; \
-             overruns implied {} / flagged {} (missing {}, other {}), second tries recorded {}; \
+             overruns implied {} / flagged {} (missing {}, other {}), second tries recorded after a first sale {}; \
              stock mismatches {}, listing mismatches {}, note mismatches {}; masks sold {} adult + {} child.",
             if a.exact() { "exact" } else { "NOT exact" },
             v.acked,
