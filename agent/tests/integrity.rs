@@ -355,7 +355,10 @@ async fn the_status_follows_the_server_without_a_sale_and_cards_decide_at_once_o
     })
     .await;
     server.stop().await;
-    wait_status(&mut client, Duration::from_secs(5), "offline", |s| {
+    // An idle counter learns of the outage at the next probe: the probe's online interval
+    // (`probe::ONLINE_EVERY`, 10 s) plus its 25 % jitter and its 2 s timeout, with a margin.
+    // (This waited 5 s, from when the probe ran every 3 s.)
+    wait_status(&mut client, Duration::from_secs(20), "offline", |s| {
         s.sync.connectivity == Connectivity::Offline
     })
     .await;
