@@ -59,8 +59,8 @@ pub const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
 
 /// Statements kept prepared per connection. A sale, the status bar after each exchange and the
 /// inventory run the same few dozen statements again and again; preparing each anew (as
-/// rusqlite's `Connection::query_row` and `execute` do) was 16 % of the agents' CPU in the
-/// launch-day benchmark (BENCHMARKS.md).
+/// rusqlite's `Connection::query_row` and `execute` do) was 16 % of the CPU samples of the
+/// launch-day benchmark's 6,500 agents and public (BENCHMARKS.md).
 const STATEMENT_CACHE: usize = 64;
 
 /// `conn.query_row` through the statement cache.
