@@ -307,7 +307,9 @@ async fn a_stuck_stock_in_does_not_hold_back_sales_nor_the_other_way_round() {
     sell(&mut client, &ids::even_id(720_010), 1).await;
     let status = sync_until(&mut client, Duration::from_secs(20), |s| s.queued == 0).await;
     assert_eq!(status.queued_other, 1, "the stock-in waits: {status:?}");
-    assert_eq!(server.sold().await, 3);
+    // Once failed under CI load with 1 (cause not found yet): the status says what the agent
+    // thought of its two sales.
+    assert_eq!(server.sold().await, 3, "{status:?}");
 
     mode.store(SALES_DOWN, Ordering::SeqCst);
     sell(&mut client, &ids::even_id(720_020), 1).await;
