@@ -287,24 +287,18 @@ impl ServerClient {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn note_date(&self, headers: &reqwest::header::HeaderMap, sent: Instant) {
-        let Some(date) = headers
+    /// The server's clock as an answer's `Date` header gives it, with the round trip.
+    fn date_reading(headers: &reqwest::header::HeaderMap, sent: Instant) -> Option<ServerDate> {
+        let date = headers
             .get(reqwest::header::DATE)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| httpdate::parse_http_date(v).ok())
-        else {
-            return;
-        };
-        let date = time::OffsetDateTime::from(date);
+            .and_then(|v| httpdate::parse_http_date(v).ok())?;
         let received = Instant::now();
-        *self
-            .last_date
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ServerDate {
-            date,
+        Some(ServerDate {
+            date: time::OffsetDateTime::from(date),
             received,
             round_trip: received.duration_since(sent),
-        });
+        })
     }
 
     /// The base URL.
@@ -353,7 +347,25 @@ impl ServerClient {
         sent: Instant,
     ) -> Result<T, ServerError> {
         let response = request.send().await.map_err(ServerError::from_reqwest)?;
-        self.note_date(response.headers(), sent);
+        let reading = Self::date_reading(response.headers(), sent);
+        let result = Self::answer(response).await;
+        // Only our server's own answer may set the clock reading. A 5xx, 429, redirect or
+        // unreadable body can come from a gateway, proxy or captive portal with a clock of its
+        // own, and this reading is shared: another task's successful exchange takes the clock
+        // offset from it, and sales are dated by that offset. (A proxy's 500 with today's date
+        // once dated a sale 2020 → 2026 in a test.)
+        let trusted = result.as_ref().err().is_none_or(|e| !e.is_transient());
+        if let (true, Some(reading)) = (trusted, reading) {
+            *self
+                .last_date
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reading);
+        }
+        result
+    }
+
+    /// Reads an answer: the body if it succeeded, else the error it stands for.
+    async fn answer<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ServerError> {
         let status = response.status();
         if status.is_redirection() {
             let location = response

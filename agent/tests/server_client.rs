@@ -114,3 +114,63 @@ async fn an_endless_answer_is_cut_off_with_a_clear_error() {
         Err(ServerError::AnswerTooLarge { .. })
     ));
 }
+
+/// A gateway's own error page carries the gateway's clock. The client's clock reading is shared
+/// by every task of the agent (the next successful exchange takes the offset from it, and sales
+/// are dated by that offset), so only our server's own answers may set it. A test proxy's 500
+/// with today's date once dated a 2020 sale in 2026 this way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_error_does_not_set_the_clock_reading() {
+    const GATEWAY_DATE: &str = "Sun, 02 Feb 2031 10:00:00 GMT";
+    const SERVER_DATE: &str = "Thu, 12 Mar 2020 02:00:00 GMT";
+    let with_date = |status: StatusCode, date: &'static str, body: &'static str| {
+        Response::builder()
+            .status(status)
+            .header(header::DATE, date)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let app = axum::Router::new()
+        .route(
+            "/gateway/v1/sales",
+            axum::routing::post(move || async move {
+                with_date(StatusCode::BAD_GATEWAY, GATEWAY_DATE, "<html>down</html>")
+            }),
+        )
+        .route(
+            "/portal/v1/sales",
+            axum::routing::post(move || async move {
+                with_date(StatusCode::OK, GATEWAY_DATE, "<html>log in</html>")
+            }),
+        )
+        .route(
+            "/server/v1/sales",
+            axum::routing::post(move || async move {
+                with_date(StatusCode::OK, SERVER_DATE, r#"{"results":[]}"#)
+            }),
+        );
+    let url = serve(app).await;
+    let year = |client: &ServerClient| client.last_server_date().map(|d| d.date.year());
+
+    let gateway = ServerClient::new(&format!("{url}/gateway/"), "t", None).unwrap();
+    let error = gateway.post_sales(&batch()).await.unwrap_err();
+    assert!(error.is_transient(), "{error:?}");
+    assert_eq!(
+        year(&gateway),
+        None,
+        "a 502's date was taken as the server's"
+    );
+
+    let portal = ServerClient::new(&format!("{url}/portal/"), "t", None).unwrap();
+    let error = portal.post_sales(&batch()).await.unwrap_err();
+    assert!(matches!(error, ServerError::Garbage(_)), "{error:?}");
+    assert_eq!(year(&portal), None, "a captive portal's date was taken");
+
+    let server = ServerClient::new(&format!("{url}/server/"), "t", None).unwrap();
+    server.post_sales(&batch()).await.unwrap();
+    assert_eq!(
+        year(&server),
+        Some(2020),
+        "the server's own answer sets the reading"
+    );
+}
