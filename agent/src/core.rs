@@ -141,6 +141,9 @@ struct SyncInfo {
     /// The offset was read from the server since this process started (a stored one may be
     /// stale: the PC clock may have been changed while the agent was down).
     offset_measured: bool,
+    /// When the server last answered (real time, for how fresh the connectivity shown is;
+    /// `last_contact` is on the corrected clock, which may jump).
+    answered_at: Option<Instant>,
 }
 
 /// Settings of the core.
@@ -327,6 +330,7 @@ impl Core {
                 contact_persisted,
                 token_refused: false,
                 offset_measured: false,
+                answered_at: None,
             }),
             events,
             next_read: AtomicU64::new(1),
@@ -489,6 +493,7 @@ impl Core {
             match exchange {
                 Exchange::Answered | Exchange::Refused => {
                     sync.connectivity = Connectivity::Online;
+                    sync.answered_at = Some(Instant::now());
                     sync.last_sync = Some(now);
                     sync.last_error = None;
                     sync.last_contact = now;
@@ -554,6 +559,13 @@ impl Core {
     /// probe watches the server and turns this back on).
     pub fn should_ask_server(&self) -> bool {
         lock(&self.sync).connectivity != Connectivity::Offline
+    }
+
+    /// Whether the server answered (anything but an outage) within `within`.
+    pub fn answered_within(&self, within: std::time::Duration) -> bool {
+        lock(&self.sync)
+            .answered_at
+            .is_some_and(|at| at.elapsed() < within)
     }
 
     /// Whether `now()` has been checked against the server since start. Until then it rests

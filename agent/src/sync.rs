@@ -168,10 +168,12 @@ pub async fn drain(core: &Core) -> Result<DrainReport, SyncError> {
     if let Some(error) = failed {
         return Err(error);
     }
-    if report == DrainReport::default() {
+    if report == DrainReport::default() && !core.answered_within(crate::probe::ONLINE_EVERY) {
         // Nothing to send: ask the server whether it is there and takes our token, so the
         // status bar says online or offline from the start (and on every idle round) instead
-        // of "checking" until the first sale.
+        // of "checking" until the first sale. Not when it answered within the probe's interval
+        // (the probe or this round's own exchanges): the status is fresh, and the rounds that
+        // each sale wakes would otherwise add a request per sale to every counter's load.
         server.whoami().await?;
         core.note_server(true, None);
     }
