@@ -1,6 +1,6 @@
-//! The central side under test: `mask-server-stub` in a process of its own (this binary's
-//! `serve` mode runs the server library exactly as the server binary does, with the day's
-//! registry and a replaying clock), its tokens, and a monitor of its CPU and memory (and
+//! The central side under test: `mask-server-stub` in a process of its own (the
+//! `mask-launch-day-server` binary runs the server library exactly as the server binary does,
+//! with the day's registry and a replaying clock), its tokens, and a monitor of its CPU and memory (and
 //! PostgreSQL's CPU when that is the store).
 
 use std::collections::BTreeMap;
@@ -56,10 +56,9 @@ impl ServeArgs {
         Ok(config)
     }
 
-    /// Arguments for the `serve` mode.
+    /// Arguments of the server binary (`mask-launch-day-server`).
     pub fn to_args(&self) -> Vec<String> {
         vec![
-            "serve".into(),
             "--data-dir".into(),
             self.data_dir.display().to_string(),
             "--database".into(),
@@ -76,7 +75,7 @@ impl ServeArgs {
     }
 }
 
-/// The `serve` mode: serves (printing `listening <addr>` once the port is open) until standard
+/// The server process (`mask-launch-day-server`): serves (printing `listening <addr>` once the port is open) until standard
 /// input closes. A `lag` line on standard input is answered with `lag <json>`: the runtime lag
 /// since the last one ([`crate::lag`]).
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -124,8 +123,8 @@ pub struct Central {
 }
 
 impl Central {
-    /// Starts the server process (`exe serve …`: this benchmark's binary) and waits until it
-    /// listens.
+    /// Starts the server process (`exe`: the `mask-launch-day-server` binary) and waits until
+    /// it listens.
     pub async fn start(exe: &Path, args: &ServeArgs) -> anyhow::Result<Central> {
         let mut child = Command::new(exe)
             .args(args.to_args())

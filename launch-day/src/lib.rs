@@ -59,7 +59,9 @@ pub struct RunOptions {
     pub from: OffsetDateTime,
     /// End of the played part.
     pub to: OffsetDateTime,
-    /// This benchmark's binary (it runs the server in its `serve` mode).
+    /// The server's binary, `mask-launch-day-server` (beside this benchmark's own). A binary of
+    /// its own so that it keeps the system allocator, as the packaged server does, while the
+    /// load generator uses another (see `main.rs`).
     pub exe: PathBuf,
     /// Scratch space (the server's data directory).
     pub work_dir: PathBuf,

@@ -33,7 +33,7 @@ async fn play(live: &Arc<Live>, database: String) {
         database,
         from: DAY_START,
         to: DAY_START + time::Duration::hours(2),
-        exe: env!("CARGO_BIN_EXE_mask-launch-day").into(),
+        exe: env!("CARGO_BIN_EXE_mask-launch-day-server").into(),
         work_dir: work.path().to_owned(),
         lead: Duration::from_secs(4),
     };
