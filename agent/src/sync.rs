@@ -149,17 +149,21 @@ pub async fn drain(core: &Core) -> Result<DrainReport, SyncError> {
     let mut report = DrainReport::default();
     refresh_policy_if_stale(core).await;
     let mut failed: Option<SyncError> = None;
-    let outcome = drain_stock_ins(core, server, &mut report).await;
-    if let Some(error) = keep_first(&mut failed, "stock-ins", outcome) {
-        return Err(error);
-    }
-    let outcome = drain_listing(core, server, &mut report).await;
-    if let Some(error) = keep_first(&mut failed, "listing", outcome) {
-        return Err(error);
-    }
-    let outcome = drain_note(core, server, &mut report).await;
-    if let Some(error) = keep_first(&mut failed, "note", outcome) {
-        return Err(error);
+    // Most rounds (one per sale) have only sales to send: one count instead of a read of
+    // each of the other queues.
+    if core.journal(|j| j.queued_other_count()).await? > 0 {
+        let outcome = drain_stock_ins(core, server, &mut report).await;
+        if let Some(error) = keep_first(&mut failed, "stock-ins", outcome) {
+            return Err(error);
+        }
+        let outcome = drain_listing(core, server, &mut report).await;
+        if let Some(error) = keep_first(&mut failed, "listing", outcome) {
+            return Err(error);
+        }
+        let outcome = drain_note(core, server, &mut report).await;
+        if let Some(error) = keep_first(&mut failed, "note", outcome) {
+            return Err(error);
+        }
     }
     let outcome = drain_sales(core, server, &mut report).await;
     if let Some(error) = keep_first(&mut failed, "sales", outcome) {
@@ -557,11 +561,11 @@ pub async fn refresh_policy_if_stale(core: &Core) {
     let Some(server) = core.server() else { return };
     let now = core.now();
     let fresh = core
-        .journal(|j| j.cached_policy())
+        .journal(|j| j.policy_fetched_at())
         .await
         .ok()
         .flatten()
-        .is_some_and(|(_, at)| now - at < POLICY_MAX_AGE);
+        .is_some_and(|at| now - at < POLICY_MAX_AGE);
     if fresh {
         return;
     }

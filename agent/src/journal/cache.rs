@@ -49,6 +49,20 @@ impl Journal {
         .transpose()
     }
 
+    /// When the cached policy was fetched, if one is cached: what the sync loop checks each
+    /// round, without reading and parsing the policy itself.
+    pub fn policy_fetched_at(&self) -> Result<Option<OffsetDateTime>> {
+        cached_row(
+            &self.conn,
+            "SELECT fetched_at_ms FROM policy_cache WHERE singleton = 1",
+            [],
+            |row| row.get::<_, i64>(0),
+        )
+        .optional()?
+        .map(from_ms)
+        .transpose()
+    }
+
     /// Stores a small value.
     pub fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
         cached_execute(

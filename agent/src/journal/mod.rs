@@ -269,6 +269,26 @@ mod tests {
     }
 
     #[test]
+    fn the_policys_fetch_time_is_read_without_the_policy() {
+        let mut journal = Journal::open_in_memory().unwrap();
+        assert_eq!(journal.policy_fetched_at().unwrap(), None);
+        let at = datetime!(2020-03-12 01:00 UTC);
+        journal
+            .store_policy(&mask_api::PolicySet::builtin(), at)
+            .unwrap();
+        assert_eq!(journal.policy_fetched_at().unwrap(), Some(at));
+        let later = datetime!(2020-03-12 02:00 UTC);
+        journal
+            .store_policy(&mask_api::PolicySet::builtin(), later)
+            .unwrap();
+        assert_eq!(journal.policy_fetched_at().unwrap(), Some(later));
+        assert_eq!(
+            journal.cached_policy().unwrap().map(|(_, at)| at),
+            Some(later)
+        );
+    }
+
+    #[test]
     fn a_sale_is_queued_then_acknowledged_once() {
         let dir = tempfile::tempdir().unwrap();
         let mut journal = Journal::open(&dir.path().join("data/journal.sqlite3")).unwrap();
