@@ -17,6 +17,7 @@ use tokio::process::{Child, ChildStdout, Command};
 use tokio_util::sync::CancellationToken;
 
 use crate::lag::{Lag, LagFigures};
+use crate::server_times::ServerTimes;
 use crate::timeline::Timeline;
 
 /// What the server process is started with.
@@ -75,10 +76,20 @@ impl ServeArgs {
     }
 }
 
-/// The server process (`mask-launch-day-server`): serves (printing `listening <addr>` once the port is open) until standard
-/// input closes. A `lag` line on standard input is answered with `lag <json>`: the runtime lag
-/// since the last one ([`crate::lag`]).
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+/// What the server process measured of itself since the last ask.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct ServerFigures {
+    /// Its runtime's lag ([`crate::lag`]).
+    pub runtime: LagFigures,
+    /// Its own time per route ([`crate::server_times`]).
+    pub routes: BTreeMap<String, LagFigures>,
+}
+
+/// The server process (`mask-launch-day-server`): serves (printing `listening <addr>` once the
+/// port is open) until standard input closes. A `lag` line on standard input is answered with
+/// `lag <json>`: the [`ServerFigures`] since the last one, per-route times from `times` (which
+/// the process's tracing subscriber feeds).
+pub async fn serve(args: ServeArgs, times: ServerTimes) -> anyhow::Result<()> {
     let config = args.config()?;
     let server = mask_server_stub::spawn_on(config, args.listen).await?;
     let lag = Lag::default();
@@ -89,7 +100,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut line = String::new();
     while stdin.read_line(&mut line).await.unwrap_or(0) > 0 {
         if line.trim() == "lag" {
-            println!("lag {}", serde_json::to_string(&lag.take())?);
+            let figures = ServerFigures {
+                runtime: lag.take(),
+                routes: times.take(),
+            };
+            println!("lag {}", serde_json::to_string(&figures)?);
         }
         line.clear();
     }
@@ -155,8 +170,9 @@ impl Central {
         })
     }
 
-    /// The server's runtime lag since the last call (the first call only starts the count).
-    pub async fn lag(&mut self) -> anyhow::Result<LagFigures> {
+    /// The server's runtime lag and per-route times since the last call (the first call only
+    /// starts the count).
+    pub async fn lag(&mut self) -> anyhow::Result<ServerFigures> {
         let stdin = self
             .child
             .stdin

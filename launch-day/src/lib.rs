@@ -6,6 +6,7 @@
 //! - [`public`]: people on the stock page and apps polling the open data.
 //! - [`central`]: the server in its own process, its tokens, its CPU and memory.
 //! - [`lag`]: how late each side's runtime wakes (whose tail a p99 is).
+//! - [`server_times`]: the server's own time per route, measured inside it.
 //! - [`stats`]: latencies per request kind (the agents' own client times its exchanges).
 //! - [`report`]: figures, accounting and the chart.
 //!
@@ -20,6 +21,7 @@ pub mod pharmacies;
 pub mod plan;
 pub mod public;
 pub mod report;
+pub mod server_times;
 pub mod stats;
 pub mod timeline;
 
@@ -268,9 +270,10 @@ pub async fn run_day(options: &RunOptions, live: Arc<Live>) -> anyhow::Result<Da
         .real(options.to)
         .duration_since(started)
         .as_secs_f64();
+    let server_figures = central.lag().await?;
     let runtime_lag = BTreeMap::from([
         ("generator".to_owned(), generator_lag.take()),
-        ("server".to_owned(), central.lag().await?),
+        ("server".to_owned(), server_figures.runtime),
     ]);
     public_stop.cancel();
     let _ = page_task.await;
@@ -387,6 +390,7 @@ pub async fn run_day(options: &RunOptions, live: Arc<Live>) -> anyhow::Result<Da
         counters,
         accounting,
         runtime_lag,
+        server_times: server_figures.routes,
     })
 }
 

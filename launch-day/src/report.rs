@@ -108,6 +108,9 @@ pub struct DayReport {
     /// How late a 10 ms timer fired over the played part, on the generator's and on the
     /// server's runtime ([`crate::lag`]).
     pub runtime_lag: BTreeMap<String, LagFigures>,
+    /// The server's own time per route over the played part, measured inside it
+    /// ([`crate::server_times`]).
+    pub server_times: BTreeMap<String, LagFigures>,
 }
 
 fn ms(micros: u64) -> f64 {
@@ -279,6 +282,20 @@ impl DayReport {
                 "\nRuntime lag (how late a 10 ms timer fired; every request on that side waits about as long): {}.",
                 lags.join("; ")
             );
+        }
+        if !self.server_times.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nIn the server (from routing to its answer, measured inside the server process; without the wait for a core before a request is read, which its runtime lag shows, and without the generator's own lateness):\n\n\
+                 | route | requests | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|"
+            );
+            for (route, t) in &self.server_times {
+                let _ = writeln!(
+                    out,
+                    "| {route} | {} | {:.2} | {:.2} | {:.1} |",
+                    t.samples, t.p50_ms, t.p99_ms, t.max_ms
+                );
+            }
         }
         let a = &self.accounting;
         let v = &a.verdict;

@@ -75,6 +75,15 @@ async fn play(live: &Arc<Live>, database: String) {
         );
     }
     assert!(said.contains("Runtime lag"), "{said}");
+    // The server timed its own routes: the day's sales and page views are among them.
+    for route in ["/v1/sales", "/v1/eligibility", "/"] {
+        let times = report.server_times.get(route);
+        assert!(
+            times.is_some_and(|t| t.samples > 0 && t.p99_ms >= t.p50_ms),
+            "{route} in the server: {times:?}\n{said}"
+        );
+    }
+    assert!(said.contains("In the server"), "{said}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -90,6 +90,8 @@ pub use stock_page::{
 };
 // The launch-day benchmark: the SQLite file whose rows it counts, and the report page's SVG
 // charts, which draw its chart too.
+/// The target of the per-request timing events (see `http::timing`).
+pub use http::timing::REQUEST_TARGET;
 pub use reports::svg as charts;
 pub use store::DB_FILE;
 

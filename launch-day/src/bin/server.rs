@@ -9,8 +9,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use mask_launch_day::central::{ServeArgs, serve};
+use mask_launch_day::server_times::ServerTimes;
 use time::OffsetDateTime;
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[derive(Parser, Debug)]
 #[command(about = "The server process of a mask-launch-day run (started by mask-launch-day)")]
@@ -31,23 +35,34 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_max_level(LevelFilter::WARN)
-        .with_writer(std::io::stderr)
+    // Warnings to standard error, and the server's per-request events into its route times.
+    let times = ServerTimes::default();
+    tracing_subscriber::registry()
+        .with(times.layer().with_filter(
+            Targets::new().with_target(mask_server_stub::REQUEST_TARGET, LevelFilter::DEBUG),
+        ))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(LevelFilter::WARN),
+        )
         .init();
     let result = tokio::runtime::Runtime::new()
         .map_err(anyhow::Error::from)
         .and_then(|runtime| {
             let as_of =
                 OffsetDateTime::from_unix_timestamp_nanos(i128::from(cli.as_of_ms) * 1_000_000)?;
-            runtime.block_on(serve(ServeArgs {
-                data_dir: cli.data_dir,
-                database: cli.database,
-                sites: cli.sites,
-                speed: cli.speed,
-                as_of,
-                listen: cli.listen,
-            }))
+            runtime.block_on(serve(
+                ServeArgs {
+                    data_dir: cli.data_dir,
+                    database: cli.database,
+                    sites: cli.sites,
+                    speed: cli.speed,
+                    as_of,
+                    listen: cli.listen,
+                },
+                times,
+            ))
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

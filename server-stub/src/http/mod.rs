@@ -8,6 +8,7 @@ pub mod error;
 mod feeds;
 pub mod reports;
 mod stock_page;
+pub mod timing;
 mod v1;
 
 use std::net::SocketAddr;
@@ -177,6 +178,7 @@ pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         .route("/en", get(stock_page::en))
         .route("/en/", get(stock_page::en))
         .route("/style.css", get(stock_page::style))
+        .route_layer(axum::middleware::from_fn(timing::time_request))
         .fallback(|| async { error::ApiError::not_found() })
         .method_not_allowed_fallback(|| async { error::ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(body_limit))
