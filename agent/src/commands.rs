@@ -176,6 +176,8 @@ fn status_json(status: &StatusReport) -> serde_json::Value {
         "attention": status.sync.attention,
         "readers": status.readers,
         "listed": status.listing.listed,
+        "note": status.note.text,
+        "note_synced": status.note.synced,
         "policy_cached": status.policy_cached,
         "counter": status.counter,
     })

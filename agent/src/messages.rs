@@ -460,6 +460,14 @@ pub fn status_report(status: &mask_protocol::StatusReport, lang: Language) -> St
         pick("已下架（不在開放資料中）", "no (delisted)")
     };
     rows.push((pick("開放資料", "listed"), listed));
+    let mut note = match &status.note.text {
+        Some(text) => text.clone(),
+        None => pick("（無）", "(none)"),
+    };
+    if !status.note.synced && status.note.changed_at.is_some() {
+        note.push_str(&pick("（尚未上傳）", " (not on the server yet)"));
+    }
+    rows.push((pick("公開告示", "note"), note));
     if status.readers.is_empty() {
         rows.push((pick("讀卡機", "readers"), pick("（無）", "(none)")));
     }
@@ -559,8 +567,28 @@ mod tests {
         assert!(zh.contains("藥局：0145080011 台北市立聯合醫院"), "{zh}");
         assert!(zh.contains("中央伺服器：連線正常"), "{zh}");
         assert!(zh.contains("銷售 2 筆，其他 1 筆"), "{zh}");
+        assert!(zh.contains("公開告示：（無）"), "{zh}");
         let en = status_report(&status(), Language::En);
         assert!(en.contains("server      online"), "{en}");
+        assert!(en.contains("note        (none)"), "{en}");
+        // The public note, and whether the server has it yet.
+        let mut noted = status();
+        noted.note = mask_protocol::NoteState {
+            text: Some("今日口罩已售完，明早 9 點進貨".into()),
+            changed_at: Some(time::macros::datetime!(2020-02-06 10:00 UTC)),
+            synced: false,
+        };
+        let zh = status_report(&noted, Language::ZhTw);
+        assert!(
+            zh.contains("公開告示：今日口罩已售完，明早 9 點進貨（尚未上傳）"),
+            "{zh}"
+        );
+        noted.note.synced = true;
+        let en = status_report(&noted, Language::En);
+        assert!(
+            en.contains("note        今日口罩已售完，明早 9 點進貨\n"),
+            "{en}"
+        );
         assert!(
             en.contains("site        0145080011 台北市立聯合醫院"),
             "{en}"

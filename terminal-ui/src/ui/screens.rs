@@ -61,7 +61,10 @@ fn attention(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang) {
 }
 
 fn label(lang: Lang, t: Text) -> Span<'static> {
-    Span::styled(pad(t.get(lang), LABEL), Style::new().fg(Color::Gray))
+    // A label longer than the column ("Next purchase") still keeps a space before its value.
+    let text = t.get(lang);
+    let width = LABEL.max(UnicodeWidthStr::width(text) + 1);
+    Span::styled(pad(text, width), Style::new().fg(Color::Gray))
 }
 
 fn counter(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang) {

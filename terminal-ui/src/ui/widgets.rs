@@ -119,6 +119,9 @@ pub(super) fn key_hints(frame: &mut Frame<'_>, area: Rect, app: &App, lang: Lang
                     Text::HintSoldOut
                 },
             ));
+            if app.note.is_some() {
+                items.push(("n", Text::HintNote));
+            }
             if app.demo {
                 items.push(("o", Text::HintDemoOffline));
             }
