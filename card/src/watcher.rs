@@ -430,6 +430,9 @@ fn display_name(name: &CStr) -> String {
     name.to_string_lossy().into_owned()
 }
 
+/// How long a worker whose read found the card mute waits to hear that it was pulled out.
+const REMOVAL_NOTICE: Duration = Duration::from_millis(700);
+
 /// One reader's worker: emits its events in order and reads each inserted card once, on its
 /// own PC/SC context (pcsc-lite serialises calls on one context, and the watcher's context is
 /// blocked in SCardGetStatusChange).
@@ -450,7 +453,16 @@ fn reader_worker(
         label,
     };
     let error = |kind| error_named(kind, None);
-    while let Ok(work) = inbox.recv() {
+    // Work taken from the inbox while deciding how a failed read ended, to be handled next.
+    let mut pending: Option<Work> = None;
+    loop {
+        let work = match pending.take() {
+            Some(work) => work,
+            None => match inbox.recv() {
+                Ok(work) => work,
+                Err(_) => return,
+            },
+        };
         match work {
             Work::Inserted { mute } => {
                 send(CardEvent::CardInserted {
@@ -487,10 +499,23 @@ fn reader_worker(
                         ) {
                             context = None;
                         }
-                        send(error_named(
-                            err.kind().unwrap_or(CardErrorKind::Unreadable),
-                            err.card_label().map(str::to_owned),
-                        ));
+                        let mut kind = err.kind().unwrap_or(CardErrorKind::Unreadable);
+                        if kind == CardErrorKind::Unreadable {
+                            // A card that stopped answering, or whose transmit failed in a way
+                            // pcsc-lite did not name, may have been pulled out: under load
+                            // pcscd can notice the removal only after the read gave up. The
+                            // watcher then queues `Removed`; wait briefly for it, so the
+                            // pharmacist is told "pulled too early", not "unreadable".
+                            match inbox.recv_timeout(REMOVAL_NOTICE) {
+                                Ok(Work::Removed) => {
+                                    kind = CardErrorKind::RemovedTooEarly;
+                                    pending = Some(Work::Removed);
+                                }
+                                Ok(other) => pending = Some(other),
+                                Err(_) => {}
+                            }
+                        }
+                        send(error_named(kind, err.card_label().map(str::to_owned)));
                     }
                 }
             }
