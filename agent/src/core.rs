@@ -35,8 +35,10 @@ const DECISION_REUSE: Duration = Duration::from_secs(120);
 const OFFSET_NOISE: time::Duration = time::Duration::seconds(2);
 
 /// How often the last contact is written to the journal at most (the budget is in hours; a
-/// write per answer would put an fsync on every card).
-const CONTACT_PERSIST_EVERY: time::Duration = time::Duration::minutes(1);
+/// write per answer would put an fsync on every card). Measured on the monotonic clock: the
+/// write's cost is per real second, and a day replayed at 10× (mask-launch-day) must not
+/// write on every probe because its corrected clock runs fast.
+const CONTACT_PERSIST_EVERY: Duration = Duration::from_secs(60);
 
 /// What an exchange with the server means for the counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,6 +138,8 @@ struct SyncInfo {
     /// The last successful exchange (corrected time), else when the journal was first used.
     last_contact: OffsetDateTime,
     contact_persisted: Option<OffsetDateTime>,
+    /// When (monotonic) the last contact was last written by this process.
+    contact_written_at: Option<Instant>,
     /// The server refused the token and has not accepted it since.
     token_refused: bool,
     /// The offset was read from the server since this process started (a stored one may be
@@ -328,6 +332,7 @@ impl Core {
                 offset_persisted: offset,
                 last_contact,
                 contact_persisted,
+                contact_written_at: None,
                 token_refused: false,
                 offset_measured: false,
                 answered_at: None,
@@ -596,8 +601,10 @@ impl Core {
             let sync = lock(&self.sync);
             let offset = sync.offset.filter(|o| Some(*o) != sync.offset_persisted);
             let contact = Some(sync.last_contact).filter(|c| {
-                sync.contact_persisted
-                    .is_none_or(|p| *c - p >= CONTACT_PERSIST_EVERY)
+                sync.contact_persisted != Some(*c)
+                    && sync
+                        .contact_written_at
+                        .is_none_or(|at| at.elapsed() >= CONTACT_PERSIST_EVERY)
             });
             (offset, contact)
         };
@@ -624,6 +631,7 @@ impl Core {
                 }
                 if contact.is_some() {
                     sync.contact_persisted = contact;
+                    sync.contact_written_at = Some(Instant::now());
                 }
             }
             Err(error) => tracing::warn!(%error, "cannot store the server's clock and contact"),
