@@ -86,8 +86,8 @@ pub struct ServerFigures {
 }
 
 /// The server process (`mask-launch-day-server`): serves (printing `listening <addr>` once the
-/// port is open) until standard input closes. A `lag` line on standard input is answered with
-/// `lag <json>`: the [`ServerFigures`] since the last one, per-route times from `times` (which
+/// port is open) until standard input closes. A `figures` line on standard input is answered with
+/// `figures <json>`: the [`ServerFigures`] since the last one, per-route times from `times` (which
 /// the process's tracing subscriber feeds).
 pub async fn serve(args: ServeArgs, times: ServerTimes) -> anyhow::Result<()> {
     let config = args.config()?;
@@ -99,12 +99,12 @@ pub async fn serve(args: ServeArgs, times: ServerTimes) -> anyhow::Result<()> {
     let mut stdin = BufReader::new(tokio::io::stdin());
     let mut line = String::new();
     while stdin.read_line(&mut line).await.unwrap_or(0) > 0 {
-        if line.trim() == "lag" {
+        if line.trim() == "figures" {
             let figures = ServerFigures {
                 runtime: lag.take(),
                 routes: times.take(),
             };
-            println!("lag {}", serde_json::to_string(&figures)?);
+            println!("figures {}", serde_json::to_string(&figures)?);
         }
         line.clear();
     }
@@ -172,20 +172,20 @@ impl Central {
 
     /// The server's runtime lag and per-route times since the last call (the first call only
     /// starts the count).
-    pub async fn lag(&mut self) -> anyhow::Result<ServerFigures> {
+    pub async fn figures(&mut self) -> anyhow::Result<ServerFigures> {
         let stdin = self
             .child
             .stdin
             .as_mut()
             .ok_or_else(|| anyhow!("the server's input is closed"))?;
-        stdin.write_all(b"lag\n").await?;
+        stdin.write_all(b"figures\n").await?;
         stdin.flush().await?;
         loop {
             let line = tokio::time::timeout(Duration::from_secs(60), self.lines.next_line())
                 .await
-                .context("the server did not answer `lag` within a minute")??
+                .context("the server did not answer `figures` within a minute")??
                 .ok_or_else(|| anyhow!("the server process ended"))?;
-            if let Some(json) = line.strip_prefix("lag ") {
+            if let Some(json) = line.strip_prefix("figures ") {
                 return Ok(serde_json::from_str(json)?);
             }
         }

@@ -17,6 +17,7 @@
 
 pub mod central;
 pub mod lag;
+pub mod logging;
 pub mod pharmacies;
 pub mod plan;
 pub mod public;
@@ -217,7 +218,7 @@ pub async fn run_day(options: &RunOptions, live: Arc<Live>) -> anyhow::Result<Da
     tokio::time::sleep_until(started).await;
     // Runtime lag over the played part only: the server's is reset now, the generator's
     // probe starts now.
-    central.lag().await?;
+    central.figures().await?;
     let generator_lag = lag::Lag::default();
     let lag_task = tokio::spawn(lag::probe(generator_lag.clone(), public_stop.clone()));
     let page_task = tokio::spawn(public::page_views(
@@ -270,7 +271,7 @@ pub async fn run_day(options: &RunOptions, live: Arc<Live>) -> anyhow::Result<Da
         .real(options.to)
         .duration_since(started)
         .as_secs_f64();
-    let server_figures = central.lag().await?;
+    let server_figures = central.figures().await?;
     let runtime_lag = BTreeMap::from([
         ("generator".to_owned(), generator_lag.take()),
         ("server".to_owned(), server_figures.runtime),

@@ -15,14 +15,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use clap::Parser;
+use mask_launch_day::logging::{self, Console};
 use mask_launch_day::plan::{DAY_START, DayShape, SELLING_HOURS};
 use mask_launch_day::report::DayReport;
 use mask_launch_day::{Live, RunOptions, run_day};
 use time::{Duration, OffsetDateTime};
-use tracing_subscriber::Layer as _;
-use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::filter::LevelFilter;
 
 /// The load generator (6,500 agents' journals, the public's requests) allocates small blocks
 /// on many threads: glibc's malloc was a quarter of its samples in a profile. mimalloc is made
@@ -110,16 +108,12 @@ fn main() -> ExitCode {
 
 async fn bench(cli: &Cli) -> anyhow::Result<bool> {
     let live = Arc::new(Live::default());
-    tracing_subscriber::registry()
-        .with(live.layer().with_filter(
-            Targets::new().with_target(mask_agent::EXCHANGE_TARGET, LevelFilter::DEBUG),
-        ))
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_filter(LevelFilter::ERROR),
-        )
-        .init();
+    logging::init(
+        live.layer(),
+        mask_agent::EXCHANGE_TARGET,
+        LevelFilter::ERROR,
+        Console::Stderr,
+    );
     let postgres_url = std::env::var("MASK_BENCH_POSTGRES_URL")
         .or_else(|_| std::env::var("MASK_TEST_POSTGRES_URL"))
         .ok();

@@ -7,12 +7,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use mask_launch_day::logging::{self, Console};
 use mask_launch_day::plan::{DAY_START, DayShape};
 use mask_launch_day::{Live, RunOptions, run_day};
-use tracing_subscriber::Layer as _;
-use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::filter::LevelFilter;
 
 fn shape() -> DayShape {
     DayShape {
@@ -89,16 +87,12 @@ async fn play(live: &Arc<Live>, database: String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_launch_day_counts_every_sale_once_on_both_backends() {
     let live = Arc::new(Live::default());
-    tracing_subscriber::registry()
-        .with(live.layer().with_filter(
-            Targets::new().with_target(mask_agent::EXCHANGE_TARGET, LevelFilter::DEBUG),
-        ))
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_test_writer()
-                .with_filter(LevelFilter::ERROR),
-        )
-        .init();
+    logging::init(
+        live.layer(),
+        mask_agent::EXCHANGE_TARGET,
+        LevelFilter::ERROR,
+        Console::Test,
+    );
     play(&live, "sqlite".into()).await;
     match std::env::var("MASK_TEST_POSTGRES_URL") {
         Ok(url) => play(&live, url).await,

@@ -9,12 +9,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use mask_launch_day::central::{ServeArgs, serve};
+use mask_launch_day::logging::{self, Console};
 use mask_launch_day::server_times::ServerTimes;
 use time::OffsetDateTime;
-use tracing_subscriber::Layer as _;
-use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::filter::LevelFilter;
 
 #[derive(Parser, Debug)]
 #[command(about = "The server process of a mask-launch-day run (started by mask-launch-day)")]
@@ -37,16 +35,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Warnings to standard error, and the server's per-request events into its route times.
     let times = ServerTimes::default();
-    tracing_subscriber::registry()
-        .with(times.layer().with_filter(
-            Targets::new().with_target(mask_server_stub::REQUEST_TARGET, LevelFilter::DEBUG),
-        ))
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_filter(LevelFilter::WARN),
-        )
-        .init();
+    logging::init(
+        times.layer(),
+        mask_server_stub::REQUEST_TARGET,
+        LevelFilter::WARN,
+        Console::Stderr,
+    );
     let result = tokio::runtime::Runtime::new()
         .map_err(anyhow::Error::from)
         .and_then(|runtime| {
