@@ -114,6 +114,10 @@ async fn bench(cli: &Cli) -> anyhow::Result<bool> {
         LevelFilter::ERROR,
         Console::Stderr,
     );
+    // 6,500 agents and the public each hold connections; and their server.
+    if let Err(error) = mask_server_stub::raise_open_files_limit() {
+        tracing::warn!(%error, "cannot raise the open files limit");
+    }
     let postgres_url = std::env::var("MASK_BENCH_POSTGRES_URL")
         .or_else(|_| std::env::var("MASK_TEST_POSTGRES_URL"))
         .ok();

@@ -48,6 +48,7 @@ mod background;
 mod config;
 mod content_hash;
 mod http;
+mod limits;
 mod open_data;
 mod person_key;
 pub mod region;
@@ -69,6 +70,7 @@ use tokio::sync::oneshot;
 
 // Configuration and running a server (the binary, tests of this and other crates, benches).
 pub use config::{DEFAULT_ELIGIBILITY_IDS_PER_MINUTE, Database, ServerConfig, TlsFiles};
+pub use limits::raise_open_files_limit;
 pub use tls::ensure_self_signed;
 // What `ServerError`'s variants carry, so that callers can name and match them.
 pub use open_data::OpenDataError;
@@ -528,10 +530,29 @@ pub async fn spawn_on(config: ServerConfig, addr: SocketAddr) -> Result<ServerHa
         tls::server_config(files)?;
     }
     let state = build_state(&config).await?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServerError::Bind { addr, source })?;
+    let listener = bind(addr).map_err(|source| ServerError::Bind { addr, source })?;
     start(config, state, listener)
+}
+
+/// Connections the kernel holds for the server before it accepts them. tokio's `bind` asks
+/// for 1,024; when thousands of pharmacy PCs and browsers connect within a second (the
+/// opening rush), a full queue drops their SYNs and each waits a whole second to retry
+/// (mask-launch-day saw 389–548 such drops in a 08:00 burst). The kernel caps this at
+/// `net.core.somaxconn` (4,096 on current Linux).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` as tokio's `TcpListener::bind` does (address reuse on Unix), with a deeper
+/// accept queue ([`LISTEN_BACKLOG`]).
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 fn start(
@@ -556,4 +577,51 @@ fn start(
         stop: Some(stop),
         task: Some(task),
     })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    /// A rush of connections the server has not accepted yet must all be queued by the kernel,
+    /// not dropped (a dropped SYN costs the client a second). tokio's default queue (1,024)
+    /// drops the rest of 1,500.
+    #[tokio::test]
+    async fn a_rush_of_1500_connections_is_queued_not_dropped() {
+        let (soft, _) =
+            nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+        if soft < 1_600 {
+            super::raise_open_files_limit().unwrap();
+        }
+        let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok());
+        assert!(
+            somaxconn.is_none_or(|max| max >= 1_500),
+            "net.core.somaxconn {somaxconn:?} caps every listen queue below this test's rush"
+        );
+        // Never accepted: only the kernel's queue holds the connections.
+        let listener = super::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connects: Vec<_> = (0..1_500)
+            .map(|_| {
+                tokio::spawn(tokio::time::timeout(
+                    Duration::from_millis(700),
+                    tokio::net::TcpStream::connect(addr),
+                ))
+            })
+            .collect();
+        let mut queued = Vec::new();
+        let mut dropped = 0;
+        for connect in connects {
+            match connect.await.unwrap() {
+                Ok(Ok(stream)) => queued.push(stream),
+                _ => dropped += 1,
+            }
+        }
+        assert_eq!(dropped, 0, "{} queued", queued.len());
+        drop(listener);
+    }
 }

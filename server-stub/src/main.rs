@@ -250,6 +250,10 @@ async fn run(lang: Lang, args: RunArgs) -> Result<(), Failure> {
         (false, _, _) => return Err(Failure(exit::USAGE, text(lang, &Msg::TlsPair))),
     };
     let cert = config.tls.as_ref().map(|t| t.cert.display().to_string());
+    match mask_server_stub::raise_open_files_limit() {
+        Ok(open_files) => tracing::info!(open_files, "open files limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open files limit"),
+    }
     // The port opens only once the store is migrated and seeded.
     let server = mask_server_stub::spawn_on(config, listen)
         .await

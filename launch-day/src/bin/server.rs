@@ -41,6 +41,9 @@ fn main() -> ExitCode {
         LevelFilter::WARN,
         Console::Stderr,
     );
+    if let Err(error) = mask_server_stub::raise_open_files_limit() {
+        tracing::warn!(%error, "cannot raise the open files limit");
+    }
     let result = tokio::runtime::Runtime::new()
         .map_err(anyhow::Error::from)
         .and_then(|runtime| {
